@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Build the base image from a Debian mirror with debootstrap, tagged with the same name
+# that the Dockerfiles pull, for machines that cannot reach a container registry.
+# Usage: bootstrap.sh IMAGE:TAG SUITE      (needs root and debootstrap)
+set -euo pipefail
+image=${1:?usage: bootstrap.sh IMAGE:TAG SUITE}
+suite=${2:?usage: bootstrap.sh IMAGE:TAG SUITE}
+
+rootfs=$(mktemp -d)
+trap 'rm -rf "$rootfs"' EXIT
+
+echo "[base] debootstrap --variant=minbase $suite (about half a minute)" >&2
+# No mirror argument: debootstrap's own default, which apt inside the image keeps.
+debootstrap --variant=minbase "$suite" "$rootfs" >"$rootfs.log" 2>&1 ||
+  { tail -20 "$rootfs.log" >&2; echo "bootstrap: debootstrap of $suite failed" >&2; exit 1; }
+rm -f "$rootfs.log"
+
+# What the official slim images drop: docs, man pages, apt lists, caches.
+rm -rf "$rootfs"/usr/share/{doc,man,info}/* "$rootfs"/var/lib/apt/lists/* \
+  "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/log/*.log
+
+echo "[base] importing as $image" >&2
+tar -C "$rootfs" --numeric-owner -c . |
+  docker import --change 'CMD ["bash"]' \
+    --change "LABEL org.lab.base=debootstrap org.lab.suite=$suite" - "$image" >/dev/null
+echo "[base] built $image" >&2

@@ -1,0 +1,98 @@
+"""Build the base image and the CPython variants; skip what is built and current."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+from lab import docker
+from lab.config import CPYTHON_DIR, IMAGES_DIR, Variant, dockerfile_pin
+from lab.errors import LabError
+
+INPUTS_LABEL = "org.lab.inputs"
+# Where a proxy intercepts TLS, the host's trust store is what the build's pip needs.
+CA_ENV_VARS = ("LAB_EXTRA_CA", "SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE")
+
+
+def base_image() -> str:
+    return dockerfile_pin("BASE_IMAGE")
+
+
+def ensure_base() -> None:
+    """Pull the pinned base image, or build one of the same name with debootstrap."""
+    name = base_image()
+    if docker.image_labels(name) is not None:
+        return
+    print(f"[base] pulling {name}", flush=True)
+    if subprocess.run(["docker", "pull", "-q", name], capture_output=True).returncode == 0:
+        return
+    print("[base] no registry answers: building it from a Debian mirror", flush=True)
+    if os.geteuid() != 0 or not shutil.which("debootstrap"):
+        raise LabError(
+            f"{name} is not here and cannot be pulled: run `sudo invoke base` "
+            "(needs debootstrap: scripts/install-docker.sh installs it)"
+        )
+    suite = name.split(":")[1].split("-")[0]
+    script = IMAGES_DIR / "base" / "bootstrap.sh"
+    if subprocess.run(["bash", str(script), name, suite]).returncode != 0:
+        raise LabError(f"building {name} with debootstrap failed (see the lines above)")
+
+
+def inputs_digest(optimize: bool, context: Path = CPYTHON_DIR) -> str:
+    """A digest of everything a build reads: the context's files and the build switch."""
+    digest = hashlib.sha256(f"optimize={optimize}".encode())
+    for path in sorted(p for p in context.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(context)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def is_current(variant: Variant, digest: str) -> bool:
+    labels = docker.image_labels(variant.image)
+    return labels is not None and labels.get(INPUTS_LABEL) == digest
+
+
+def extra_ca() -> str:
+    """The CA bundle handed to the build as a secret; /dev/null means none."""
+    for name in CA_ENV_VARS:
+        if os.environ.get(name) and Path(os.environ[name]).is_file():
+            return os.environ[name]
+    return "/dev/null"
+
+
+def build(variants: Iterable[Variant], *, optimize: bool = False, force: bool = False) -> None:
+    docker.require_engine()
+    ensure_base()
+    digest = inputs_digest(optimize)
+    for variant in variants:
+        if not force and is_current(variant, digest):
+            print(f"[images] {variant.image} is current (inputs {digest}), skipping", flush=True)
+            continue
+        print(f"[images] building {variant.image} (inputs {digest})", flush=True)
+        compose_build(variant, digest, optimize)
+
+
+def compose_build(variant: Variant, digest: str, optimize: bool) -> None:
+    """`docker compose build`, its output streamed; a failure becomes the build's own line."""
+    env = docker.compose_env(
+        {
+            "LAB_OPTIMIZE": "yes" if optimize else "no",
+            "LAB_INPUTS": digest,
+            "LAB_EXTRA_CA": extra_ca(),
+        }
+    )
+    command = docker.compose_command(["--progress", "plain", "build", variant.service])
+    reason = None
+    with subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        for line in process.stdout or ():
+            sys.stdout.write(line)
+            if "lab-build-error:" in line and reason is None:
+                reason = line.split("lab-build-error:", 1)[1].strip()
+    if process.returncode != 0:
+        raise LabError(f"building {variant.image} failed: {reason or 'see the output above'}")

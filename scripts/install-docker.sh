@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Give this machine a running Docker engine with the Compose v2 and buildx plugins,
+# plus debootstrap (to build the base image where no registry can be reached).
+#
+# Idempotent: whatever is already installed or running is reused, and on a machine
+# that already has a working engine with both plugins nothing is touched.
+# Used by the README's set-up and by .ci/run. Needs root only when it installs.
+set -euo pipefail
+
+log() { printf '[install-docker] %s\n' "$*" >&2; }
+die() { printf 'install-docker: %s\n' "$*" >&2; exit 1; }
+
+DOCKERD_LOG=${DOCKERD_LOG:-/var/log/dockerd-lab.log}
+PLUGIN_DIR=/usr/libexec/docker/cli-plugins
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_updated=""
+apt_install() {
+  command -v apt-get >/dev/null || die "no apt-get here: install Docker Engine with Compose v2 and buildx by hand (https://docs.docker.com/engine/install/)"
+  [ -n "$apt_updated" ] || { as_root apt-get update -qq; apt_updated=1; }
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+engine_answers() { docker info >/dev/null 2>&1; }
+
+ensure_engine() {
+  if engine_answers; then log "engine: running"; return; fi
+  if ! command -v dockerd >/dev/null; then
+    log "engine: installing docker.io and containerd"
+    apt_install docker.io
+  fi
+  # A distribution service manager starts it where there is one; these machines have none.
+  if pgrep -x dockerd >/dev/null; then
+    log "engine: dockerd is starting, waiting for it"
+  elif command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then
+    as_root systemctl start docker
+  else
+    log "engine: starting dockerd (log: $DOCKERD_LOG)"
+    as_root bash -c "nohup setsid dockerd >'$DOCKERD_LOG' 2>&1 </dev/null &"
+  fi
+  for _ in $(seq 60); do engine_answers && { log "engine: running"; return; }; sleep 1; done
+  die "dockerd did not answer within 60 s: see $DOCKERD_LOG"
+}
+
+# Debian 12 ships only the old Python docker-compose; Debian 13's Go plugins need
+# only libc, so take their .deb files from the trixie suite of the machine's own mirror.
+install_plugins_from_trixie() {
+  local scratch; scratch=$(mktemp -d)
+  mkdir -p "$scratch/parts" "$scratch/lists/partial" "$scratch/cache/archives/partial" "$scratch/root"
+  local src=/etc/apt/sources.list.d/debian.sources
+  [ -f "$src" ] || die "no $src to derive a trixie source from: install docker-compose and docker-buildx by hand"
+  # Keep the mirror, change the suites, drop the security stanza.
+  awk 'BEGIN{RS=""; ORS="\n\n"} !/security/' "$src" |
+    sed -E 's/^Suites:.*/Suites: trixie/' >"$scratch/parts/trixie.sources"
+  local opts=(-oDir::Etc::SourceList=/dev/null "-oDir::Etc::SourceParts=$scratch/parts"
+    "-oDir::State::Lists=$scratch/lists" "-oDir::Cache=$scratch/cache" -oAPT::Sandbox::User=root -qq)
+  apt-get "${opts[@]}" update
+  (cd "$scratch" && apt-get "${opts[@]}" download docker-compose docker-buildx)
+  for deb in "$scratch"/*.deb; do dpkg -x "$deb" "$scratch/root"; done
+  as_root mkdir -p "$PLUGIN_DIR"
+  as_root cp "$scratch"/root/usr/libexec/docker/cli-plugins/* "$PLUGIN_DIR/"
+  rm -rf "$scratch"
+}
+
+ensure_plugins() {
+  if docker compose version >/dev/null 2>&1 && docker buildx version >/dev/null 2>&1; then
+    log "plugins: compose and buildx present"; return
+  fi
+  command -v apt-get >/dev/null || die "docker compose/buildx missing: install the Compose v2 and buildx plugins"
+  [ -n "$apt_updated" ] || { as_root apt-get update -qq; apt_updated=1; }
+  if apt-cache show docker-compose-v2 >/dev/null 2>&1; then  # Ubuntu names them so
+    log "plugins: installing docker-compose-v2 and docker-buildx"
+    apt_install docker-compose-v2 docker-buildx
+  else
+    log "plugins: installing Compose v2 and buildx from Debian 13's packages"
+    install_plugins_from_trixie
+  fi
+  docker compose version >/dev/null && docker buildx version >/dev/null ||
+    die "plugins installed but 'docker compose version' or 'docker buildx version' fails"
+  log "plugins: $(docker compose version --short), buildx $(docker buildx version | awk '{print $2}')"
+}
+
+ensure_debootstrap() {
+  command -v debootstrap >/dev/null && return
+  log "debootstrap: installing (builds the base image where no registry answers)"
+  apt_install debootstrap
+}
+
+ensure_engine
+ensure_plugins
+ensure_debootstrap

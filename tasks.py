@@ -1,0 +1,94 @@
+"""The lab's commands. Each task is a few lines; the work is in the `lab` package.
+
+    invoke --list            every task
+    invoke doctor            what this machine has, and how to fix what it lacks
+    invoke images            build what is missing or out of date
+    invoke shell ft          a shell in the free-threaded image
+    invoke test              the test suite
+"""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+import sys
+
+from invoke import Exit, task
+
+from lab import containers, doctor as lab_doctor, images as lab_images
+from lab.config import ROOT, VARIANTS, variant as lookup_variant
+from lab.errors import LabError
+
+
+def one_line_errors(body):
+    """Turn a LabError into its one line and a non-zero exit, never a traceback."""
+
+    @functools.wraps(body)
+    def wrapper(*args, **kwargs):
+        try:
+            return body(*args, **kwargs)
+        except LabError as error:
+            raise Exit(f"lab: {error}", code=error.exit_code) from None
+
+    return wrapper
+
+
+@task
+@one_line_errors
+def doctor(c):
+    """Engine, plugins, GPU, images and their fingerprints."""
+    table, healthy = lab_doctor.report()
+    print(table)
+    if not healthy:
+        raise Exit("lab: something is missing: run the `fix:` commands above", code=1)
+
+
+@task
+@one_line_errors
+def base(c):
+    """Pull the pinned base image, or debootstrap one of that name."""
+    lab_images.ensure_base()
+    print(f"[base] {lab_images.base_image()} is here")
+
+
+@task(
+    help={
+        "variant": "stock, debug or ft (default: all)",
+        "optimize": "PGO+LTO for stock and ft (much slower to build)",
+        "force": "rebuild even when the image is current",
+    }
+)
+@one_line_errors
+def images(c, variant=None, optimize=False, force=False):
+    """Build the images that are missing or out of date."""
+    chosen = [lookup_variant(variant)] if variant else list(VARIANTS.values())
+    lab_images.build(chosen, optimize=optimize, force=force)
+
+
+@task(help={"variant": "stock, debug or ft", "command": "run this instead of bash"})
+@one_line_errors
+def shell(c, variant, command=None):
+    """A non-root shell in an image (stations mounted read-only)."""
+    argv = ["bash", "-c", command] if command else ["bash"]
+    code = containers.interactive(lookup_variant(variant), argv)
+    if code:
+        raise Exit(code=code)
+
+
+@task(help={"unit": "only the tests that need no engine", "k": "pytest -k expression"})
+def test(c, unit=False, k=None):
+    """Unit tests, then the real images through testcontainers."""
+    argv = [sys.executable, "-m", "pytest", "tests"]
+    if unit:
+        argv += ["-m", "not container"]
+    if k:
+        argv += ["-k", k]
+    raise Exit(code=subprocess.run(argv, cwd=ROOT).returncode)
+
+
+@task
+def lint(c):
+    """ruff lint and format check."""
+    for argv in (["ruff", "check", "."], ["ruff", "format", "--check", "."]):
+        if subprocess.run(argv, cwd=ROOT).returncode:
+            raise Exit(code=1)
