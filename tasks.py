@@ -1,10 +1,10 @@
 """The lab's commands. Each task is a few lines; the work is in the `lab` package.
 
-    invoke --list            every task
-    invoke doctor            what this machine has, and how to fix what it lacks
-    invoke images            build what is missing or out of date
-    invoke shell ft          a shell in the free-threaded image
-    invoke test              the test suite
+invoke --list            every task
+invoke doctor            what this machine has, and how to fix what it lacks
+invoke images            build what is missing or out of date
+invoke shell ft          a shell in the free-threaded image
+invoke test              the test suite
 """
 
 from __future__ import annotations
@@ -15,8 +15,11 @@ import sys
 
 from invoke import Exit, task
 
-from lab import containers, doctor as lab_doctor, images as lab_images
-from lab.config import ROOT, VARIANTS, variant as lookup_variant
+from lab import containers
+from lab import doctor as lab_doctor
+from lab import images as lab_images
+from lab.config import ROOT, VARIANTS
+from lab.config import variant as lookup_variant
 from lab.errors import LabError
 
 

@@ -58,10 +58,12 @@ def rows() -> list[Row]:
     table.append(Row("GPU in containers", "yes" if gpu else "no", gpu or "CPU only"))
     base = images.base_image()
     base_here = docker.image_labels(base) is not None
-    table.append(Row(base, OK if base_here else MISSING, "base" if base_here else "fix: invoke base"))
+    table.append(
+        Row(base, OK, "base image") if base_here else Row(base, MISSING, "fix: invoke base")
+    )
     with ThreadPoolExecutor() as pool:  # one container start per image, run side by side
         facts = list(pool.map(fingerprint, VARIANTS.values()))
-    table += [image_row(v, f) for v, f in zip(VARIANTS.values(), facts)]
+    table += [image_row(v, f) for v, f in zip(VARIANTS.values(), facts, strict=True)]
     return table
 
 
