@@ -1,0 +1,66 @@
+"""Shared fixtures. Tests under tests/images and tests/stations start the real images.
+
+Where no engine runs or an image is not built, those tests skip with the reason, except
+in CI (CI=true), where a missing image is a failure: CI builds them first.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from lab import docker
+from lab.config import VARIANTS, Variant
+
+# The reaper container (ryuk) would have to be pulled; every test stops what it starts.
+os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+
+CONTAINER_DIRS = ("images", "stations")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if Path(item.fspath).parent.name in CONTAINER_DIRS:
+            item.add_marker(pytest.mark.container)
+
+
+def unavailable(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI builds everything before the tests)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def engine() -> str:
+    version = docker.engine_version()
+    if version is None:
+        unavailable("no Docker engine running: run scripts/install-docker.sh")
+    return version
+
+
+def built(variant: Variant) -> Variant:
+    if docker.image_labels(variant.image) is None:
+        unavailable(f"{variant.image} not built: run `invoke images --variant {variant.name}`")
+    return variant
+
+
+@pytest.fixture(params=list(VARIANTS), ids=list(VARIANTS))
+def any_variant(request: pytest.FixtureRequest, engine: str) -> Variant:
+    return built(VARIANTS[request.param])
+
+
+@pytest.fixture
+def stock(engine: str) -> Variant:
+    return built(VARIANTS["stock"])
+
+
+@pytest.fixture
+def debug(engine: str) -> Variant:
+    return built(VARIANTS["debug"])
+
+
+@pytest.fixture
+def ft(engine: str) -> Variant:
+    return built(VARIANTS["ft"])

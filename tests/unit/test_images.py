@@ -1,0 +1,32 @@
+from lab import images
+
+
+def test_inputs_digest_follows_every_file_and_the_switch(tmp_path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM x\n")
+    (tmp_path / "requirements").mkdir()
+    lock = tmp_path / "requirements" / "gil.txt"
+    lock.write_text("numpy==1\n")
+    first = images.inputs_digest(False, tmp_path)
+    assert images.inputs_digest(False, tmp_path) == first
+    assert images.inputs_digest(True, tmp_path) != first
+    lock.write_text("numpy==2\n")
+    assert images.inputs_digest(False, tmp_path) != first
+
+
+def test_station_files_are_not_build_inputs() -> None:
+    # Changing a station must rebuild no image: the build context is images/cpython alone.
+    from lab.config import CPYTHON_DIR, STATIONS_DIR
+
+    assert not STATIONS_DIR.is_relative_to(CPYTHON_DIR)
+
+
+def test_extra_ca_comes_from_the_environment(tmp_path, monkeypatch) -> None:
+    for name in images.CA_ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    assert images.extra_ca() == "/dev/null"
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("---")
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    assert images.extra_ca() == str(bundle)
+    monkeypatch.setenv("LAB_EXTRA_CA", str(tmp_path / "missing.pem"))
+    assert images.extra_ca() == str(bundle), "a named file that is not there is skipped"
