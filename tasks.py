@@ -15,9 +15,10 @@ import sys
 
 from invoke import Exit, task
 
-from lab import containers
+from lab import containers, station_run
 from lab import doctor as lab_doctor
 from lab import images as lab_images
+from lab import stations as lab_stations
 from lab.config import ROOT, VARIANTS
 from lab.config import variant as lookup_variant
 from lab.errors import LabError
@@ -76,6 +77,38 @@ def shell(c, variant, command=None):
     code = containers.interactive(lookup_variant(variant), argv)
     if code:
         raise Exit(code=code)
+
+
+@task
+@one_line_errors
+def stations(c):
+    """List the stations, their time and experiments."""
+    for st in lab_stations.all_stations():
+        runs = ", ".join(f"{e.name} ({'/'.join(e.variants)})" for e in st.experiments)
+        print(f"{st.label:>9}  {st.title} ({st.minutes} min)\n{'':>11}{runs or '-'}")
+
+
+@task(
+    help={
+        "number": "1-6, or synthesis",
+        "read_only": "only resolve and print the reading list",
+        "skip_reading": "skip the reading list",
+        "variant": "run only the experiments on this variant (stock, debug, ft)",
+        "json": "print the report as JSON on stdout (the sections go to stderr)",
+    }
+)
+@one_line_errors
+def station(c, number, read_only=False, skip_reading=False, variant=None, json=False):
+    """Read, run, check and explain one station; report in results/."""
+    chosen = lab_stations.find(number)
+    options = station_run.Options(read=not skip_reading, run=not read_only, variant=variant)
+    say = functools.partial(print, file=sys.stderr if json else sys.stdout, flush=True)
+    report, folder = station_run.run_station(chosen, options, say=say)
+    if json:
+        print(station_run.as_json(report))
+    say(f"\nreport: {folder}/report.md")
+    if not report["passed"]:
+        raise Exit("lab: some checks failed (see Check above)", code=1)
 
 
 @task(help={"unit": "only the tests that need no engine", "k": "pytest -k expression"})

@@ -37,32 +37,43 @@ def writable_results() -> Iterator[Path]:
         probe.unlink()
     except OSError as error:
         raise LabError(f"results folder {folder} is not writable: {error.strerror}") from None
-    uid, gid = docker.host_ids()
-    as_root = os.getuid() == 0  # containers never run as root: lend the folder to uid 1000
-    if as_root:
-        os.chown(folder, uid, gid)
+    lend(folder)
     try:
         yield folder
     finally:
-        if as_root:
-            hand_back(folder)
+        hand_back(folder)
+
+
+def lend(folder: Path) -> None:
+    """Containers never run as root: when root invokes, lend FOLDER to the container's user."""
+    if os.getuid() == 0:
+        os.chown(folder, *docker.host_ids())
 
 
 def hand_back(folder: Path) -> None:
-    """Give what the container wrote back to the invoking user (root)."""
+    """Give what the containers wrote back to the invoking user (a no-op unless root)."""
+    if os.getuid() != 0:
+        return
     for path in [folder, *folder.rglob("*")]:
         os.lchown(path, os.getuid(), os.getgid())
 
 
 def run_command(
-    variant: Variant, command: Sequence[str], *, capabilities: Sequence[str] = ()
+    variant: Variant,
+    command: Sequence[str],
+    *,
+    capabilities: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+    tty: bool | None = None,
 ) -> list[str]:
     """The `docker compose run` line for COMMAND in VARIANT's service."""
     args = ["run", "--rm"]
-    if not sys.stdin.isatty():
+    if not (sys.stdin.isatty() if tty is None else tty):
         args.append("-T")
     for capability in capabilities:
         args += ["--cap-add", capability]
+    for key, value in (env or {}).items():
+        args += ["-e", f"{key}={value}"]
     return docker.compose_command([*args, variant.service, *command])
 
 

@@ -15,8 +15,10 @@ from lab.config import CPYTHON_DIR, IMAGES_DIR, Variant, dockerfile_pin
 from lab.errors import LabError
 
 INPUTS_LABEL = "org.lab.inputs"
-# Where a proxy intercepts TLS, the host's trust store is what the build's pip needs.
+# Where a proxy intercepts TLS, the host's trust store is what the build's pip needs:
+# the first of these that names a file, else the system bundle, else nothing extra.
 CA_ENV_VARS = ("LAB_EXTRA_CA", "SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE")
+SYSTEM_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
 
 def base_image() -> str:
@@ -61,7 +63,7 @@ def extra_ca() -> str:
     for name in CA_ENV_VARS:
         if os.environ.get(name) and Path(os.environ[name]).is_file():
             return os.environ[name]
-    return "/dev/null"
+    return str(SYSTEM_CA_BUNDLE) if SYSTEM_CA_BUNDLE.is_file() else "/dev/null"
 
 
 def build(variants: Iterable[Variant], *, optimize: bool = False, force: bool = False) -> None:

@@ -23,6 +23,7 @@ def test_station_files_are_not_build_inputs() -> None:
 def test_extra_ca_comes_from_the_environment(tmp_path, monkeypatch) -> None:
     for name in images.CA_ENV_VARS:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(images, "SYSTEM_CA_BUNDLE", tmp_path / "no-system-bundle")
     assert images.extra_ca() == "/dev/null"
     bundle = tmp_path / "ca.pem"
     bundle.write_text("---")

@@ -1,0 +1,33 @@
+"""PEP 659 at work: the same function's instructions before and after it gets hot."""
+
+import dis
+import sys
+
+from labkit import observe
+
+WARMUP_CALLS = 1000
+
+
+def f(x):
+    return x * x + 1
+
+
+def adaptive_opnames(function):
+    return [i.opname for i in dis.get_instructions(function, adaptive=True)]
+
+
+before = adaptive_opnames(f)
+for n in range(WARMUP_CALLS):
+    f(n)
+after = adaptive_opnames(f)
+
+print(f"{'before warm-up':<24}after {WARMUP_CALLS} calls")
+for old, new in zip(before, after, strict=True):
+    print(f"{old:<24}{new}{'   <- specialized' if old != new else ''}")
+
+gil = "GIL" if getattr(sys, "_is_gil_enabled", lambda: True)() else "free-threaded"
+print(f"\n{gil} build: {sum(o != n for o, n in zip(before, after, strict=True))} specialized")
+observe("warmup_calls", WARMUP_CALLS)
+observe("before", before)
+observe("after", after)
+observe("specialized", [f"{o} -> {n}" for o, n in zip(before, after, strict=True) if o != n])
