@@ -38,6 +38,14 @@ def header(obj) -> dict:
     return {name: getattr(raw, name) for name, _ in Header._fields_ if not name.startswith("_")}
 
 
+# ob_ref_shared keeps two flag bits below the count (_Py_REF_SHARED_SHIFT in refcount.h).
+SHARED_SHIFT = 2
+
+
+def shared(fields: dict) -> int:
+    return fields["ob_ref_shared"] >> SHARED_SHIFT
+
+
 class Thing:
     pass
 
@@ -59,14 +67,6 @@ worker.join()
 after_shared = header(thing)
 print(f"  3 references from another thread: {after_shared}")
 
-# ob_ref_shared keeps two flag bits below the count (_Py_REF_SHARED_SHIFT in refcount.h).
-SHARED_SHIFT = 2
-
-
-def shared(fields: dict) -> int:
-    return fields["ob_ref_shared"] >> SHARED_SHIFT
-
-
 count_field = "ob_ref_local" if FREE_THREADED else "ob_refcnt"
 observe("header_bytes", ctypes.sizeof(Header), "B")
 observe("object_size", sys.getsizeof(object()), "B")
@@ -75,9 +75,9 @@ observe("layout_verified", layout_ok)
 observe("local_count_moves", after_local[count_field] - first[count_field])
 if FREE_THREADED:
     observe("owner_is_this_thread", first["ob_tid"] == threading.get_ident())
-    observe("shared_count_moves", after_shared["ob_ref_shared"] - after_local["ob_ref_shared"])
-    observe(
-        "local_count_after_other_thread", after_shared["ob_ref_local"] - after_local["ob_ref_local"]
-    )
+    observe("shared_count_moves", shared(after_shared) - shared(after_local))
+    observe("shared_flags", after_shared["ob_ref_shared"] & ((1 << SHARED_SHIFT) - 1))
+    other_thread_local = after_shared["ob_ref_local"] - after_local["ob_ref_local"]
+    observe("local_count_after_other_thread", other_thread_local)
 else:
     observe("shared_count_moves", after_shared["ob_refcnt"] - after_local["ob_refcnt"])
