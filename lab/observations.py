@@ -47,10 +47,10 @@ class Observations:
     def __getitem__(self, key: str) -> Any:
         """The value of KEY; `key@variant` picks one variant where several measured it."""
         key, _, variant = key.partition("@")
+        if variant and self.variants_run is not None and variant not in self.variants_run:
+            raise NotRun(f"{variant} was not run in this run (--variant)")
         values = self.by_variant(key)
         if variant:
-            if self.variants_run is not None and variant not in self.variants_run:
-                raise NotRun(f"{variant} was not run in this run (--variant)")
             if variant not in values:
                 raise KeyError(f"no observation {key!r} on {variant}")
             return values[variant]

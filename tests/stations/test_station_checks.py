@@ -1,0 +1,44 @@
+"""Every check of the stations, run on what the real images measure (testcontainers).
+
+A check that fails here means an observation is wrong (or the claim no longer holds on
+the pinned version, which is worth knowing too).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from lab import stations
+from lab.config import VARIANTS
+from lab.station_run import Options, run_station
+from tests.conftest import built
+from tests.station_runner import TestcontainersRunner
+
+STATIONS = ["1", "2"]
+
+
+@pytest.fixture
+def results(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAB_RESULTS", str(tmp_path))
+    if os.getuid() == 0:  # containers run as uid 1000
+        os.chown(tmp_path, 1000, 1000)
+    return tmp_path
+
+
+@pytest.mark.parametrize("number", STATIONS)
+def test_every_check_passes(number: str, results, engine: str) -> None:
+    station = stations.find(number)
+    for name in {v for e in station.experiments for v in e.variants}:
+        built(VARIANTS[name])
+    lines: list[str] = []
+    report, folder = run_station(
+        station, Options(), runner=TestcontainersRunner(results), say=lines.append
+    )
+    failed = [c for c in report["checks"] if c["status"] != "pass"]
+    assert not failed, "\n".join(f"{c['name']}: {c['detail']}" for c in failed)
+    assert all(e["exit_code"] == 0 for e in report["experiments"]), "\n".join(lines[-30:])
+    assert {r["status"] for r in report["reading"]} <= {"found", "moved", "document"}
+    assert (folder / "report.json").is_file() and (folder / "report.md").is_file()
+    assert not list(folder.parent.glob("*.partial")), "no partial report is left behind"

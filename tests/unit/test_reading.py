@@ -1,0 +1,72 @@
+"""The reading resolver on a small fixture tree (it runs in containers, but is pure Python)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from lab.config import STATIONS_DIR
+
+sys.path.insert(0, str(STATIONS_DIR / "_lib"))
+from labkit.reading import resolve
+
+FILES = {
+    "Python/ceval.c": (
+        "// _PyEval_EvalFrameDefault() is long\nint\n_PyEval_EvalFrameDefault(int x)\n{\n"
+    ),
+    "Python/bytecodes.c": "        inst(LOAD_FAST, (-- value)) {\n            value = 1;\n",
+    "Include/frame.h": "typedef struct _frame {\n    int x;\n} Frame;\n",
+    "Lib/asyncio/base_events.py": "class Other:\n    def run_forever(self): ...\n"
+    "class BaseEventLoop:\n    def run_forever(self):\n        pass\n",
+}
+
+
+@pytest.fixture
+def trees(tmp_path: Path) -> dict[str, str]:
+    for name, text in FILES.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    return {"cpython": str(tmp_path)}
+
+
+def test_function_found_at_its_definition_not_a_comment(trees) -> None:
+    entry = {"tree": "cpython", "path": "Python/ceval.c", "symbol": "_PyEval_EvalFrameDefault"}
+    got = resolve(entry, trees)
+    assert got["status"] == "found" and got["at"].endswith("Python/ceval.c:3")
+    assert "_PyEval_EvalFrameDefault(int x)" in got["context"][0]
+
+
+def test_moved_symbol_is_found_elsewhere_and_said(trees) -> None:
+    got = resolve({"tree": "cpython", "path": "Python/ceval.c", "symbol": "LOAD_FAST"}, trees)
+    assert got["status"] == "moved" and got["at"].endswith("Python/bytecodes.c:1")
+    assert "the curriculum says Python/ceval.c" in got["note"]
+
+
+def test_file_that_is_gone(trees) -> None:
+    got = resolve({"tree": "cpython", "path": "Modules/gone.c", "symbol": "_frame"}, trees)
+    assert got["status"] == "moved" and "file is gone" in got["note"]
+    assert got["at"].endswith("Include/frame.h:1")
+
+
+def test_method_of_a_class(trees) -> None:
+    entry = {
+        "tree": "cpython",
+        "path": "Lib/asyncio/base_events.py",
+        "symbol": "BaseEventLoop.run_forever",
+    }
+    assert resolve(entry, trees)["at"].endswith("base_events.py:4")
+
+
+def test_missing_symbol_and_missing_tree(trees) -> None:
+    assert resolve({"tree": "cpython", "path": "x.c", "symbol": "nowhere"}, trees)["status"] == (
+        "missing"
+    )
+    got = resolve({"tree": "numpy", "path": "a.c", "symbol": "f"}, {"numpy": "/no/such/tree"})
+    assert got["status"] == "missing" and "not in this image" in got["note"]
+
+
+def test_documents_are_listed_with_their_address(trees) -> None:
+    got = resolve({"title": "PEP 659", "url": "https://peps.python.org/pep-0659/"}, trees)
+    assert got["status"] == "document"

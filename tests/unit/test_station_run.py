@@ -1,0 +1,75 @@
+"""The engine with a fake runner: sections, observations, and a report that is all or nothing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from labkit.protocol import MARKER
+
+from lab import containers, stations
+from lab.station_run import Options, run_station
+
+
+class FakeRunner:
+    """Emits the observations station 1's checks need, or breaks down on request."""
+
+    def __init__(self, fail_on: str | None = None) -> None:
+        self.fail_on = fail_on
+        self.calls: list[tuple[str, str]] = []
+
+    def resolve_reading(self, variant, entries):
+        return [{**e, "status": "document" if "url" in e else "found"} for e in entries]
+
+    def run(self, variant, argv, *, env, capabilities, on_line) -> int:
+        script = argv[-1].rsplit("/", 1)[-1]
+        self.calls.append((script, variant.name))
+        if script == self.fail_on:
+            raise KeyboardInterrupt  # the learner pressed Ctrl-C mid-run
+        on_line("ordinary output")
+        on_line(MARKER + json.dumps({"name": "seen", "value": 1, "unit": ""}))
+        return 0
+
+
+@pytest.fixture
+def no_docker(monkeypatch, tmp_path):
+    monkeypatch.setattr(containers, "require_image", lambda variant: None)
+    monkeypatch.setenv("LAB_RESULTS", str(tmp_path))
+    return tmp_path
+
+
+def test_report_has_every_section(no_docker) -> None:
+    runner, said = FakeRunner(), []
+    report, folder = run_station(stations.find("1"), Options(), runner=runner, say=said.append)
+    assert ("specialization.py", "ft") in runner.calls
+    assert report["observations"] and report["checks"] and report["explain"]
+    assert not report["passed"], "the fake observations are not what the checks need"
+    assert json.loads((folder / "report.json").read_text())["station"] == "1"
+    assert "## Check" in (folder / "report.md").read_text()
+    assert any("== Explain ==" in line for line in said)
+
+
+def test_one_variant_runs_only_its_experiments(no_docker) -> None:
+    runner = FakeRunner()
+    run_station(stations.find("1"), Options(variant="ft"), runner=runner, say=lambda _: None)
+    assert {variant for _, variant in runner.calls} == {"ft"}
+
+
+def test_reading_only_runs_nothing(no_docker) -> None:
+    runner = FakeRunner()
+    report, _ = run_station(
+        stations.find("1"), Options(run=False), runner=runner, say=lambda _: None
+    )
+    assert runner.calls == [] and report["reading"] and not report["checks"]
+
+
+def test_interrupted_run_leaves_no_partial_report(no_docker) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        run_station(
+            stations.find("1"),
+            Options(),
+            runner=FakeRunner(fail_on="load_fast_vs_global.py"),
+            say=lambda _: None,
+        )
+    assert not [p for p in no_docker.rglob("*") if p.is_file()]
+    assert not list(no_docker.rglob("*.partial"))

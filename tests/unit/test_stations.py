@@ -1,0 +1,54 @@
+"""Station folders: discovery, validation, and how a learner names one."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from lab import stations
+from lab.config import STATIONS_DIR
+from lab.errors import LabError
+from tests.cli import assert_one_clear_line, invoke
+
+
+def test_every_station_folder_loads() -> None:
+    loaded = stations.all_stations()
+    assert [s.number for s in loaded] == sorted(s.number for s in loaded)
+    for station in loaded:
+        assert station.experiments and station.questions and station.checks_file.is_file()
+
+
+def test_adding_a_station_is_adding_a_folder(tmp_path) -> None:
+    shutil.copytree(STATIONS_DIR / "01-frames", tmp_path / "09-new")
+    toml = tmp_path / "09-new" / "station.toml"
+    toml.write_text(toml.read_text().replace("number = 1", "number = 9", 1))
+    assert stations.find("9", root=tmp_path).folder.name == "09-new"
+
+
+def test_a_broken_station_is_one_clear_error(tmp_path) -> None:
+    (tmp_path / "03-x").mkdir()
+    (tmp_path / "03-x" / "station.toml").write_text("number = 3\n")
+    with pytest.raises(LabError, match="not a valid station"):
+        stations.all_stations(tmp_path)
+
+
+@pytest.mark.parametrize("wanted", ["0", "9", "abc"])
+def test_unknown_station(wanted: str) -> None:
+    with pytest.raises(LabError, match=f"unknown station '{wanted}'"):
+        stations.find(wanted)
+
+
+@pytest.mark.parametrize("wanted", ["0", "9", "abc"])
+def test_unknown_station_on_the_command_line(wanted: str) -> None:
+    assert_one_clear_line(invoke("station", wanted), f"unknown station '{wanted}'")
+
+
+def test_station_without_engine(tmp_path) -> None:
+    result = invoke(
+        "station",
+        "1",
+        env={"DOCKER_HOST": "unix:///nonexistent.sock", "LAB_RESULTS": str(tmp_path)},
+    )
+    assert_one_clear_line(result, "no Docker engine is running")
+    assert not list(tmp_path.iterdir()), "nothing is written when nothing could run"
