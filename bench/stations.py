@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from lab import stations  # noqa: E402
-from lab.config import ROOT, STATIONS_DIR, VARIANTS  # noqa: E402
+from lab import stations
+from lab.config import ROOT, STATIONS_DIR, VARIANTS
 
 
 def timed(argv: list[str]) -> float:

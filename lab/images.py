@@ -31,8 +31,12 @@ def ensure_base() -> None:
     if docker.image_labels(name) is not None:
         return
     print(f"[base] pulling {name}", flush=True)
-    if subprocess.run(["docker", "pull", "-q", name], capture_output=True).returncode == 0:
-        return
+    try:
+        pulled = subprocess.run(["docker", "pull", "-q", name], capture_output=True, timeout=300)
+        if pulled.returncode == 0:
+            return
+    except subprocess.TimeoutExpired:
+        pass
     print("[base] no registry answers: building it from a Debian mirror", flush=True)
     if os.geteuid() != 0 or not shutil.which("debootstrap"):
         raise LabError(

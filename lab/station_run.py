@@ -154,7 +154,6 @@ def run_station(
     variants = variants_needed(station, options)
     for variant in variants:  # every image is checked before anything runs
         containers.require_image(variant)
-    say(f"━━ Station {station.label}: {station.title} ({station.minutes} min) ━━")
     with containers.writable_results() as results:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         final = results / f"station-{station.label}" / stamp
@@ -163,6 +162,7 @@ def run_station(
         containers.lend(partial.parent)
         containers.lend(partial)
         started = time.monotonic()
+        say(f"━━ Station {station.label}: {station.title} ({station.minutes} min) ━━")
         try:
             run = StationRun(station, options, runner, say)
             run.report["fingerprints"] = fingerprints or {}
