@@ -66,6 +66,11 @@ def image_labels(image: str) -> dict[str, str] | None:
     return json.loads(out) or {}
 
 
+def image_id(image: str) -> str:
+    """The image's ID (its content digest), short: which exact image a report came from."""
+    return docker(["image", "inspect", "--format", "{{.Id}}", image], check=False).strip()[7:19]
+
+
 def gpu_runtime() -> str | None:
     """How containers would see an NVIDIA GPU here (a runtime or CDI), or None."""
     info = json.loads(docker(["info", "--format", "{{json .}}"], check=False) or "{}")

@@ -19,11 +19,8 @@ def format_value(value, unit: str = "") -> str:
 
 def markdown(report: dict) -> str:
     lines = [f"# Station {report['station']}: {report['title']}", ""]
-    lines += [
-        f"Run {report['started']}, {report['seconds']:.1f} s; images: "
-        + ", ".join(f"{v} ({fp})" for v, fp in report["fingerprints"].items()),
-        "",
-    ]
+    images = ", ".join(f"{v} ({image_id})" for v, image_id in report["images"].items())
+    lines += [f"Run {report['started']}, {report['seconds']:.1f} s; images: {images}", ""]
     if report["reading"]:
         lines += ["## Read", ""]
         for entry in report["reading"]:

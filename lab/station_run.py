@@ -11,15 +11,15 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from lab import containers
-from lab.config import VARIANTS, Variant
+from lab import containers, docker
+from lab.config import STATIONS_DIR, VARIANTS, Variant
 from lab.config import variant as lookup_variant
 from lab.observations import Observation, Observations, load_checks, run_check
 from lab.report import format_value, reading_line, write
 from lab.runner import RESULTS_MOUNT, STATIONS_MOUNT, ComposeRunner, Runner
 from lab.stations import Station
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "stations" / "_lib"))
+sys.path.insert(0, str(STATIONS_DIR / "_lib"))
 from labkit.protocol import parse_line
 
 
@@ -49,7 +49,7 @@ class StationRun:
             "station": station.label,
             "title": station.title,
             "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "fingerprints": {},
+            "images": {},
             "reading": [],
             "experiments": [],
             "observations": [],
@@ -147,7 +147,6 @@ def run_station(
     *,
     runner: Runner | None = None,
     say: Callable[[str], None] = print,
-    fingerprints: dict[str, str] | None = None,
 ) -> tuple[dict, Path]:
     """Run a station; the report lands in results/station-N/<time>/ only if the run finishes."""
     runner = runner or ComposeRunner()
@@ -165,7 +164,7 @@ def run_station(
         say(f"━━ Station {station.label}: {station.title} ({station.minutes} min) ━━")
         try:
             run = StationRun(station, options, runner, say)
-            run.report["fingerprints"] = fingerprints or {}
+            run.report["images"] = {v.name: docker.image_id(v.image) for v in variants}
             if options.read and station.reading:
                 run.read(next((v for v in variants if v.name == "stock"), variants[0]))
             if options.run and station.experiments:

@@ -7,7 +7,7 @@ import json
 import pytest
 from labkit.protocol import MARKER
 
-from lab import containers, stations
+from lab import containers, docker, stations
 from lab.station_run import Options, run_station
 
 
@@ -34,6 +34,7 @@ class FakeRunner:
 @pytest.fixture
 def no_docker(monkeypatch, tmp_path):
     monkeypatch.setattr(containers, "require_image", lambda variant: None)
+    monkeypatch.setattr(docker, "image_id", lambda image: "0123456789ab")
     monkeypatch.setenv("LAB_RESULTS", str(tmp_path))
     return tmp_path
 
