@@ -15,7 +15,7 @@ import sys
 
 from invoke import Exit, task
 
-from lab import containers, station_run
+from lab import containers, locks, station_run
 from lab import doctor as lab_doctor
 from lab import images as lab_images
 from lab import stations as lab_stations
@@ -109,6 +109,14 @@ def station(c, number, read_only=False, skip_reading=False, variant=None, json=F
     say(f"\nreport: {folder}/report.md")
     if not report["passed"]:
         raise Exit("lab: some checks failed (see Check above)", code=1)
+
+
+@task
+@one_line_errors
+def lock(c):
+    """Refresh the images' hashed package locks from their .in files (needs uv)."""
+    for name in locks.LOCKS:
+        print(f"locked {locks.compile_lock(name).relative_to(ROOT)}")
 
 
 @task(help={"unit": "only the tests that need no engine", "k": "pytest -k expression"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab.errors import LabError
@@ -26,8 +26,8 @@ class Variant:
     name: str
     interpreter: str
     summary: str
-    # Packages of the lock that have no build for this variant, and why.
-    left_out: tuple[str, ...] = ()
+    # Packages the other variants have and this one cannot use: {package: why}.
+    left_out: dict[str, str] = field(default_factory=dict)
 
     @property
     def image(self) -> str:
@@ -49,7 +49,11 @@ VARIANTS: dict[str, Variant] = {
             "ft",
             "python3.13t",
             "--disable-gil (free-threaded)",
-            left_out=("uvloop: no free-threaded build", "matplotlib: plots are drawn on stock"),
+            left_out={
+                "uvloop": "no free-threaded build",
+                "py-spy": "cannot read a free-threaded process yet (py-spy issue 711)",
+                "matplotlib": "plots are drawn on stock",
+            },
         ),
     )
 }

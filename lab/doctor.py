@@ -39,7 +39,8 @@ def image_row(variant: Variant, facts: dict | None) -> Row:
     debug = ", Py_DEBUG" if facts["Py_DEBUG"] else ""
     detail = f"fingerprint {facts['digest']}  Python {facts['python']} ({gil}{debug})"
     if variant.left_out:
-        detail += "  left out: " + "; ".join(variant.left_out)
+        left_out = (f"{name}: {why}" for name, why in variant.left_out.items())
+        detail += "  left out: " + "; ".join(left_out)
     return Row(variant.image, OK, detail)
 
 

@@ -51,6 +51,12 @@ def any_variant(request: pytest.FixtureRequest, engine: str) -> Variant:
     return built(VARIANTS[request.param])
 
 
+@pytest.fixture(params=["stock", "debug"])
+def gil_variant(request: pytest.FixtureRequest, engine: str) -> Variant:
+    """The builds with a GIL (and so with the tools that need one, like py-spy)."""
+    return built(VARIANTS[request.param])
+
+
 @pytest.fixture
 def stock(engine: str) -> Variant:
     return built(VARIANTS["stock"])
