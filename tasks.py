@@ -95,13 +95,16 @@ def stations(c):
         "skip_reading": "skip the reading list",
         "variant": "run only the experiments on this variant (stock, debug, ft)",
         "json": "print the report as JSON on stdout (the sections go to stderr)",
+        "quick": "small workloads: a fast pass (the figures are noisier)",
     }
 )
 @one_line_errors
-def station(c, number, read_only=False, skip_reading=False, variant=None, json=False):
+def station(c, number, read_only=False, skip_reading=False, variant=None, json=False, quick=False):
     """Read, run, check and explain one station; report in results/."""
     chosen = lab_stations.find(number)
-    options = station_run.Options(read=not skip_reading, run=not read_only, variant=variant)
+    options = station_run.Options(
+        read=not skip_reading, run=not read_only, variant=variant, quick=quick
+    )
     say = functools.partial(print, file=sys.stderr if json else sys.stdout, flush=True)
     report, folder = station_run.run_station(chosen, options, say=say)
     if json:

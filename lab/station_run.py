@@ -28,6 +28,7 @@ class Options:
     read: bool = True
     run: bool = True
     variant: str | None = None  # run only the experiments on this variant
+    quick: bool = False  # small workloads (LAB_QUICK=1): a fast pass, and what tests run
 
 
 def variants_needed(station: Station, options: Options) -> list[Variant]:
@@ -82,6 +83,8 @@ class StationRun:
         self.say(f"▶ {experiment.name} on {variant.name}: {experiment.title}")
         script = f"{STATIONS_MOUNT}/{self.station.folder.name}/{experiment.script}"
         env = {"LAB_OUTPUT": f"{RESULTS_MOUNT}/{output.relative_to(output.parents[1])}"}
+        if self.options.quick:
+            env["LAB_QUICK"] = "1"
 
         def on_line(line: str) -> None:
             record = parse_line(line)

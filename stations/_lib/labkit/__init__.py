@@ -5,8 +5,10 @@
 
 An observation is one marked JSON line on stdout; everything else an experiment prints
 is shown to the learner as it runs. The engine on the host collects the marked lines.
+`output_dir()` is where to save files for the report (plots); `quick()` asks for a small
+workload (`invoke station N --quick`, and the tests).
 """
 
-from labkit.protocol import observe, output_dir
+from labkit.protocol import observe, output_dir, quick
 
-__all__ = ["observe", "output_dir"]
+__all__ = ["observe", "output_dir", "quick"]

@@ -28,3 +28,8 @@ def output_dir() -> Path:
     folder = Path(os.environ.get("LAB_OUTPUT", "/tmp/lab-output"))
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def quick() -> bool:
+    """True when the run asked for small workloads (`invoke station N --quick`, the tests)."""
+    return os.environ.get("LAB_QUICK") == "1"
