@@ -110,6 +110,8 @@ def station(c, number, read_only=False, skip_reading=False, variant=None, json=F
     if json:
         print(station_run.as_json(report))
     say(f"\nreport: {folder}/report.md")
+    for name in report["files"]:  # what the experiments saved: plots, data
+        say(f"saved:  {folder}/{name}")
     if not report["passed"]:
         raise Exit("lab: some checks failed (see Check above)", code=1)
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from lab import containers, docker
 from lab.config import STATIONS_DIR, VARIANTS, Variant
 from lab.config import variant as lookup_variant
+from lab.errors import LabError
 from lab.observations import Observation, Observations, load_checks, run_check
 from lab.report import format_value, reading_line, write
 from lab.runner import RESULTS_MOUNT, STATIONS_MOUNT, ComposeRunner, Runner
@@ -128,11 +129,16 @@ class StationRun:
 
     # -- helpers ----------------------------------------------------------------------
     def evidence(self, key: str) -> dict:
+        """What was measured under KEY (`key@variant`: on that variant only)."""
+        name, _, only = key.partition("@")
         try:
-            values = self.observations.by_variant(key)
+            values = self.observations.by_variant(name)
         except KeyError:
+            values = {}
+        values = {v: x for v, x in values.items() if only in ("", v)}
+        if not values:
             return {"key": key, "values": {}, "text": "(not measured in this run)"}
-        unit = self.observations.unit(key)
+        unit = self.observations.unit(name)
         text = ", ".join(f"{v}: {format_value(x, unit)}" for v, x in values.items())
         return {"key": key, "values": values, "text": text}
 
@@ -142,6 +148,21 @@ class StationRun:
     def passed(self) -> bool:
         failed_runs = any(e["exit_code"] for e in self.report["experiments"])
         return not failed_runs and all(c["status"] != "fail" for c in self.report["checks"])
+
+
+def new_run_folder(station_results: Path) -> tuple[Path, Path]:
+    """(final, partial): a fresh <time> folder's name, and its .partial twin made empty."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    for attempt in range(1, 100):  # two runs in one second get -2, -3, ...
+        name = stamp if attempt == 1 else f"{stamp}-{attempt}"
+        final, partial = station_results / name, station_results / f"{name}.partial"
+        if not final.exists():
+            try:
+                partial.mkdir(parents=True)
+                return final, partial
+            except FileExistsError:
+                continue  # another run in this second is writing there
+    raise LabError(f"could not make a new run folder in {station_results}")
 
 
 def run_station(
@@ -157,10 +178,7 @@ def run_station(
     for variant in variants:  # every image is checked before anything runs
         containers.require_image(variant)
     with containers.writable_results() as results:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        final = results / f"station-{station.label}" / stamp
-        partial = final.with_name(stamp + ".partial")
-        partial.mkdir(parents=True)
+        final, partial = new_run_folder(results / f"station-{station.label}")
         containers.lend(partial.parent)
         containers.lend(partial)
         started = time.monotonic()

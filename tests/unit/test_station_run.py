@@ -8,7 +8,8 @@ import pytest
 from labkit.protocol import MARKER
 
 from lab import containers, docker, stations
-from lab.station_run import Options, run_station
+from lab.observations import Observation
+from lab.station_run import Options, StationRun, run_station
 
 
 class FakeRunner:
@@ -17,6 +18,7 @@ class FakeRunner:
     def __init__(self, fail_on: str | None = None) -> None:
         self.fail_on = fail_on
         self.calls: list[tuple[str, str]] = []
+        self.envs: list[dict[str, str]] = []
 
     def resolve_reading(self, variant, entries):
         return [{**e, "status": "document" if "url" in e else "found"} for e in entries]
@@ -24,6 +26,7 @@ class FakeRunner:
     def run(self, variant, argv, *, env, capabilities, on_line) -> int:
         script = argv[-1].rsplit("/", 1)[-1]
         self.calls.append((script, variant.name))
+        self.envs.append(env)
         if script == self.fail_on:
             raise KeyboardInterrupt  # the learner pressed Ctrl-C mid-run
         on_line("ordinary output")
@@ -74,3 +77,20 @@ def test_interrupted_run_leaves_no_partial_report(no_docker) -> None:
         )
     assert not [p for p in no_docker.rglob("*") if p.is_file()]
     assert not list(no_docker.rglob("*.partial"))
+
+
+def test_quick_asks_every_experiment_for_a_small_workload(no_docker) -> None:
+    runner = FakeRunner()
+    run_station(stations.find("1"), Options(quick=True), runner=runner, say=lambda _: None)
+    assert runner.envs and all(env.get("LAB_QUICK") == "1" for env in runner.envs)
+    run_station(stations.find("1"), Options(), runner=runner, say=lambda _: None)
+    assert "LAB_QUICK" not in runner.envs[-1]
+
+
+def test_evidence_can_name_one_variant() -> None:
+    run = StationRun(stations.find("1"), Options(), FakeRunner(), say=lambda _: None)
+    for variant, value in (("stock", 1.5), ("ft", 3.5)):
+        run.observations.add(Observation("exp", variant, "ratio", value, "x"))
+    assert run.evidence("exp.ratio")["values"] == {"stock": 1.5, "ft": 3.5}
+    assert run.evidence("exp.ratio@ft")["text"] == "ft: 3.5 x"
+    assert run.evidence("exp.ratio@debug")["text"] == "(not measured in this run)"

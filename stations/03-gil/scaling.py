@@ -1,0 +1,200 @@
+"""Speedup against workers: the prime-counting benchmark run every way Python runs in parallel.
+
+On stock: threads (one GIL), processes, subinterpreters (one GIL each, PEP 684), and a
+NumPy thread pool (NumPy lets go of the GIL inside its loops). On ft (3.13t): threads with
+no GIL, and threads with the GIL switched back on (`-X gil=1`, as PYTHON_GIL=1 does).
+Each point is the best of REPEATS runs of the same total work; speedup = time(1) / time(n).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
+from itertools import repeat
+from pathlib import Path
+
+from labkit import observe, output_dir, quick
+from primes import count_primes
+
+HERE = Path(__file__).resolve().parent
+LIMIT = 150_000 if quick() else 500_000  # one core of a laptop: ~0.15 s, ~0.7 s
+NUMPY_ELEMENTS = 2_000_000 if quick() else 8_000_000
+NUMPY_BLOCK = 32_768
+NUMPY_ROUNDS = 4 if quick() else 10
+REPEATS = 3
+
+
+def usable_cores() -> int:
+    return len(os.sched_getaffinity(0))  # what the container may use, not the host's count
+
+
+def worker_counts(cores: int) -> list[int]:
+    """1, 2, ... up to twice the cores; on a big machine, the powers of two and the cores."""
+    if cores <= 4:
+        return list(range(1, 2 * cores + 1))
+    return sorted({2**i for i in range(cores.bit_length() + 1)} | {cores, 2 * cores})
+
+
+# -- the modes: each sets up its workers, then yields "run the whole job once" --------------
+@contextmanager
+def threads(workers: int) -> Iterator[Callable[[], int]]:
+    with ThreadPoolExecutor(workers) as pool:
+        yield lambda: sum(pool.map(count_primes, range(workers), repeat(workers), repeat(LIMIT)))
+
+
+@contextmanager
+def processes(workers: int) -> Iterator[Callable[[], int]]:
+    with ProcessPoolExecutor(workers) as pool:
+        list(pool.map(abs, range(workers)))  # start the processes before the clock does
+        yield lambda: sum(pool.map(count_primes, range(workers), repeat(workers), repeat(LIMIT)))
+
+
+@contextmanager
+def subinterpreters(workers: int) -> Iterator[Callable[[], int]]:
+    # 3.13 ships PEP 734's API as test.support.interpreters (concurrent.interpreters in 3.14).
+    from test.support import interpreters
+    from test.support.interpreters import queues
+
+    results = queues.create()
+    pool = [interpreters.create() for _ in range(workers)]
+    for interp in pool:
+        # The queue module must be loaded in an interpreter before a queue can be passed in.
+        interp.exec("from test.support.interpreters import queues")
+        interp.prepare_main(results=results)
+        interp.exec(f"import sys; sys.path.insert(0, {str(HERE)!r}); import primes")
+
+    def run() -> int:
+        # exec blocks its thread; each interpreter has its own GIL, so the threads overlap.
+        jobs = [
+            threading.Thread(
+                target=interp.exec,
+                args=(f"results.put(primes.count_primes({k}, {workers}, {LIMIT}))",),
+            )
+            for k, interp in enumerate(pool)
+        ]
+        for job in jobs:
+            job.start()
+        for job in jobs:
+            job.join()
+        return sum(results.get() for _ in pool)
+
+    try:
+        yield run
+    finally:
+        for interp in pool:
+            interp.close()
+
+
+@contextmanager
+def numpy_threads(workers: int) -> Iterator[Callable[[], int]]:
+    import numpy as np
+
+    parts = np.array_split(np.linspace(0.0, 100.0, NUMPY_ELEMENTS), workers)
+
+    def crunch(part) -> int:
+        # Blocks that stay in cache, and no allocation in the loop: what is timed is the
+        # ufuncs' inner loops, which run without the GIL.
+        out = np.empty(NUMPY_BLOCK)
+        for _ in range(NUMPY_ROUNDS):
+            for start in range(0, len(part), NUMPY_BLOCK):
+                block = part[start : start + NUMPY_BLOCK]
+                result = out[: len(block)]
+                np.sin(block, out=result)
+                np.multiply(result, result, out=result)
+                np.sqrt(result, out=result)
+        return len(part)
+
+    with ThreadPoolExecutor(workers) as pool:
+        yield lambda: sum(pool.map(crunch, parts))
+
+
+MODES = {
+    "threads": threads,
+    "processes": processes,
+    "subinterpreters": subinterpreters,
+    "numpy_threads": numpy_threads,
+}
+
+
+# -- measuring ------------------------------------------------------------------------------
+def best_time(run: Callable[[], int]) -> tuple[float, int]:
+    timings = []
+    for _ in range(REPEATS):
+        started = time.perf_counter()
+        result = run()
+        timings.append(time.perf_counter() - started)
+    return min(timings), result
+
+
+def measure(mode: str, counts: list[int], label: str = "") -> dict:
+    """{"seconds": {workers: s}, "results": [what each run computed]} for one mode."""
+    seconds, results = {}, []
+    for workers in counts:
+        with MODES[mode](workers) as run:
+            seconds[workers], result = best_time(run)
+        results.append(result)
+        took, speedup = seconds[workers], seconds[1] / seconds[workers]
+        print(f"  {label or mode:<18} {workers:>2} workers  {took:6.3f} s  {speedup:5.2f}x")
+    return {"seconds": seconds, "results": results}
+
+
+def measure_with_gil_on(counts: list[int]) -> dict:
+    """The same threads on the free-threaded build with the GIL back on, in a child process."""
+    argv = [sys.executable, "-X", "gil=1", __file__, "--child", ",".join(map(str, counts))]
+    done = subprocess.run(argv, capture_output=True, text=True, check=True)
+    print(done.stderr, end="")  # the child's progress lines
+    measured = json.loads(done.stdout)
+    return {**measured, "seconds": {int(w): s for w, s in measured["seconds"].items()}}
+
+
+def observe_mode(mode: str, measured: dict, cores: int) -> None:
+    seconds = measured["seconds"]
+    speedups = {w: seconds[1] / s for w, s in seconds.items()}
+    observe(f"{mode}_speedup", speedups[cores], f"x at {cores} workers")
+    observe(f"{mode}_by_workers", {str(w): round(x, 3) for w, x in speedups.items()}, "x")
+    observe(f"{mode}_single_s", seconds[1], "s")
+
+
+def main() -> None:
+    free_threaded = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+    variant = "ft" if free_threaded else "stock"
+    cores = usable_cores()
+    counts = worker_counts(cores)
+    print(f"{variant}: {cores} usable cores, workers {counts}, primes below {LIMIT:,}")
+    modes = ["threads"] if free_threaded else list(MODES)
+    measured = {mode: measure(mode, counts) for mode in modes}
+    if free_threaded:
+        measured["threads_gil"] = measure_with_gil_on(counts)
+        observe("gil_on_really_on", measured["threads_gil"]["gil_enabled"])
+    for mode, figures in measured.items():
+        observe_mode(mode, figures, cores)
+    # Every mode and worker count must find the same number of primes.
+    found = {r for mode, m in measured.items() if mode != "numpy_threads" for r in m["results"]}
+    observe("prime_counts_found", sorted(found))
+    observe("cores", cores)
+    table = {"variant": variant, "cores": cores, "limit": LIMIT, "modes": {
+        mode: {str(w): s for w, s in m["seconds"].items()} for mode, m in measured.items()
+    }}  # fmt: skip
+    (output_dir() / f"scaling-{variant}.json").write_text(json.dumps(table, indent=1))
+
+
+def child(counts: list[int]) -> None:
+    """Run by measure_with_gil_on: progress to stderr, figures as JSON on stdout."""
+    sys.stdout, real_stdout = sys.stderr, sys.stdout
+    figures = measure("threads", counts, label="threads, GIL on")
+    real_stdout.write(json.dumps({**figures, "gil_enabled": sys._is_gil_enabled()}))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--child"]:
+        child([int(w) for w in sys.argv[2].split(",")])
+    else:
+        main()
