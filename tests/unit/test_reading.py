@@ -18,6 +18,8 @@ FILES = {
     ),
     "Python/bytecodes.c": "        inst(LOAD_FAST, (-- value)) {\n            value = 1;\n",
     "Include/frame.h": "typedef struct _frame {\n    int x;\n} Frame;\n",
+    "Include/object.h": "#  define Py_INCREF(op) Py_INCREF(_PyObject_CAST(op))\n"
+    "static inline Py_ALWAYS_INLINE void Py_INCREF(PyObject *op)\n{\n",
     "Lib/asyncio/base_events.py": "class Other:\n    def run_forever(self): ...\n"
     "class BaseEventLoop:\n    def run_forever(self):\n        pass\n",
 }
@@ -48,6 +50,11 @@ def test_file_that_is_gone(trees) -> None:
     got = resolve({"tree": "cpython", "path": "Modules/gone.c", "symbol": "_frame"}, trees)
     assert got["status"] == "moved" and "file is gone" in got["note"]
     assert got["at"].endswith("Include/frame.h:1")
+
+
+def test_static_inline_function_before_the_macro_that_wraps_it(trees) -> None:
+    got = resolve({"tree": "cpython", "path": "Include/object.h", "symbol": "Py_INCREF"}, trees)
+    assert got["status"] == "found" and got["at"].endswith("Include/object.h:2")
 
 
 def test_method_of_a_class(trees) -> None:

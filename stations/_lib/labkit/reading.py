@@ -31,6 +31,8 @@ def definition_patterns(symbol: str) -> list[re.Pattern[str]]:
         re.compile(rf"^{name}\s*\("),  # C function, CPython style: name at column 0
         re.compile(rf"^(?:typedef\s+)?struct\s+{name}\s*\{{"),  # C struct
         re.compile(rf"^}}\s*{name}\s*;"),  # end of a typedef'd struct
+        # a static inline function comes before a macro: CPython often wraps one in the other
+        re.compile(rf"^static\s+inline\b.*\b{name}\s*\("),
         re.compile(rf"^#\s*define\s+{name}\b"),  # macro
         re.compile(rf"^\s*(?:inst|op|macro|family)\(\s*{name}\b"),  # bytecodes.c DSL
         re.compile(rf"^\s*(?:async\s+)?def\s+{name}\b"),  # Python function
@@ -106,7 +108,7 @@ def resolve(entry: dict, trees: dict[str, str] = TREES) -> dict:
             "note": f"{symbol or entry['path']} not found in {root}",
         }
     path, line = hit
-    why = "file is gone" if not named.is_file() else f"{symbol} is not defined there"
+    why = "that file is gone" if not named.is_file() else f"{symbol} is not defined there"
     return {
         **entry,
         "status": "moved",
