@@ -16,7 +16,7 @@ from lab.station_run import Options, run_station
 from tests.conftest import built
 from tests.station_runner import TestcontainersRunner
 
-STATIONS = ["1", "2", "3"]
+STATIONS = ["1", "2", "3", "4", "synthesis"]
 
 
 @pytest.fixture

@@ -18,6 +18,11 @@ FILES = {
     ),
     "Python/bytecodes.c": "        inst(LOAD_FAST, (-- value)) {\n            value = 1;\n",
     "Include/frame.h": "typedef struct _frame {\n    int x;\n} Frame;\n",
+    "Modules/_asynciomodule.c": "static PyObject *\ntask_step_impl(TaskObj *task,\n"
+    "               PyObject *exc);\nint x;\nstatic PyObject *\ntask_step_impl(TaskObj *task,\n"
+    "               PyObject *exc)\n{\n",
+    "uvloop/loop.pyx": "cdef class Loop:\n    cdef _run(self, mode):\n"
+    "    cdef _on_idle(self):\n        pass\n",
     "Include/object.h": "#  define Py_INCREF(op) Py_INCREF(_PyObject_CAST(op))\n"
     "static inline Py_ALWAYS_INLINE void Py_INCREF(PyObject *op)\n{\n",
     "Lib/asyncio/base_events.py": "class Other:\n    def run_forever(self): ...\n"
@@ -55,6 +60,16 @@ def test_file_that_is_gone(trees) -> None:
 def test_static_inline_function_before_the_macro_that_wraps_it(trees) -> None:
     got = resolve({"tree": "cpython", "path": "Include/object.h", "symbol": "Py_INCREF"}, trees)
     assert got["status"] == "found" and got["at"].endswith("Include/object.h:2")
+
+
+def test_c_prototype_is_not_the_definition(trees) -> None:
+    entry = {"tree": "cpython", "path": "Modules/_asynciomodule.c", "symbol": "task_step_impl"}
+    assert resolve(entry, trees)["at"].endswith("_asynciomodule.c:6")
+
+
+def test_cython_cdef_method(trees) -> None:
+    entry = {"tree": "cpython", "path": "uvloop/loop.pyx", "symbol": "Loop._on_idle"}
+    assert resolve(entry, trees)["at"].endswith("loop.pyx:3")
 
 
 def test_method_of_a_class(trees) -> None:

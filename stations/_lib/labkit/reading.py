@@ -21,6 +21,7 @@ TREES = {
     "vllm": "/usr/src/vllm",
 }
 SOURCE_SUFFIXES = {".c", ".h", ".py", ".pyx", ".pxd", ".cpp", ".cu", ".cuh", ".hpp"}
+C_SUFFIXES = {".c", ".h", ".cpp", ".cu", ".cuh", ".hpp"}
 CONTEXT_LINES = 3
 
 
@@ -37,6 +38,7 @@ def definition_patterns(symbol: str) -> list[re.Pattern[str]]:
         re.compile(rf"^\s*(?:inst|op|macro|family)\(\s*{name}\b"),  # bytecodes.c DSL
         re.compile(rf"^\s*(?:async\s+)?def\s+{name}\b"),  # Python function
         re.compile(rf"^\s*(?:cdef\s+)?class\s+{name}\b"),  # Python / Cython class
+        re.compile(rf"^\s*c?p?def\s+(?:inline\s+)?(?:\w+\s+)*{name}\s*\("),  # Cython cdef
         # C function with its return type on the same line (not a comment or a call)
         re.compile(rf"^(?![/*#])\S.*\b{name}\s*\([^;]*$"),
     ]
@@ -51,11 +53,25 @@ def find_in_file(path: Path, symbol: str) -> int | None:
         start = next((i for i, line in enumerate(lines) if _matches(line, owner)), None)
         if start is None:
             return None
+    c_like = path.suffix in C_SUFFIXES
     for pattern in definition_patterns(symbol):  # the most specific pattern wins
         for i in range(start, len(lines)):
-            if pattern.search(lines[i]):
+            if pattern.search(lines[i]) and not (c_like and is_c_prototype(lines, i)):
                 return i + 1
     return None
+
+
+def is_c_prototype(lines: list[str], first: int) -> bool:
+    """A C function declared, not defined: it ends in `;` before any `{`."""
+    if lines[first].lstrip().startswith("#") or "(" not in lines[first]:
+        return False  # a macro, a struct or a typedef's closing line
+    for line in lines[first : first + 10]:
+        code = line.split("//")[0].rstrip()
+        if "{" in code:
+            return False
+        if code.endswith(";"):
+            return True
+    return False
 
 
 def _matches(line: str, symbol: str) -> bool:

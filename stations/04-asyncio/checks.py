@@ -1,0 +1,159 @@
+"""Station 4's checks: each returns (passed, what was measured)."""
+
+TASK_IMPLEMENTATIONS = ("python", "c")
+
+
+def said(warned: bool) -> str:
+    return "warning" if warned else "no warning"
+
+
+def check_slow_callback_warning_needs_debug_mode(obs):
+    """The seed's warning fires only in debug mode: slow_callback_duration alone logs nothing"""
+    as_written = obs["seed_slow_callback.warned_as_written"]
+    asyncio_debug = obs["seed_slow_callback.warned_asyncio_debug"]
+    dev_mode = obs["seed_slow_callback.warned_dev_mode"]
+    guard = obs["seed_slow_callback.timing_guard"]
+    detail = (
+        f"as written: {said(as_written)}; PYTHONASYNCIODEBUG=1: {said(asyncio_debug)}; "
+        f"-X dev: {said(dev_mode)}; _run_once times callbacks only under `{guard}`"
+    )
+    return not as_written and asyncio_debug and dev_mode and "_debug" in guard, detail
+
+
+def check_warning_reports_the_stall(obs):
+    """In debug mode the warning names the Task whose step stalled, and the 0.2 s it took"""
+    if not obs["seed_slow_callback.warned_asyncio_debug"]:
+        return False, "no warning in debug mode, so nothing measured"
+    seconds = obs["seed_slow_callback.stall_seconds_asyncio_debug"]
+    handle = obs["seed_slow_callback.slow_handle_asyncio_debug"]
+    # time.sleep(0.2) takes at least 0.2 s; the warning rounds to the millisecond
+    stalled = 0.1995 <= seconds < 1.0
+    return stalled and handle.startswith("<Task"), f"took {seconds:.3f} s: {handle[:48]}..."
+
+
+def first(events: list[dict], event: str, part: str = "", iteration: int | None = None) -> dict:
+    """The first EVENT whose callback contains PART (in ITERATION, if given), or {}."""
+    return next(
+        (
+            e
+            for e in events
+            if e["event"] == event and part in e["callback"] and iteration in (None, e["iteration"])
+        ),
+        {},
+    )
+
+
+def resumption(events: list[dict]) -> dict:
+    """The iterations from a future's set_result to its awaiting coroutine running again."""
+    resolved = first(events, "run", "Future.set_result").get("iteration")
+    return {
+        "parked": first(events, "done_callbacks", "wakeup").get("callback"),
+        "resolved": resolved,
+        "scheduled": first(events, "call_soon", "wakeup", resolved).get("callback"),
+        "woken": first(events, "run", "wakeup").get("iteration"),
+        "resumed": first(events, "resume").get("iteration"),
+    }
+
+
+def check_await_resumes_through_a_done_callback(obs):
+    """await parks the Task on the future; set_result call_soon()s its wakeup, run next turn"""
+    ok, parts = True, []
+    for implementation in TASK_IMPLEMENTATIONS:
+        seen = resumption(obs[f"await_path.{implementation}_events"])
+        resolved = seen["resolved"]
+        ok &= bool(seen["parked"] and seen["scheduled"]) and resolved is not None
+        ok &= seen["woken"] == seen["resumed"] == (resolved or 0) + 1
+        parts.append(
+            f"{implementation}: set_result in iteration {resolved} call_soon()s "
+            f"{seen['scheduled']}, run in {seen['woken']}, coroutine resumes in {seen['resumed']}"
+        )
+    return ok, "; ".join(parts)
+
+
+def check_c_task_resumes_without_python_frames(obs):
+    """The C Task resumes the coroutine with no Python frames of its own; _PyTask adds some"""
+    python = obs["await_path.python_stack_at_resume"]
+    c = obs["await_path.c_stack_at_resume"]
+    python_frames = obs["await_path.python_python_frames_at_resume"]
+    c_frames = obs["await_path.c_python_frames_at_resume"]
+    ok = c_frames < python_frames and "Task.__step" in python and "Task." not in c
+    return ok, f"Python Task: {python}; C Task: {c}"
+
+
+def check_default_loop_waits_in_epoll(obs):
+    """On Linux the default loop's _run_once waits for I/O in selectors.EpollSelector"""
+    selector = obs["await_path.selector"]
+    return selector == "selectors.EpollSelector", f"the loop's selector: {selector}"
+
+
+def check_synchronous_code_finishes_after_cancel(obs):
+    """cancel() mid-way through synchronous code interrupts nothing: every step still runs"""
+    steps = obs["cancel_delivery.steps"]
+    asked = obs["cancel_delivery.requested_at_step"]
+    done = obs["cancel_delivery.steps_done"]
+    ok = all(asked[case] < steps and done[case] == steps for case in done)
+    cases = ", ".join(f"{case}: asked at {asked[case]}, {done[case]} done" for case in done)
+    return ok, f"{steps} steps; {cases}"
+
+
+def check_cancelled_error_lands_on_the_next_await(obs):
+    """CancelledError arrives at the next await that suspends: its traceback line is that await"""
+    landed = obs["cancel_delivery.landed_line"]
+    suspending = obs["cancel_delivery.suspending_await_line"]
+    cancelled = obs["cancel_delivery.task_cancelled"]
+    ok = set(landed.values()) == {suspending} and all(cancelled.values())
+    detail = f"the suspending await is line {suspending}; landed on " + ", ".join(
+        f"{case}: {line}" for case, line in landed.items()
+    )
+    return ok, detail
+
+
+def check_an_await_that_does_not_suspend_is_no_cancellation_point(obs):
+    """`await coro()` that never yields to the loop does not deliver a pending cancel"""
+    passed_through = obs["cancel_delivery.ran_past_non_suspending_await"]
+    line = obs["cancel_delivery.non_suspending_await_line"]
+    pending = obs["cancel_delivery.cancelling_after_sync"]
+    ok = all(value == "ran" for value in passed_through.values())
+    inline_pending = {case: n for case, n in pending.items() if "inline" in case}
+    detail = (
+        f"line {line} ran through in every case, with cancel already pending inline "
+        f"(cancelling() = {inline_pending}): the curriculum's 'next await' is the next one "
+        "that suspends"
+    )
+    return ok, detail
+
+
+def check_uvloop_is_faster(obs):
+    """uvloop serves more echo round trips per second than asyncio's default loop"""
+    default, uvloop = obs["echo_loops.asyncio_rps"], obs["echo_loops.uvloop_rps"]
+    ratio, best_ratio = (
+        obs["echo_loops.uvloop_over_asyncio"],
+        obs["echo_loops.uvloop_over_asyncio_best"],
+    )
+    detail = (
+        f"asyncio {default:,.0f} req/s, uvloop {uvloop:,.0f} req/s (best of "
+        f"{obs['echo_loops.repeats']}): {ratio:.2f}x (median of pairs; {best_ratio:.2f}x best "
+        f"against best); {obs['echo_loops.workload']}, {obs['echo_loops.cpus']} CPUs"
+    )
+    return ratio > 1.0, detail
+
+
+def check_uvloop_reads_without_python_frames(obs):
+    """uvloop calls data_received straight from C: no Python frames between loop and protocol"""
+    counts = obs["echo_loops.python_frames_to_data_received"]
+    default = obs["echo_loops.frames_to_data_received_asyncio"]
+    detail = f"asyncio {counts['asyncio']} ({default}), uvloop {counts['uvloop']}"
+    return counts["uvloop"] < counts["asyncio"], detail
+
+
+def check_c_task_is_faster(obs):
+    """The C Task (_asyncio) runs a task-heavy workload faster than the pure-Python Task"""
+    ratio = obs["task_c_vs_python.python_over_c"]
+    c_us, python_us = obs["task_c_vs_python.c_task_us"], obs["task_c_vs_python.python_task_us"]
+    detail = (
+        f"C {c_us:.2f} us, Python {python_us:.2f} us per task (best): Python / C = {ratio:.2f}x "
+        f"(median of {obs['task_c_vs_python.repeats']} pairs; "
+        f"{obs['task_c_vs_python.python_over_c_best']:.2f}x best against best; "
+        f"{obs['task_c_vs_python.tasks']:,} tasks)"
+    )
+    return ratio > 1.0, detail

@@ -1,0 +1,138 @@
+"""uvloop against asyncio's default loop: one echo workload over loopback, round trips/s.
+
+The server and the clients share one loop (one core's worth of work, no thread noise);
+each client sends a message, waits for all of it to come back, and sends the next, for a
+fixed number of round trips. Protocols, not streams: the loop's own cost per read and
+write is what differs, and streams would add the same Python layer to both. Runs of the
+two loops alternate, and the ratio is the median over those pairs of runs: a neighbour's
+burst slows one pair, not the verdict. Requests/s are the best of each loop's runs.
+The Python frames between the loop and `data_received` are counted in each loop as well.
+"""
+
+import asyncio
+import os
+import statistics
+import sys
+import time
+
+import uvloop
+from labkit import observe, quick
+
+CLIENTS = 10
+ROUND_TRIPS = 4_000 if quick() else 20_000  # in all, shared by the clients
+REPEATS = 5
+MESSAGE = b"x" * 100
+
+frames_at_read: dict[str, list[str]] = {}
+
+
+class EchoServer(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def data_received(self, data):
+        self.transport.write(data)
+
+
+class ProbingEchoServer(EchoServer):
+    """The echo server, noting which Python frames call data_received (warm-up runs only)."""
+
+    def data_received(self, data):
+        loop_name = type(asyncio.get_running_loop()).__module__.split(".")[0]
+        frames_at_read.setdefault(loop_name, python_frames_above(sys._getframe(1)))
+        super().data_received(data)
+
+
+def python_frames_above(frame) -> list[str]:
+    """The Python frames that called data_received, up to this benchmark's own code."""
+    names = []
+    while frame is not None and frame.f_code.co_filename != __file__:
+        names.append(frame.f_code.co_qualname)
+        frame = frame.f_back
+    return names
+
+
+class EchoClient(asyncio.Protocol):
+    def __init__(self, round_trips: int, done: asyncio.Future):
+        self.left, self.done, self.waiting_for = round_trips, done, 0
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.send()
+
+    def send(self):
+        self.waiting_for = len(MESSAGE)
+        self.transport.write(MESSAGE)
+
+    def data_received(self, data):
+        self.waiting_for -= len(data)
+        if self.waiting_for:  # TCP may split the echo: wait for all of it
+            return
+        self.left -= 1
+        if self.left:
+            self.send()
+        else:
+            self.transport.close()
+            self.done.set_result(None)
+
+
+async def echo_round_trips(total: int, server_protocol=EchoServer) -> float:
+    """Seconds for TOTAL round trips, spread over CLIENTS connections."""
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(server_protocol, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    dones = [loop.create_future() for _ in range(CLIENTS)]
+    started = time.perf_counter()
+    for done in dones:
+        await loop.create_connection(
+            lambda d=done: EchoClient(total // CLIENTS, d), "127.0.0.1", port
+        )
+    await asyncio.gather(*dones)
+    elapsed = time.perf_counter() - started
+    server.close()
+    await server.wait_closed()
+    return elapsed
+
+
+def requests_per_second(new_loop, server_protocol=EchoServer) -> float:
+    loop = new_loop()
+    try:
+        seconds = loop.run_until_complete(echo_round_trips(ROUND_TRIPS, server_protocol))
+    finally:
+        loop.close()
+    return ROUND_TRIPS // CLIENTS * CLIENTS / seconds
+
+
+def best_and_median(runs: list[float]) -> str:
+    return f"best {max(runs):>9,.0f} req/s, median {statistics.median(runs):>9,.0f}"
+
+
+loops = {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
+for new_loop in loops.values():
+    requests_per_second(new_loop, ProbingEchoServer)  # warm-up: imports, first connections
+rates: dict[str, list[float]] = {name: [] for name in loops}
+for _ in range(REPEATS):  # alternating: each pair of runs sees about the same neighbours
+    for name, new_loop in loops.items():
+        rates[name].append(requests_per_second(new_loop))
+
+pair_ratios = [u / a for u, a in zip(rates["uvloop"], rates["asyncio"], strict=True)]
+best = {name: max(runs) for name, runs in rates.items()}
+for name in loops:
+    print(f"{name:>8}: {best_and_median(rates[name])}")
+    print(f"{'':>8}  frames from the loop to data_received: {frames_at_read[name] or '(none)'}")
+print(
+    f"uvloop / asyncio: {statistics.median(pair_ratios):.2f}x (median of {REPEATS} pairs), "
+    f"{best['uvloop'] / best['asyncio']:.2f}x (best against best)"
+)
+
+observe("cpus", len(os.sched_getaffinity(0)))
+observe("workload", f"{ROUND_TRIPS:,} round trips of {len(MESSAGE)} B over {CLIENTS} connections")
+observe("repeats", REPEATS)
+observe("asyncio_rps", best["asyncio"], "req/s")
+observe("uvloop_rps", best["uvloop"], "req/s")
+observe("runs_rps", {name: [round(r) for r in runs] for name, runs in rates.items()}, "req/s")
+observe("uvloop_over_asyncio", statistics.median(pair_ratios), "x")
+observe("uvloop_over_asyncio_best", best["uvloop"] / best["asyncio"], "x")
+observe("python_frames_to_data_received", {k: len(v) for k, v in frames_at_read.items()})
+for name in loops:  # innermost first: data_received's caller, its caller, ...
+    observe(f"frames_to_data_received_{name}", " <- ".join(frames_at_read[name]) or "(none)")

@@ -1,0 +1,68 @@
+"""The C Task (_asyncio) against the pure-Python one (asyncio.tasks._PyTask), same workload.
+
+The loop's task factory decides which class `create_task` (and so `gather`) makes. Each
+of many small tasks yields once (a bare `sleep(0)`, which reschedules its step) and then
+awaits a future that a `call_soon` resolves (a done callback wakes it): both ways a Task
+is resumed. The loop is the default one either way. Runs alternate, and the ratio is the
+median over those pairs of runs; the times per task are each one's best.
+"""
+
+import asyncio
+import statistics
+import time
+from asyncio import tasks
+
+from labkit import observe, quick
+
+TASKS = 5_000 if quick() else 20_000
+REPEATS = 5
+
+
+async def small_task() -> int:
+    loop = asyncio.get_running_loop()
+    await asyncio.sleep(0)
+    future = loop.create_future()
+    loop.call_soon(future.set_result, 1)
+    return await future
+
+
+async def many_tasks() -> float:
+    started = time.perf_counter()
+    done = await asyncio.gather(*(small_task() for _ in range(TASKS)))
+    elapsed = time.perf_counter() - started
+    assert sum(done) == TASKS
+    return elapsed
+
+
+def seconds_with(task_type) -> float:
+    loop = asyncio.new_event_loop()
+    loop.set_task_factory(lambda loop, coro, **kw: task_type(coro, loop=loop, **kw))
+    try:
+        return loop.run_until_complete(many_tasks())
+    finally:
+        loop.close()
+
+
+implementations = {"C": tasks._CTask, "Python": tasks._PyTask}
+for task_type in implementations.values():
+    seconds_with(task_type)  # warm-up
+runs: dict[str, list[float]] = {name: [] for name in implementations}
+for _ in range(REPEATS):  # alternating: each pair of runs sees about the same neighbours
+    for name, task_type in implementations.items():
+        runs[name].append(seconds_with(task_type))
+
+pair_ratios = [p / c for p, c in zip(runs["Python"], runs["C"], strict=True)]
+best = {name: min(seconds) for name, seconds in runs.items()}
+for name, task_type in implementations.items():
+    per_task = best[name] / TASKS * 1e6
+    print(f"{name:>6} Task ({task_type.__module__}): {per_task:6.2f} us per task (best)")
+print(f"Python / C: {statistics.median(pair_ratios):.2f}x (median of {REPEATS} pairs)")
+
+observe("tasks", TASKS)
+observe("repeats", REPEATS)
+observe("c_task_us", best["C"] / TASKS * 1e6, "us")
+observe("python_task_us", best["Python"] / TASKS * 1e6, "us")
+observe("python_over_c", statistics.median(pair_ratios), "x")
+observe("python_over_c_best", best["Python"] / best["C"], "x")
+classes = {name: f"{t.__module__}.{t.__qualname__}" for name, t in implementations.items()}
+observe("task_classes", classes)
