@@ -57,7 +57,7 @@ def base(c):
 
 @task(
     help={
-        "variant": "stock, debug or ft (default: all)",
+        "variant": "stock, debug, ft, or cuda (default: the three CPython builds)",
         "optimize": "PGO+LTO for stock and ft (much slower to build)",
         "force": "rebuild even when the image is current",
     }
@@ -69,7 +69,7 @@ def images(c, variant=None, optimize=False, force=False):
     lab_images.build(chosen, optimize=optimize, force=force)
 
 
-@task(help={"variant": "stock, debug or ft", "command": "run this instead of bash"})
+@task(help={"variant": "stock, debug, ft or cuda", "command": "run this instead of bash"})
 @one_line_errors
 def shell(c, variant, command=None):
     """A non-root shell in an image (stations mounted read-only)."""
@@ -93,7 +93,7 @@ def stations(c):
         "number": "1-6, or synthesis",
         "read_only": "only resolve and print the reading list",
         "skip_reading": "skip the reading list",
-        "variant": "run only the experiments on this variant (stock, debug, ft)",
+        "variant": "run only the experiments on this variant (stock, debug, ft, cuda)",
         "json": "print the report as JSON on stdout (the sections go to stderr)",
         "quick": "small workloads: a fast pass (the figures are noisier)",
     }

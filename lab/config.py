@@ -12,8 +12,11 @@ from lab.errors import LabError
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES_DIR = ROOT / "images"
 CPYTHON_DIR = IMAGES_DIR / "cpython"
+CUDA_DIR = IMAGES_DIR / "cuda"
 STATIONS_DIR = ROOT / "stations"
 COMPOSE_FILE = ROOT / "compose.yaml"
+# Added to COMPOSE_FILE for images that use a GPU, where the engine can give them one.
+COMPOSE_GPU_FILE = ROOT / "compose.gpu.yaml"
 
 
 def results_dir() -> Path:
@@ -28,11 +31,16 @@ class Variant:
     summary: str
     # Packages the other variants have and this one cannot use: {package: why}.
     left_out: dict[str, str] = field(default_factory=dict)
+    repo: str = "lab-cpython"
+    tag: str = ""  # default: the name
+    context: Path = CPYTHON_DIR  # what its build reads (the inputs digest covers it)
+    based_on: str | None = None  # the image its Dockerfile starts FROM: built first
+    gpu: bool = False  # given the host's NVIDIA GPUs where the engine has the runtime
 
     @property
     def image(self) -> str:
         # LAB_IMAGE_REPO lets tests point at an image that does not exist.
-        return f"{os.environ.get('LAB_IMAGE_REPO', 'lab-cpython')}:{self.name}"
+        return f"{os.environ.get('LAB_IMAGE_REPO', self.repo)}:{self.tag or self.name}"
 
     @property
     def service(self) -> str:
@@ -59,11 +67,29 @@ VARIANTS: dict[str, Variant] = {
 }
 
 
+# Built only when asked for (`invoke images --variant cuda`): several GB of downloads.
+OPTIONAL_VARIANTS: dict[str, Variant] = {
+    "cuda": Variant(
+        "cuda",
+        "python3.13",
+        "stock + PyTorch's CUDA build (stations 5 and 6)",
+        repo="lab-cuda",
+        tag="stock",
+        context=IMAGES_DIR,  # images/cuda, and images/cpython/fetch_sdist.py
+        based_on="stock",
+        gpu=True,
+    ),
+}
+# Every image a station can run in: the CPython builds, then the optional ones.
+ALL_VARIANTS: dict[str, Variant] = {**VARIANTS, **OPTIONAL_VARIANTS}
+
+
 def variant(name: str) -> Variant:
     try:
-        return VARIANTS[name]
+        return ALL_VARIANTS[name]
     except KeyError:
-        raise LabError(f"unknown variant {name!r}: choose one of {', '.join(VARIANTS)}") from None
+        choices = ", ".join(ALL_VARIANTS)
+        raise LabError(f"unknown variant {name!r}: choose one of {choices}") from None
 
 
 def dockerfile_pin(name: str, dockerfile: Path = CPYTHON_DIR / "Dockerfile") -> str:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
 from lab import docker
@@ -24,6 +25,27 @@ def require_image(variant: Variant) -> None:
         raise LabError(
             f"image {variant.image} is not built: run `invoke images --variant {variant.name}`"
         )
+
+
+@cache
+def engine_gpu() -> str | None:
+    """How this engine gives containers an NVIDIA GPU, or None (asked once per run)."""
+    return docker.gpu_runtime()
+
+
+def with_gpu(variant: Variant) -> bool:
+    """Whether VARIANT's containers get the host's GPUs: it wants them and the engine can."""
+    return variant.gpu and engine_gpu() is not None
+
+
+def device_note(variant: Variant) -> str | None:
+    """The one line that says a GPU image runs on the CPU here, and why; None otherwise."""
+    if not variant.gpu or with_gpu(variant):
+        return None
+    return (
+        f"{variant.image} runs on the CPU: this engine gives containers no NVIDIA GPU "
+        "(no nvidia runtime in `docker info`); GPU-only experiments are skipped"
+    )
 
 
 @contextmanager
@@ -51,11 +73,16 @@ def lend(folder: Path) -> None:
 
 
 def hand_back(folder: Path) -> None:
-    """Give what the containers wrote back to the invoking user (a no-op unless root)."""
+    """Give what the containers wrote back to the invoking user (a no-op unless root).
+
+    Another run's `<time>.partial` folder is left alone: that run is still writing there,
+    as the container's user, and hands it back itself when it finishes.
+    """
     if os.getuid() != 0:
         return
     for path in [folder, *folder.rglob("*")]:
-        os.lchown(path, os.getuid(), os.getgid())
+        if not any(part.endswith(".partial") for part in path.relative_to(folder).parts):
+            os.lchown(path, os.getuid(), os.getgid())
 
 
 def run_command(
@@ -74,7 +101,7 @@ def run_command(
         args += ["--cap-add", capability]
     for key, value in (env or {}).items():
         args += ["-e", f"{key}={value}"]
-    return docker.compose_command([*args, variant.service, *command])
+    return docker.compose_command([*args, variant.service, *command], gpu=with_gpu(variant))
 
 
 def env() -> dict[str, str]:
@@ -84,5 +111,8 @@ def env() -> dict[str, str]:
 def interactive(variant: Variant, command: Sequence[str] = ("bash",)) -> int:
     """Run COMMAND with the terminal attached (invoke shell); returns its exit code."""
     require_image(variant)
+    note = device_note(variant)
+    if note:
+        print(f"lab: {note}", file=sys.stderr, flush=True)
     with writable_results():
         return subprocess.run(run_command(variant, command), env=env()).returncode

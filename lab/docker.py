@@ -9,7 +9,7 @@ import subprocess
 from collections.abc import Sequence
 from functools import cache
 
-from lab.config import COMPOSE_FILE, ROOT
+from lab.config import COMPOSE_FILE, COMPOSE_GPU_FILE, ROOT
 from lab.errors import LabError
 
 INSTALL_HINT = "run `scripts/install-docker.sh` (Debian/Ubuntu) or start Docker"
@@ -89,5 +89,7 @@ def compose_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {**os.environ, "LAB_UID": str(uid), "LAB_GID": str(gid), **(extra or {})}
 
 
-def compose_command(args: Sequence[str]) -> list[str]:
-    return ["docker", "compose", "--project-directory", str(ROOT), "-f", str(COMPOSE_FILE), *args]
+def compose_command(args: Sequence[str], *, gpu: bool = False) -> list[str]:
+    """`docker compose ARGS`; GPU adds compose.gpu.yaml (the GPU request) to compose.yaml."""
+    files = ["-f", str(COMPOSE_FILE)] + (["-f", str(COMPOSE_GPU_FILE)] if gpu else [])
+    return ["docker", "compose", "--project-directory", str(ROOT), *files, *args]

@@ -7,10 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from lab import docker, images
-from lab.config import VARIANTS, Variant
+from lab.config import ALL_VARIANTS, OPTIONAL_VARIANTS, Variant
 from lab.table import render
 
 OK, MISSING = "ok", "MISSING"
+# An image built only on request (the CUDA image): absent is no fault of the machine.
+NOT_BUILT = "not built"
 
 
 @dataclass
@@ -34,10 +36,13 @@ def fingerprint(variant: Variant) -> dict | None:
 
 def image_row(variant: Variant, facts: dict | None) -> Row:
     if facts is None:
-        return Row(variant.image, MISSING, f"fix: invoke images --variant {variant.name}")
+        status = NOT_BUILT if variant.name in OPTIONAL_VARIANTS else MISSING
+        return Row(variant.image, status, f"fix: invoke images --variant {variant.name}")
     gil = "no GIL" if facts["Py_GIL_DISABLED"] else "GIL"
     debug = ", Py_DEBUG" if facts["Py_DEBUG"] else ""
     detail = f"fingerprint {facts['digest']}  Python {facts['python']} ({gil}{debug})"
+    if "torch" in facts["packages"]:
+        detail += f"  torch {facts['packages']['torch']}"
     if variant.left_out:
         left_out = (f"{name}: {why}" for name, why in variant.left_out.items())
         detail += "  left out: " + "; ".join(left_out)
@@ -63,8 +68,8 @@ def rows() -> list[Row]:
         Row(base, OK, "base image") if base_here else Row(base, MISSING, "fix: invoke base")
     )
     with ThreadPoolExecutor() as pool:  # one container start per image, run side by side
-        facts = list(pool.map(fingerprint, VARIANTS.values()))
-    table += [image_row(v, f) for v, f in zip(VARIANTS.values(), facts, strict=True)]
+        facts = list(pool.map(fingerprint, ALL_VARIANTS.values()))
+    table += [image_row(v, f) for v, f in zip(ALL_VARIANTS.values(), facts, strict=True)]
     return table
 
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from lab import docker
-from lab.config import CPYTHON_DIR, IMAGES_DIR, Variant, dockerfile_pin
+from lab.config import ALL_VARIANTS, CPYTHON_DIR, IMAGES_DIR, Variant, dockerfile_pin
 from lab.errors import LabError
 
 INPUTS_LABEL = "org.lab.inputs"
@@ -57,6 +57,27 @@ def inputs_digest(optimize: bool, context: Path = CPYTHON_DIR) -> str:
     return digest.hexdigest()[:16]
 
 
+def variant_digest(variant: Variant, optimize: bool) -> str:
+    """The inputs digest of VARIANT's build; an image built FROM another one of ours also
+    follows that image's ID, so rebuilding stock makes the CUDA image out of date."""
+    digest = inputs_digest(optimize, variant.context)
+    if variant.based_on:
+        base = ALL_VARIANTS[variant.based_on].image
+        digest = hashlib.sha256(f"{digest} {docker.image_id(base)}".encode()).hexdigest()[:16]
+    return digest
+
+
+def with_bases(variants: Iterable[Variant]) -> list[Variant]:
+    """VARIANTS in build order, each preceded by the image it is built on (once)."""
+    ordered: list[Variant] = []
+    for variant in variants:
+        chain = [variant]
+        while chain[-1].based_on:
+            chain.append(ALL_VARIANTS[chain[-1].based_on])
+        ordered += [v for v in reversed(chain) if v not in ordered]
+    return ordered
+
+
 def is_current(variant: Variant, digest: str) -> bool:
     labels = docker.image_labels(variant.image)
     return labels is not None and labels.get(INPUTS_LABEL) == digest
@@ -73,9 +94,10 @@ def extra_ca() -> str:
 def build(variants: Iterable[Variant], *, optimize: bool = False, force: bool = False) -> None:
     docker.require_engine()
     ensure_base()
-    digest = inputs_digest(optimize)
-    for variant in variants:
-        if not force and is_current(variant, digest):
+    asked = list(variants)
+    for variant in with_bases(asked):  # --force rebuilds what was asked, not its base
+        digest = variant_digest(variant, optimize)  # after its base image is built
+        if not (force and variant in asked) and is_current(variant, digest):
             print(f"[images] {variant.image} is current (inputs {digest}), skipping", flush=True)
             continue
         print(f"[images] building {variant.image} (inputs {digest})", flush=True)

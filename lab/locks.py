@@ -1,4 +1,4 @@
-"""Refresh the hashed package locks of the CPython images from their `.in` files."""
+"""Refresh the hashed package locks of the images from their `.in` files."""
 
 from __future__ import annotations
 
@@ -6,24 +6,30 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from lab.config import CPYTHON_DIR, dockerfile_pin
+from lab.config import CPYTHON_DIR, CUDA_DIR, ROOT, dockerfile_pin
 from lab.errors import LabError
 
 REQUIREMENTS = CPYTHON_DIR / "requirements"
-# gil.txt serves stock and debug; ft.txt the free-threaded build.
-LOCKS = ("gil", "ft")
+# gil.txt serves stock and debug; ft.txt the free-threaded build; the CUDA image's
+# requirements.txt holds torch and its nvidia-* libraries (on top of stock's gil.txt).
+LOCKS: dict[str, Path] = {
+    "gil": REQUIREMENTS / "gil.in",
+    "ft": REQUIREMENTS / "ft.in",
+    "cuda": CUDA_DIR / "requirements.in",
+}
 
 
-def compile_lock(name: str, requirements: Path = REQUIREMENTS) -> Path:
-    """Resolve `<name>.in` for the pinned CPython on Linux into `<name>.txt`, with hashes."""
+def compile_lock(name: str) -> Path:
+    """Resolve LOCKS[name] (a `.in`) for the pinned CPython on Linux into its `.txt`, hashed."""
     uv = shutil.which("uv")
     if uv is None:
         raise LabError("`invoke lock` needs uv: pip install uv")
     python = ".".join(dockerfile_pin("PYTHON_VERSION").split(".")[:2])
-    out = requirements / f"{name}.txt"
+    source = LOCKS[name]
+    out = source.with_suffix(".txt")
     argv = [uv, "pip", "compile", "--quiet", "--generate-hashes", "--no-header",
             "--python-version", python, "--python-platform", "linux",
-            "--output-file", str(out), str(requirements / f"{name}.in")]  # fmt: skip
+            "--output-file", str(out), str(source)]  # fmt: skip
     if subprocess.run(argv).returncode:
-        raise LabError(f"uv could not resolve {name}.in (see above)")
+        raise LabError(f"uv could not resolve {source.relative_to(ROOT)} (see above)")
     return out

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from lab import containers, docker
-from lab.config import STATIONS_DIR, VARIANTS, Variant
+from lab.config import ALL_VARIANTS, STATIONS_DIR, Variant
 from lab.config import variant as lookup_variant
 from lab.errors import LabError
 from lab.observations import Observation, Observations, load_checks, run_check
@@ -33,12 +33,12 @@ class Options:
 
 
 def variants_needed(station: Station, options: Options) -> list[Variant]:
-    names = {"stock"} if options.read and not options.variant else set()
+    names = {station.read_in} if options.read and not options.variant else set()
     if options.variant:
         names.add(lookup_variant(options.variant).name)
     elif options.run:
         names |= {v for e in station.experiments for v in e.variants}
-    return [VARIANTS[n] for n in VARIANTS if n in names]
+    return [ALL_VARIANTS[n] for n in ALL_VARIANTS if n in names]
 
 
 class StationRun:
@@ -78,7 +78,7 @@ class StationRun:
         for experiment in self.station.experiments:
             for name in experiment.variants:
                 if self.options.variant in (None, name):
-                    self.run_one(experiment, VARIANTS[name], output)
+                    self.run_one(experiment, ALL_VARIANTS[name], output)
 
     def run_one(self, experiment, variant: Variant, output: Path) -> None:
         self.say(f"▶ {experiment.name} on {variant.name}: {experiment.title}")
@@ -179,15 +179,18 @@ def run_station(
         containers.require_image(variant)
     with containers.writable_results() as results:
         final, partial = new_run_folder(results / f"station-{station.label}")
-        containers.lend(partial.parent)
-        containers.lend(partial)
+        containers.lend(partial)  # the containers write there and nowhere else
         started = time.monotonic()
         say(f"━━ Station {station.label}: {station.title} ({station.minutes} min) ━━")
+        for variant in variants:  # a GPU image on an engine that gives it no GPU
+            note = containers.device_note(variant)
+            if note:
+                say(note)
         try:
             run = StationRun(station, options, runner, say)
             run.report["images"] = {v.name: docker.image_id(v.image) for v in variants}
             if options.read and station.reading:
-                run.read(next((v for v in variants if v.name == "stock"), variants[0]))
+                run.read(next((v for v in variants if v.name == station.read_in), variants[0]))
             if options.run and station.experiments:
                 run.run(partial)
                 run.check()
@@ -199,7 +202,7 @@ def run_station(
             report["seconds"] = time.monotonic() - started
             report["files"] = sorted(p.name for p in partial.iterdir())
             write(report, partial)
-            containers.hand_back(partial.parent)
+            containers.hand_back(partial)
             partial.rename(final)
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)

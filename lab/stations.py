@@ -12,7 +12,7 @@ from pathlib import Path
 
 import tomllib
 
-from lab.config import STATIONS_DIR, VARIANTS
+from lab.config import ALL_VARIANTS, STATIONS_DIR
 from lab.errors import LabError
 
 
@@ -44,6 +44,7 @@ class Station:
     reading: tuple[dict, ...] = ()
     experiments: tuple[Experiment, ...] = ()
     questions: tuple[Question, ...] = field(default=())
+    read_in: str = "stock"  # the image whose source trees the reading list is resolved in
 
     @property
     def label(self) -> str:
@@ -79,11 +80,14 @@ def load(folder: Path) -> Station:
                 Question(q["question"], tuple(q.get("evidence", ())))
                 for q in spec.get("explain", ())
             ),
+            read_in=spec.get("read_in", "stock"),
         )
     except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError) as error:
         raise LabError(f"{spec_file}: not a valid station ({error})") from None
+    if station.read_in not in ALL_VARIANTS:
+        raise LabError(f"{spec_file}: read_in names {station.read_in!r}, not an image of the lab")
     for experiment in experiments:
-        unknown = set(experiment.variants) - set(VARIANTS)
+        unknown = set(experiment.variants) - set(ALL_VARIANTS)
         if unknown or not (folder / experiment.script).is_file():
             raise LabError(
                 f"{spec_file}: experiment {experiment.script} is missing or names {unknown}"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from lab import docker
-from lab.config import VARIANTS, Variant
+from lab.config import ALL_VARIANTS, VARIANTS, Variant
 
 # The reaper container (ryuk) would have to be pulled; every test stops what it starts.
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
@@ -70,3 +70,9 @@ def debug(engine: str) -> Variant:
 @pytest.fixture
 def ft(engine: str) -> Variant:
     return built(VARIANTS["ft"])
+
+
+@pytest.fixture
+def cuda(engine: str) -> Variant:
+    """The CUDA image (stations 5 and 6), built only on request: `invoke images --variant cuda`."""
+    return built(ALL_VARIANTS["cuda"])

@@ -20,7 +20,7 @@ GDB = ["gdb", "-batch", "-ex", "bt 12", "-ex", "py-bt"]
 
 
 def main() -> None:
-    running = subprocess.Popen([sys.executable, str(WORKLOAD), "python", "50000000"])
+    running = subprocess.Popen([sys.executable, str(WORKLOAD), "python", "60"])
     try:
         time.sleep(1.0)  # let it get into the loop
         done = subprocess.run([*GDB, "-p", str(running.pid)], capture_output=True, text=True)

@@ -1,8 +1,9 @@
 """py-spy, the eval loop's and the C functions' columns: flame graphs of two workloads.
 
 py-spy reads the interpreter's frames from outside the process (no code change, no
-restart). With --native it also unwinds the C stack, so the time inside NumPy's C loops
-shows under the Python line that called them. The SVGs land in the results folder.
+restart): here it attaches to a running workload for SECONDS. With --native it also
+unwinds the C stack, so the time inside NumPy's C loops shows under the Python line that
+called them. The SVGs land in the results folder.
 """
 
 from __future__ import annotations
@@ -10,23 +11,34 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from labkit import observe, output_dir, quick
 
 WORKLOAD = Path(__file__).with_name("workload.py")
-SIZES = {"python": 200_000 if quick() else 1_500_000, "numpy": 20 if quick() else 150}
+SECONDS = 1 if quick() else 4  # of sampling, at RATE samples a second
+RATE = 250
 # A flame graph's boxes: <title>function (file:line) (N samples, P%)</title>
 BOX = re.compile(r"<title>(.+?) \((\d[\d,]*) samples?, ([\d.]+)%\)</title>")
 
 
 def record(kind: str, native: bool) -> Path:
+    """Attach py-spy to a running workload for SECONDS; the flame graph's path."""
     svg = output_dir() / f"flame-{kind}{'-native' if native else ''}.svg"
-    argv = ["py-spy", "record", "--rate", "250", "--output", str(svg), "--format", "flamegraph"]
-    # --function: one box per function (by default py-spy splits a function by line)
-    argv += ["--native"] if native else ["--function"]
-    argv += ["--", sys.executable, str(WORKLOAD), kind, str(SIZES[kind])]
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+    # Attaching (--pid), not launching: sampling ends while the workload still runs, so
+    # py-spy never races the process's exit (`py-spy record -- cmd --native` can).
+    running = subprocess.Popen([sys.executable, str(WORKLOAD), kind, str(SECONDS + 30)])
+    try:
+        time.sleep(0.5)  # let it start (and import NumPy)
+        argv = ["py-spy", "record", "--pid", str(running.pid), "--duration", str(SECONDS)]
+        argv += ["--rate", str(RATE), "--output", str(svg), "--format", "flamegraph"]
+        # --function: one box per function (by default py-spy splits a function by line)
+        argv += ["--native"] if native else ["--function"]
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+    finally:
+        running.kill()
+        running.wait()
     return svg
 
 

@@ -7,6 +7,7 @@ python3 workload.py numpy    NumPy ufuncs: the C functions' column
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 STATION_3 = Path(__file__).resolve().parents[1] / "03-gil"
@@ -15,20 +16,20 @@ sys.path.insert(0, str(STATION_3))
 from primes import count_primes  # noqa: E402  (station 3's benchmark, one worker)
 
 
-def python_work(limit: int) -> int:
-    return count_primes(0, 1, limit)
+def python_work() -> int:
+    return count_primes(0, 1, 200_000)
 
 
-def numpy_work(rounds: int) -> float:
+def numpy_work() -> float:
     import numpy as np
 
     values = np.linspace(0.0, 100.0, 1_000_000)
-    total = 0.0
-    for _ in range(rounds):
-        total += float(np.sqrt(np.sin(values) ** 2 + 1.0).sum())
-    return total
+    return float(np.sqrt(np.sin(values) ** 2 + 1.0).sum())
 
 
 if __name__ == "__main__":
-    kind, size = sys.argv[1], int(sys.argv[2])
-    print(python_work(size) if kind == "python" else numpy_work(size))
+    kind, seconds = sys.argv[1], float(sys.argv[2])
+    work = {"python": python_work, "numpy": numpy_work}[kind]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        work()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from labkit.protocol import MARKER
@@ -94,3 +95,17 @@ def test_evidence_can_name_one_variant() -> None:
     assert run.evidence("exp.ratio")["values"] == {"stock": 1.5, "ft": 3.5}
     assert run.evidence("exp.ratio@ft")["text"] == "ft: 3.5 x"
     assert run.evidence("exp.ratio@debug")["text"] == "(not measured in this run)"
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="lending and handing back happen only as root")
+def test_hand_back_leaves_another_runs_partial_folder_alone(tmp_path) -> None:
+    theirs = tmp_path / "station-3" / "20261125-060000.partial"
+    theirs.mkdir(parents=True)
+    (theirs / "scaling.json").write_text("{}")
+    done = tmp_path / "station-1" / "20261125-055900"
+    done.mkdir(parents=True)
+    for path in (theirs, theirs / "scaling.json", done):
+        os.chown(path, 1000, 1000)
+    containers.hand_back(tmp_path)
+    assert done.stat().st_uid == 0, "what a finished run wrote is the invoker's"
+    assert (theirs / "scaling.json").stat().st_uid == 1000, "a run still writing keeps its folder"

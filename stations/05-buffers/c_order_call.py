@@ -1,0 +1,86 @@
+"""A real C function that assumes C order, handed a.T's raw buffer and then a.T.copy().
+
+The C side gets a pointer and the dimensions, never the strides: it walks row i as the
+m elements from p + i*m. That is right for a C-contiguous array and wrong for a.T, whose
+elements sit in a's order. It is compiled here with the image's cc and called by ctypes.
+"""
+
+import ctypes
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from labkit import observe
+
+C_SOURCE = r"""
+/* Sum each row of an n x m matrix of int64 stored in C order (row-major). */
+void row_sums(const long long *p, long n, long m, long long *out) {
+    for (long i = 0; i < n; i++) {
+        long long s = 0;
+        for (long j = 0; j < m; j++) s += p[i * m + j];
+        out[i] = s;
+    }
+}
+"""
+
+compiler = shutil.which("cc") or shutil.which("gcc")
+if compiler is None:
+    raise SystemExit("c_order_call: no C compiler (cc) here: it is in the lab's images")
+build = Path(tempfile.mkdtemp(prefix="lab-c-order-"))
+(build / "row_sums.c").write_text(C_SOURCE)
+library = build / "row_sums.so"
+subprocess.run([compiler, "-O2", "-shared", "-fPIC", "-o", str(library), str(build / "row_sums.c")])
+if not library.is_file():
+    raise SystemExit(f"c_order_call: {compiler} could not build {library.name} (see above)")
+lib = ctypes.CDLL(str(library))
+lib.row_sums.restype = None
+lib.row_sums.argtypes = [ctypes.c_void_p, ctypes.c_long, ctypes.c_long, ctypes.c_void_p]
+
+
+def row_sums_in_c(x: np.ndarray) -> list[int]:
+    """Call the C function on X's raw data pointer, as a C library would receive it."""
+    assert x.dtype == np.int64, x.dtype
+    out = np.empty(x.shape[0], dtype=np.int64)
+    lib.row_sums(x.ctypes.data, x.shape[0], x.shape[1], out.ctypes.data)
+    return out.tolist()
+
+
+a = np.arange(12).reshape(3, 4)  # the seed's arrays
+t = a.T
+expected = t.sum(axis=1).tolist()
+given_transpose = row_sums_in_c(t)
+given_copy = row_sums_in_c(t.copy())
+given_contiguous = row_sums_in_c(np.ascontiguousarray(t))
+print(f"a.T =\n{t}")
+print(f"row sums by NumPy (strides honoured):   {expected}")
+print(f"row sums in C, given a.T's buffer:      {given_transpose}   (a's rows, regrouped)")
+print(f"row sums in C, given a.T.copy():        {given_copy}")
+print(f"row sums in C, given ascontiguousarray: {given_contiguous}")
+
+# The guards a careful binding uses: both refuse a.T rather than give a wrong answer.
+checked = ctypes.CDLL(str(library)).row_sums
+checked.argtypes = [np.ctypeslib.ndpointer(np.int64, ndim=2, flags="C_CONTIGUOUS"),
+                    ctypes.c_long, ctypes.c_long, ctypes.c_void_p]  # fmt: skip
+try:
+    checked(t, 4, 3, np.empty(4, dtype=np.int64).ctypes.data)
+    ndpointer_refuses = ""
+except ctypes.ArgumentError as error:
+    ndpointer_refuses = str(error)
+try:  # asks the exporter for a C-contiguous buffer (PEP 3118's PyBUF_C_CONTIGUOUS)
+    (ctypes.c_longlong * t.size).from_buffer(t)
+    buffer_refuses = ""
+except (TypeError, ValueError, BufferError) as error:
+    buffer_refuses = f"{type(error).__name__}: {error}"
+print(f"ndpointer(flags='C_CONTIGUOUS') given a.T: {ndpointer_refuses or 'accepted'}")
+print(f"a C-contiguous buffer of a.T:              {buffer_refuses or 'given'}")
+
+observe("expected", expected)
+observe("given_transpose", given_transpose)
+observe("given_copy", given_copy)
+observe("given_ascontiguousarray", given_contiguous)
+observe("copy_is_c_contiguous", bool(t.copy().flags["C_CONTIGUOUS"]))
+observe("ndpointer_refuses_transpose", ndpointer_refuses)
+observe("buffer_refuses_c_contiguous", buffer_refuses)
+shutil.rmtree(build)

@@ -1,0 +1,98 @@
+"""Station 6's checks: each returns (passed, what was measured); None = skipped, and why."""
+
+NO_GPU = "no CUDA device here (torch.cuda.is_available() is False): GPU-only, skipped"
+
+
+def check_seed_gradient(obs):
+    """x.grad from backward() equals the analytic gradient 2x, and gradcheck agrees"""
+    error, numeric = (
+        obs["seed_autograd.max_error_vs_analytic"],
+        obs["seed_autograd.gradcheck_passed"],
+    )
+    return error < 1e-6 and numeric, f"max |x.grad - 2x| = {error:.2g}; gradcheck: {numeric}"
+
+
+def check_graph_from_grad_fn(obs):
+    """forward built Sum <- Mul <- x (twice): the graph backward walks"""
+    graph = [line.strip() for line in obs["seed_autograd.graph"]]
+    ok = graph[0].startswith("SumBackward0") and graph[1].startswith("MulBackward0")
+    ok = ok and sum(line.startswith("AccumulateGrad") for line in graph) == 2
+    return ok, " / ".join(graph)
+
+
+def check_no_grad_saves_nothing(obs):
+    """With grad on, forward saves activations for backward; under no_grad, nothing"""
+    saved = obs["no_grad_inference.saved_bytes"]
+    ok = all(s["grad"] > 0 and s["no_grad"] == 0 for s in saved.values())
+    detail = "; ".join(
+        f"{k}: {s['grad'] / 2**20:.2f} MiB vs {s['no_grad']} B" for k, s in saved.items()
+    )
+    return ok, detail
+
+
+def check_no_grad_is_faster_when_overhead_bound(obs):
+    """Recording the graph costs time: no_grad is faster on many small layers"""
+    ratio = obs["no_grad_inference.grad_over_no_grad"]
+    detail = ", ".join(f"{k}: grad / no_grad = {v:.2f}x" for k, v in ratio.items())
+    return ratio["small_layers"] > 1.0, f"{detail} on {obs['no_grad_inference.device']}"
+
+
+def check_detach_frees_the_graph(obs):
+    """Keeping the output keeps its saved activations; keeping output.detach() frees them"""
+    kept, detached = (obs["no_grad_inference.retained_keeping_output"],
+                      obs["no_grad_inference.retained_keeping_detached"])  # fmt: skip
+    shares = obs["no_grad_inference.detached_shares_data"]
+    ok = kept > 0 and detached == 0 and shares and not obs["no_grad_inference.detached_has_graph"]
+    return ok, f"held: {kept / 2**20:.2f} MiB vs {detached} B; detach() shares the data: {shares}"
+
+
+def check_launch_returns_before_the_work(obs):
+    """A kernel launch returns long before the GPU has finished it"""
+    if not obs["cuda_sync.cuda_available"]:
+        return None, NO_GPU
+    launch, gpu = obs["cuda_sync.launch_ms"], obs["cuda_sync.gpu_ms"]
+    running = obs["cuda_sync.still_running_after_launch"]
+    return launch < gpu / 4 and running, f"launches {launch:.2f} ms, GPU work {gpu:.1f} ms"
+
+
+def check_item_and_synchronize_block(obs):
+    """.item() and torch.cuda.synchronize() wait for the queued work"""
+    if not obs["cuda_sync.cuda_available"]:
+        return None, NO_GPU
+    gpu = obs["cuda_sync.gpu_ms"]
+    waited, item = obs["cuda_sync.synchronize_blocked_ms"], obs["cuda_sync.item_blocked_ms"]
+    detail = f"GPU work {gpu:.1f} ms; synchronize() blocked {waited:.1f} ms, .item() {item:.1f} ms"
+    return waited > gpu / 2 and item > gpu / 2, detail
+
+
+def check_timing_needs_sync(obs):
+    """Timing a GPU op without synchronising measures only its launch"""
+    if not obs["cuda_sync.cuda_available"]:
+        return None, NO_GPU
+    naive, synced = obs["cuda_sync.unsynced_ms"], obs["cuda_sync.synced_ms"]
+    return synced > 4 * naive, f"without sync {naive:.3f} ms, with sync {synced:.2f} ms"
+
+
+def check_reserve_to_max_wastes_like_the_paper(obs):
+    """Reserving to the maximum length wastes 60-80% of KV-cache memory (the paper's range)"""
+    wasted = obs["paged_attention.reserve_max_wasted_percent"]
+    return 60 <= wasted <= 80, f"{wasted:.1f}% of the KV cache holds no token"
+
+
+def check_paging_wastes_under_4_percent(obs):
+    """Fixed-size blocks waste under 4% (the paper's figure for vLLM)"""
+    wasted = obs["paged_attention.paged_wasted_percent"]
+    return wasted < 4, f"{wasted:.1f}% of the KV cache holds no token"
+
+
+def check_paging_fits_more_sequences(obs):
+    """Paging fits more sequences at once, and so serves more requests per step"""
+    contiguous, paged = (
+        obs["paged_attention.reserve_max_at_once"],
+        obs["paged_attention.paged_at_once"],
+    )
+    gain = obs["paged_attention.throughput_gain"]
+    detail = (
+        f"{contiguous:.1f} sequences at once reserved, {paged:.1f} paged; {gain:.1f}x throughput"
+    )
+    return paged > contiguous and gain > 1, detail

@@ -1,0 +1,90 @@
+"""CPU <-> GPU synchronisation: a kernel launch returns before the GPU has done the work;
+.item() and torch.cuda.synchronize() block until it has. Timed with and without.
+
+Needs a CUDA device. Without one it says so, observes cuda_available = False (the checks
+then skip, with that reason) and shows the CPU's contrast: there an op returns done.
+"""
+
+import time
+
+import torch
+from labkit import observe, quick
+
+N = 4096 if quick() else 8192
+KERNELS = 10
+
+observe("cuda_available", torch.cuda.is_available())
+if not torch.cuda.is_available():
+    reason = "torch.cuda.is_available() is False: no CUDA device visible here"
+    print(f"no GPU ({reason}): the GPU experiment is skipped")
+    a = torch.randn(1024, 1024)
+    start = time.perf_counter()
+    c = a @ a
+    returned = time.perf_counter() - start
+    print(f"on the CPU, a 1024x1024 matmul returns when done: {returned * 1e3:.2f} ms")
+    observe("skipped_reason", reason)
+    observe("cpu_matmul_returned_ms", returned * 1e3, "ms")
+    raise SystemExit(0)
+
+device = torch.device("cuda")
+print(f"{torch.cuda.get_device_name(device)}; current stream: {torch.cuda.current_stream()}")
+a = torch.randn(N, N, device=device)
+b = torch.randn(N, N, device=device)
+for _ in range(3):  # warm-up: cuBLAS handle, kernel choice
+    a @ b
+torch.cuda.synchronize()
+
+# 1. Launches return at once; the GPU works on; synchronize() waits for it.
+begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+t0 = time.perf_counter()
+begin.record()
+for _ in range(KERNELS):
+    c = a @ b
+end.record()
+launched = time.perf_counter() - t0
+still_running = not end.query()  # has the GPU reached the end marker yet?
+t1 = time.perf_counter()
+torch.cuda.synchronize()
+waited = time.perf_counter() - t1
+gpu_ms = begin.elapsed_time(end)
+print(f"{KERNELS} matmuls {N}x{N}: launches returned in {launched * 1e3:.2f} ms, "
+      f"GPU busy {gpu_ms:.1f} ms; synchronize() blocked {waited * 1e3:.1f} ms")  # fmt: skip
+
+# 2. .item() copies one number to the host, so it waits for everything queued before it.
+for _ in range(KERNELS):
+    c = a @ b
+total = c.sum()  # queued as well: returns a GPU tensor at once
+t2 = time.perf_counter()
+value = total.item()
+item_blocked = time.perf_counter() - t2
+print(f".item() after {KERNELS} queued matmuls blocked {item_blocked * 1e3:.1f} ms")
+
+# 3. Timing without synchronising measures the launch, not the work.
+torch.cuda.synchronize()
+t3 = time.perf_counter()
+c = a @ b
+naive = time.perf_counter() - t3
+torch.cuda.synchronize()
+synced = time.perf_counter() - t3
+print(f"one matmul timed without sync: {naive * 1e3:.3f} ms; with sync: {synced * 1e3:.2f} ms")
+
+# 4. A second stream: its work runs asynchronously too, and query() says when it is done.
+side = torch.cuda.Stream()
+side.wait_stream(torch.cuda.current_stream())
+with torch.cuda.stream(side):
+    inside = str(torch.cuda.current_stream())
+    d = a @ b
+pending = not side.query()
+side.synchronize()
+print(f"side stream {inside}: pending right after launch: {pending}; after sync: {side.query()}")
+
+observe("device_name", torch.cuda.get_device_name(device))
+observe("launch_ms", launched * 1e3, "ms")
+observe("gpu_ms", gpu_ms, "ms")
+observe("still_running_after_launch", still_running)
+observe("synchronize_blocked_ms", waited * 1e3, "ms")
+observe("item_blocked_ms", item_blocked * 1e3, "ms")
+observe("unsynced_ms", naive * 1e3, "ms")
+observe("synced_ms", synced * 1e3, "ms")
+observe("side_stream", inside)
+observe("side_stream_pending_after_launch", pending)

@@ -1,0 +1,163 @@
+"""Inference with and without autograd: latency, and the memory the graph holds on to.
+
+With grad on, every op records a node and saves the tensors backward will need; under
+torch.no_grad() (or for a detach()ed input) nothing is recorded or saved. The saved
+bytes are counted exactly with saved_tensors_hooks; on a GPU, peak allocated memory too.
+"""
+
+import gc
+import time
+import weakref
+
+import torch
+from labkit import observe, quick
+
+torch.manual_seed(0)
+device = "cuda" if torch.cuda.is_available() else "cpu"
+REPEATS = 30 if quick() else 200
+
+# Two shapes of model: many small layers (per-op overhead dominates: recording the graph
+# shows up in latency) and a few large ones (the arithmetic dominates).
+MODELS = {
+    "small_layers": (torch.nn.Sequential(*[m for _ in range(24) for m in
+                     (torch.nn.Linear(64, 64), torch.nn.ReLU())]), (8, 64)),
+    "large_layers": (torch.nn.Sequential(*[m for _ in range(4) for m in
+                     (torch.nn.Linear(1024, 1024), torch.nn.ReLU())]), (256, 1024)),
+}  # fmt: skip
+
+
+def saved_bytes(model, batch) -> int:
+    """Bytes of activations autograd saves for backward during one forward pass."""
+    params = {p.data_ptr() for p in model.parameters()}
+    storages: dict[int, int] = {}
+
+    def pack(tensor):
+        ptr = tensor.untyped_storage().data_ptr()
+        if ptr not in params:
+            storages[ptr] = tensor.untyped_storage().nbytes()
+        return tensor.detach()  # the data, not the graph (see Saved below)
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(batch)
+    return sum(storages.values())
+
+
+def sync():
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def median_ms(forwards: dict) -> dict[str, float]:
+    """Median ms of each forward, run in turns so a busy machine slows them all alike."""
+    for forward in forwards.values():
+        for _ in range(3):
+            forward()
+    sync()
+    times: dict[str, list[float]] = {name: [] for name in forwards}
+    for _ in range(REPEATS):
+        for name, forward in forwards.items():
+            start = time.perf_counter()
+            forward()
+            sync()
+            times[name].append(time.perf_counter() - start)
+    return {name: sorted(t)[len(t) // 2] * 1e3 for name, t in times.items()}
+
+
+def peak_mb(forward) -> float | None:
+    """Peak GPU memory of one forward pass whose output is kept (None on the CPU)."""
+    if device != "cuda":
+        return None
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    out = forward()
+    torch.cuda.synchronize()
+    peak = torch.cuda.max_memory_allocated() - base
+    del out
+    return peak / 2**20
+
+
+latency, saved, peaks = {}, {}, {}
+for name, (model, shape) in MODELS.items():
+    model = model.to(device)
+    batch = torch.randn(*shape, device=device)
+
+    def with_grad(model=model, batch=batch):
+        return model(batch)
+
+    def under_no_grad(model=model, batch=batch):
+        with torch.no_grad():
+            return model(batch)
+
+    def under_inference_mode(model=model, batch=batch):
+        with torch.inference_mode():
+            return model(batch)
+
+    latency[name] = median_ms(
+        {"grad": with_grad, "no_grad": under_no_grad, "inference_mode": under_inference_mode}
+    )
+    with torch.no_grad():
+        no_grad_saved = saved_bytes(model, batch)
+    saved[name] = {"grad": saved_bytes(model, batch), "no_grad": no_grad_saved}
+    peaks[name] = {"grad": peak_mb(with_grad), "no_grad": peak_mb(under_no_grad)}
+    ms, mib = latency[name], saved[name]["grad"] / 2**20
+    print(f"{name:>13} on {device}: grad {ms['grad']:.3f} ms, no_grad {ms['no_grad']:.3f} ms, "
+          f"inference_mode {ms['inference_mode']:.3f} ms; saved for backward: "
+          f"{mib:.2f} MiB with grad, {no_grad_saved} B under no_grad")  # fmt: skip
+
+
+# detach(): an output keeps its graph, and everything the graph saved, alive; a detached
+# view of it shares the data and holds no graph, so the saved activations are freed.
+class Saved:
+    """What autograd stores for a saved tensor here: weakly referenceable, so we can see
+    whether the graph still holds it."""
+
+    __slots__ = ("__weakref__", "tensor")
+
+    def __init__(self, tensor):
+        # detach(): the same storage without the grad_fn; holding the tensor itself would
+        # tie a saved output to its own graph in a cycle that nothing frees.
+        self.tensor = tensor.detach()
+
+
+def retained_bytes(model, batch, keep_detached: bool) -> int:
+    """Bytes of saved activations still alive once only the output (or its detach()) is kept."""
+    params = {p.data_ptr() for p in model.parameters()}
+    refs = []
+
+    def pack(tensor):
+        holder = Saved(tensor)
+        if tensor.untyped_storage().data_ptr() not in params:
+            refs.append((weakref.ref(holder), tensor.untyped_storage().nbytes()))
+        return holder
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda holder: holder.tensor):
+        out = model(batch)
+    kept = out.detach() if keep_detached else out
+    del out
+    gc.collect()
+    alive = sum(nbytes for ref, nbytes in refs if ref() is not None)
+    del kept
+    return alive
+
+
+model, shape = MODELS["large_layers"]
+batch = torch.randn(*shape, device=device)
+out = model(batch)
+detached = out.detach()
+kept_output = retained_bytes(model, batch, keep_detached=False)
+kept_detached = retained_bytes(model, batch, keep_detached=True)
+print(f"keeping the output holds {kept_output / 2**20:.2f} MiB of saved activations; "
+      f"keeping out.detach() holds {kept_detached} B")  # fmt: skip
+observe("retained_keeping_output", kept_output, "B")
+observe("retained_keeping_detached", kept_detached, "B")
+observe("detached_shares_data", detached.data_ptr() == out.data_ptr())
+observe("detached_has_graph", detached.grad_fn is not None)
+with torch.no_grad():
+    observe("no_grad_output_requires_grad", model(batch).requires_grad)
+
+observe("device", device)
+observe("latency_ms", {k: {m: round(v, 4) for m, v in d.items()} for k, d in latency.items()}, "ms")
+observe("grad_over_no_grad", {k: d["grad"] / d["no_grad"] for k, d in latency.items()}, "x")
+observe("saved_bytes", saved, "B")
+observe("peak_mb", peaks, "MiB")
