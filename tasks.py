@@ -127,7 +127,7 @@ def lock(c):
 @task(help={"unit": "only the tests that need no engine", "k": "pytest -k expression"})
 def test(c, unit=False, k=None):
     """Unit tests, then the real images through testcontainers."""
-    argv = [sys.executable, "-m", "pytest", "tests"]
+    argv = [sys.executable, "-m", "pytest"]  # testpaths in pyproject.toml: unit tests first
     if unit:
         argv += ["-m", "not container"]
     if k:

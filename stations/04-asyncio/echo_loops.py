@@ -10,6 +10,7 @@ The Python frames between the loop and `data_received` are counted in each loop 
 """
 
 import asyncio
+import functools
 import os
 import statistics
 import sys
@@ -17,6 +18,7 @@ import time
 
 import uvloop
 from labkit import observe, quick
+from labkit.compare import alternating
 
 CLIENTS = 10
 ROUND_TRIPS = 4_000 if quick() else 20_000  # in all, shared by the clients
@@ -109,11 +111,11 @@ def best_and_median(runs: list[float]) -> str:
 
 loops = {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
 for new_loop in loops.values():
-    requests_per_second(new_loop, ProbingEchoServer)  # warm-up: imports, first connections
-rates: dict[str, list[float]] = {name: [] for name in loops}
-for _ in range(REPEATS):  # alternating: each pair of runs sees about the same neighbours
-    for name, new_loop in loops.items():
-        rates[name].append(requests_per_second(new_loop))
+    requests_per_second(new_loop, ProbingEchoServer)  # notes the frames above data_received
+rates = alternating(
+    {name: functools.partial(requests_per_second, new_loop) for name, new_loop in loops.items()},
+    REPEATS,
+)
 
 pair_ratios = [u / a for u, a in zip(rates["uvloop"], rates["asyncio"], strict=True)]
 best = {name: max(runs) for name, runs in rates.items()}

@@ -8,11 +8,13 @@ median over those pairs of runs; the times per task are each one's best.
 """
 
 import asyncio
+import functools
 import statistics
 import time
 from asyncio import tasks
 
 from labkit import observe, quick
+from labkit.compare import alternating
 
 TASKS = 5_000 if quick() else 20_000
 REPEATS = 5
@@ -44,12 +46,10 @@ def seconds_with(task_type) -> float:
 
 
 implementations = {"C": tasks._CTask, "Python": tasks._PyTask}
-for task_type in implementations.values():
-    seconds_with(task_type)  # warm-up
-runs: dict[str, list[float]] = {name: [] for name in implementations}
-for _ in range(REPEATS):  # alternating: each pair of runs sees about the same neighbours
-    for name, task_type in implementations.items():
-        runs[name].append(seconds_with(task_type))
+runs = alternating(
+    {name: functools.partial(seconds_with, kind) for name, kind in implementations.items()},
+    REPEATS,
+)
 
 pair_ratios = [p / c for p, c in zip(runs["Python"], runs["C"], strict=True)]
 best = {name: min(seconds) for name, seconds in runs.items()}
