@@ -23,6 +23,8 @@ FILES = {
     "               PyObject *exc)\n{\n",
     "uvloop/loop.pyx": "cdef class Loop:\n    cdef _run(self, mode):\n"
     "    cdef _on_idle(self):\n        pass\n",
+    "torch/csrc/autograd/function.h": "struct Edge;\n"
+    "struct TORCH_API Node : std::enable_shared_from_this<Node> {\n",
     "Include/object.h": "#  define Py_INCREF(op) Py_INCREF(_PyObject_CAST(op))\n"
     "static inline Py_ALWAYS_INLINE void Py_INCREF(PyObject *op)\n{\n",
     "Lib/asyncio/base_events.py": "class Other:\n    def run_forever(self): ...\n"
@@ -70,6 +72,11 @@ def test_c_prototype_is_not_the_definition(trees) -> None:
 def test_cython_cdef_method(trees) -> None:
     entry = {"tree": "cpython", "path": "uvloop/loop.pyx", "symbol": "Loop._on_idle"}
     assert resolve(entry, trees)["at"].endswith("loop.pyx:3")
+
+
+def test_cpp_struct_with_export_macro_and_base(trees) -> None:
+    entry = {"tree": "cpython", "path": "torch/csrc/autograd/function.h", "symbol": "Node"}
+    assert resolve(entry, trees)["at"].endswith("function.h:2")
 
 
 def test_method_of_a_class(trees) -> None:

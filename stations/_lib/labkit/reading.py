@@ -31,6 +31,8 @@ def definition_patterns(symbol: str) -> list[re.Pattern[str]]:
     return [
         re.compile(rf"^{name}\s*\("),  # C function, CPython style: name at column 0
         re.compile(rf"^(?:typedef\s+)?struct\s+{name}\s*\{{"),  # C struct
+        # C++ struct or class, with an export macro and bases: `struct TORCH_API Node : ...`
+        re.compile(rf"^(?:struct|class)\s+(?:[A-Z_]+\s+)?{name}\s*[:{{]"),
         re.compile(rf"^}}\s*{name}\s*;"),  # end of a typedef'd struct
         # a static inline function comes before a macro: CPython often wraps one in the other
         re.compile(rf"^static\s+inline\b.*\b{name}\s*\("),
