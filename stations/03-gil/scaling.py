@@ -29,7 +29,7 @@ LIMIT = 150_000 if quick() else 500_000  # one core of a laptop: ~0.15 s, ~0.7 s
 NUMPY_ELEMENTS = 2_000_000 if quick() else 8_000_000
 NUMPY_BLOCK = 32_768
 NUMPY_ROUNDS = 4 if quick() else 10
-REPEATS = 3
+REPEATS = 5
 
 
 def usable_cores() -> int:
@@ -43,48 +43,53 @@ def worker_counts(cores: int) -> list[int]:
     return sorted({2**i for i in range(cores.bit_length() + 1)} | {cores, 2 * cores})
 
 
-# -- the modes: each sets up its workers, then yields "run the whole job once" --------------
-@contextmanager
-def threads(workers: int) -> Iterator[Callable[[], int]]:
-    with ThreadPoolExecutor(workers) as pool:
-        yield lambda: sum(pool.map(count_primes, range(workers), repeat(workers), repeat(LIMIT)))
+# -- the modes: each starts its most workers once, then yields "run the job on n of them" --
+def split_job(map_: Callable, workers: int) -> int:
+    """The whole prime count, cut into one share per worker and handed out with map_."""
+    return sum(map_(count_primes, range(workers), repeat(workers), repeat(LIMIT)))
 
 
 @contextmanager
-def processes(workers: int) -> Iterator[Callable[[], int]]:
-    with ProcessPoolExecutor(workers) as pool:
-        list(pool.map(abs, range(workers)))  # start the processes before the clock does
-        yield lambda: sum(pool.map(count_primes, range(workers), repeat(workers), repeat(LIMIT)))
+def threads(most: int) -> Iterator[Callable[[int], int]]:
+    with ThreadPoolExecutor(most) as pool:
+        yield lambda workers: split_job(pool.map, workers)
 
 
 @contextmanager
-def subinterpreters(workers: int) -> Iterator[Callable[[], int]]:
+def processes(most: int) -> Iterator[Callable[[int], int]]:
+    with ProcessPoolExecutor(most) as pool:
+        list(pool.map(abs, range(most)))  # start the processes before the clock does
+        yield lambda workers: split_job(pool.map, workers)
+
+
+@contextmanager
+def subinterpreters(most: int) -> Iterator[Callable[[int], int]]:
     # 3.13 ships PEP 734's API as test.support.interpreters (concurrent.interpreters in 3.14).
     from test.support import interpreters
     from test.support.interpreters import queues
 
     results = queues.create()
-    pool = [interpreters.create() for _ in range(workers)]
+    pool = [interpreters.create() for _ in range(most)]
     for interp in pool:
         # The queue module must be loaded in an interpreter before a queue can be passed in.
         interp.exec("from test.support.interpreters import queues")
         interp.prepare_main(results=results)
         interp.exec(f"import sys; sys.path.insert(0, {str(HERE)!r}); import primes")
 
-    def run() -> int:
+    def run(workers: int) -> int:
         # exec blocks its thread; each interpreter has its own GIL, so the threads overlap.
         jobs = [
             threading.Thread(
                 target=interp.exec,
                 args=(f"results.put(primes.count_primes({k}, {workers}, {LIMIT}))",),
             )
-            for k, interp in enumerate(pool)
+            for k, interp in enumerate(pool[:workers])
         ]
         for job in jobs:
             job.start()
         for job in jobs:
             job.join()
-        return sum(results.get() for _ in pool)
+        return sum(results.get() for _ in jobs)
 
     try:
         yield run
@@ -94,10 +99,10 @@ def subinterpreters(workers: int) -> Iterator[Callable[[], int]]:
 
 
 @contextmanager
-def numpy_threads(workers: int) -> Iterator[Callable[[], int]]:
+def numpy_threads(most: int) -> Iterator[Callable[[int], int]]:
     import numpy as np
 
-    parts = np.array_split(np.linspace(0.0, 100.0, NUMPY_ELEMENTS), workers)
+    samples = np.linspace(0.0, 100.0, NUMPY_ELEMENTS)
 
     def crunch(part) -> int:
         # Blocks that stay in cache, and no allocation in the loop: what is timed is the
@@ -112,8 +117,8 @@ def numpy_threads(workers: int) -> Iterator[Callable[[], int]]:
                 np.sqrt(result, out=result)
         return len(part)
 
-    with ThreadPoolExecutor(workers) as pool:
-        yield lambda: sum(pool.map(crunch, parts))
+    with ThreadPoolExecutor(most) as pool:
+        yield lambda workers: sum(pool.map(crunch, np.array_split(samples, workers)))
 
 
 MODES = {
@@ -125,23 +130,21 @@ MODES = {
 
 
 # -- measuring ------------------------------------------------------------------------------
-def best_time(run: Callable[[], int]) -> tuple[float, int]:
-    timings = []
-    for _ in range(REPEATS):
-        started = time.perf_counter()
-        result = run()
-        timings.append(time.perf_counter() - started)
-    return min(timings), result
-
-
 def measure(mode: str, counts: list[int], label: str = "") -> dict:
-    """{"seconds": {workers: s}, "results": [what each run computed]} for one mode."""
-    seconds, results = {}, []
-    for workers in counts:
-        with MODES[mode](workers) as run:
-            seconds[workers], result = best_time(run)
-        results.append(result)
-        took, speedup = seconds[workers], seconds[1] / seconds[workers]
+    """{"seconds": {workers: best s}, "results": [what each run computed]} for one mode."""
+    timings: dict[int, list[float]] = {workers: [] for workers in counts}
+    results = []
+    with MODES[mode](max(counts)) as run:
+        # Rounds over every worker count, not one count after another: a burst of load from
+        # elsewhere on the machine then spoils one run of each count, not all runs of one.
+        for _ in range(REPEATS):
+            for workers in counts:
+                started = time.perf_counter()
+                results.append(run(workers))
+                timings[workers].append(time.perf_counter() - started)
+    seconds = {workers: min(runs) for workers, runs in timings.items()}
+    for workers, took in seconds.items():
+        speedup = seconds[1] / took
         print(f"  {label or mode:<18} {workers:>2} workers  {took:6.3f} s  {speedup:5.2f}x")
     return {"seconds": seconds, "results": results}
 
