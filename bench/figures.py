@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 QUOTED = {
-    "3": ("scaling.cores", "by_workers", "single_s", "ft_single_thread_cost",
+    "3": ("scaling.cores", "by_workers", "busy_cores", "single_s", "ft_single_thread_cost",
           "start_", "send_"),
     "4": ("_rps", "uvloop_over_asyncio", "python_over_c", "per_task", "cpus"),
     "5": ("transpose_growth", "copy_growth"),

@@ -8,16 +8,25 @@ def cores(obs) -> int:
     return max(obs.by_variant("scaling.cores").values())
 
 
-def parallel(obs, key: str, what: str):
-    """(passed, detail) for a mode expected to scale; skipped on one core."""
+def parallel(obs, mode: str, variant: str, what: str, want: float | None = None):
+    """(passed, detail) for a mode expected to scale; skipped on one core.
+
+    It passes on its speedup at C workers, or, where a busy host stretched the wall clock
+    (a VM's neighbours, steal), on the cores its workers kept busy at once: a GIL holds that
+    near 1 whatever the host does, so the check still fails on serialized workers.
+    """
     c = cores(obs)
-    speedup = obs[key]
+    speedup = obs[f"scaling.{mode}_speedup@{variant}"]
+    busy = obs[f"scaling.{mode}_busy_cores@{variant}"]
     if c < 2:
         return None, f"{c} usable core: nothing can run in parallel ({what}: {speedup:.2f}x)"
-    return (
-        speedup >= PARALLEL * c,
-        f"{what}: {speedup:.2f}x at {c} workers (want >= {PARALLEL * c:.1f}x)",
+    want = PARALLEL * c if want is None else want
+    detail = (
+        f"{what}: {speedup:.2f}x at {c} workers, {busy:.2f} cores busy (want either >= {want:.1f})"
     )
+    if speedup < want <= busy:
+        detail += "; the workers ran side by side but the host gave them less time"
+    return speedup >= want or busy >= want, detail
 
 
 def check_every_mode_counts_the_same_primes(obs):
@@ -31,12 +40,14 @@ def check_every_mode_counts_the_same_primes(obs):
 def check_stock_threads_do_not_scale(obs):
     """On stock, pure-Python threads take turns holding the GIL: no speedup"""
     speedup = obs["scaling.threads_speedup@stock"]
-    return speedup < SERIAL, f"{speedup:.2f}x at {cores(obs)} workers (want < {SERIAL}x)"
+    busy = obs["scaling.threads_busy_cores@stock"]
+    detail = f"{speedup:.2f}x at {cores(obs)} workers, {busy:.2f} cores busy (want < {SERIAL}x)"
+    return speedup < SERIAL, detail
 
 
 def check_ft_threads_scale(obs):
     """On 3.13t the same threads run in parallel (the single-thread cost is reported)"""
-    passed, detail = parallel(obs, "scaling.threads_speedup@ft", "ft threads")
+    passed, detail = parallel(obs, "threads", "ft", "ft threads")
     single = obs["scaling.threads_single_s@ft"] / obs["scaling.threads_single_s@stock"]
     return passed, f"{detail}; one thread on ft takes {single:.2f}x stock's time"
 
@@ -45,27 +56,26 @@ def check_gil_switched_back_on_serializes(obs):
     """On 3.13t with PYTHON_GIL=1 the GIL is back and the threads serialize again"""
     really_on = obs["scaling.gil_on_really_on@ft"]
     speedup = obs["scaling.threads_gil_speedup@ft"]
-    detail = f"GIL enabled: {really_on}, {speedup:.2f}x at {cores(obs)} workers"
+    busy = obs["scaling.threads_gil_busy_cores@ft"]
+    detail = (
+        f"GIL enabled: {really_on}, {speedup:.2f}x at {cores(obs)} workers, {busy:.2f} cores busy"
+    )
     return really_on and speedup < SERIAL, detail
 
 
 def check_numpy_threads_scale_on_stock(obs):
     """NumPy releases the GIL inside its loops, so its threads scale even on stock"""
-    c = cores(obs)
-    speedup = obs["scaling.numpy_threads_speedup@stock"]
-    if c < 2:
-        return None, f"{c} usable core: nothing can run in parallel ({speedup:.2f}x)"
-    return speedup > 1.3, f"{speedup:.2f}x at {c} workers (want > 1.3x)"
+    return parallel(obs, "numpy_threads", "stock", "NumPy threads", want=1.3)
 
 
 def check_processes_scale(obs):
     """Processes scale on stock: one interpreter, and one GIL, each"""
-    return parallel(obs, "scaling.processes_speedup@stock", "processes")
+    return parallel(obs, "processes", "stock", "processes")
 
 
 def check_subinterpreters_scale(obs):
     """Subinterpreters scale on stock: a GIL per interpreter (PEP 684)"""
-    return parallel(obs, "scaling.subinterpreters_speedup@stock", "subinterpreters")
+    return parallel(obs, "subinterpreters", "stock", "subinterpreters")
 
 
 def check_subinterpreter_starts_faster_than_a_fresh_process(obs):

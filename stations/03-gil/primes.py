@@ -8,6 +8,8 @@ code the GIL serializes.
 
 from __future__ import annotations
 
+import time
+
 
 def is_prime(n: int) -> bool:
     if n < 3:
@@ -27,3 +29,14 @@ def count_primes(worker: int, workers: int, limit: int) -> int:
     owned = range(2 * worker + 1, limit, 2 * workers)
     found = sum(1 for n in owned if is_prime(n))
     return found + (worker == 0 and limit > 2)  # 2, the one even prime, is worker 0's
+
+
+def timed_count(worker: int, workers: int, limit: int) -> tuple[int, float]:
+    """count_primes, and the CPU seconds the calling thread spent on it.
+
+    Summed over the workers and divided by the wall time, that is how many cores were busy
+    at once: about 1 when a GIL serializes the threads, whatever the host does to the clock.
+    """
+    started = time.thread_time()
+    found = count_primes(worker, workers, limit)
+    return found, time.thread_time() - started

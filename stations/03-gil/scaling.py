@@ -4,6 +4,8 @@ On stock: threads (one GIL), processes, subinterpreters (one GIL each, PEP 684),
 NumPy thread pool (NumPy lets go of the GIL inside its loops). On ft (3.13t): threads with
 no GIL, and threads with the GIL switched back on (`-X gil=1`, as PYTHON_GIL=1 does).
 Each point is the best of REPEATS runs of the same total work; speedup = time(1) / time(n).
+Beside each speedup: how many cores were busy at once (the workers' CPU seconds over the
+wall time), which tells parallel from serialized even when the host slows the whole machine.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from itertools import repeat
 from pathlib import Path
 
 from labkit import observe, output_dir, quick
-from primes import count_primes
+from primes import timed_count
 
 HERE = Path(__file__).resolve().parent
 LIMIT = 150_000 if quick() else 500_000  # one core of a laptop: ~0.15 s, ~0.7 s
@@ -44,26 +46,36 @@ def worker_counts(cores: int) -> list[int]:
 
 
 # -- the modes: each starts its most workers once, then yields "run the job on n of them" --
-def split_job(map_: Callable, workers: int) -> int:
+# A run returns what it computed and the CPU seconds its workers spent.
+Run = Callable[[int], tuple[int, float]]
+
+
+def totals(shares) -> tuple[int, float]:
+    """(sum of results, sum of CPU seconds) over the workers' (result, seconds) pairs."""
+    results, seconds = zip(*shares, strict=True)
+    return sum(results), sum(seconds)
+
+
+def split_job(map_: Callable, workers: int) -> tuple[int, float]:
     """The whole prime count, cut into one share per worker and handed out with map_."""
-    return sum(map_(count_primes, range(workers), repeat(workers), repeat(LIMIT)))
+    return totals(map_(timed_count, range(workers), repeat(workers), repeat(LIMIT)))
 
 
 @contextmanager
-def threads(most: int) -> Iterator[Callable[[int], int]]:
+def threads(most: int) -> Iterator[Run]:
     with ThreadPoolExecutor(most) as pool:
         yield lambda workers: split_job(pool.map, workers)
 
 
 @contextmanager
-def processes(most: int) -> Iterator[Callable[[int], int]]:
+def processes(most: int) -> Iterator[Run]:
     with ProcessPoolExecutor(most) as pool:
         list(pool.map(abs, range(most)))  # start the processes before the clock does
         yield lambda workers: split_job(pool.map, workers)
 
 
 @contextmanager
-def subinterpreters(most: int) -> Iterator[Callable[[int], int]]:
+def subinterpreters(most: int) -> Iterator[Run]:
     # 3.13 ships PEP 734's API as test.support.interpreters (concurrent.interpreters in 3.14).
     from test.support import interpreters
     from test.support.interpreters import queues
@@ -76,12 +88,12 @@ def subinterpreters(most: int) -> Iterator[Callable[[int], int]]:
         interp.prepare_main(results=results)
         interp.exec(f"import sys; sys.path.insert(0, {str(HERE)!r}); import primes")
 
-    def run(workers: int) -> int:
+    def run(workers: int) -> tuple[int, float]:
         # exec blocks its thread; each interpreter has its own GIL, so the threads overlap.
         jobs = [
             threading.Thread(
                 target=interp.exec,
-                args=(f"results.put(primes.count_primes({k}, {workers}, {LIMIT}))",),
+                args=(f"results.put(primes.timed_count({k}, {workers}, {LIMIT}))",),
             )
             for k, interp in enumerate(pool[:workers])
         ]
@@ -89,7 +101,7 @@ def subinterpreters(most: int) -> Iterator[Callable[[int], int]]:
             job.start()
         for job in jobs:
             job.join()
-        return sum(results.get() for _ in jobs)
+        return totals(results.get() for _ in jobs)
 
     try:
         yield run
@@ -99,14 +111,15 @@ def subinterpreters(most: int) -> Iterator[Callable[[int], int]]:
 
 
 @contextmanager
-def numpy_threads(most: int) -> Iterator[Callable[[int], int]]:
+def numpy_threads(most: int) -> Iterator[Run]:
     import numpy as np
 
     samples = np.linspace(0.0, 100.0, NUMPY_ELEMENTS)
 
-    def crunch(part) -> int:
+    def crunch(part) -> tuple[int, float]:
         # Blocks that stay in cache, and no allocation in the loop: what is timed is the
         # ufuncs' inner loops, which run without the GIL.
+        started = time.thread_time()
         out = np.empty(NUMPY_BLOCK)
         for _ in range(NUMPY_ROUNDS):
             for start in range(0, len(part), NUMPY_BLOCK):
@@ -115,10 +128,10 @@ def numpy_threads(most: int) -> Iterator[Callable[[int], int]]:
                 np.sin(block, out=result)
                 np.multiply(result, result, out=result)
                 np.sqrt(result, out=result)
-        return len(part)
+        return len(part), time.thread_time() - started
 
     with ThreadPoolExecutor(most) as pool:
-        yield lambda workers: sum(pool.map(crunch, np.array_split(samples, workers)))
+        yield lambda workers: totals(pool.map(crunch, np.array_split(samples, workers)))
 
 
 MODES = {
@@ -131,8 +144,9 @@ MODES = {
 
 # -- measuring ------------------------------------------------------------------------------
 def measure(mode: str, counts: list[int], label: str = "") -> dict:
-    """{"seconds": {workers: best s}, "results": [what each run computed]} for one mode."""
-    timings: dict[int, list[float]] = {workers: [] for workers in counts}
+    """For one mode, by worker count: the best run's seconds and the cores busy during it;
+    and what every run computed."""
+    runs: dict[int, list[tuple[float, float]]] = {workers: [] for workers in counts}
     results = []
     with MODES[mode](max(counts)) as run:
         # Rounds over every worker count, not one count after another: a burst of load from
@@ -140,13 +154,20 @@ def measure(mode: str, counts: list[int], label: str = "") -> dict:
         for _ in range(REPEATS):
             for workers in counts:
                 started = time.perf_counter()
-                results.append(run(workers))
-                timings[workers].append(time.perf_counter() - started)
-    seconds = {workers: min(runs) for workers, runs in timings.items()}
+                result, cpu_seconds = run(workers)
+                took = time.perf_counter() - started
+                runs[workers].append((took, cpu_seconds / took))
+                results.append(result)
+    best = {workers: min(timed) for workers, timed in runs.items()}
+    seconds = {workers: took for workers, (took, _) in best.items()}
+    busy = {workers: cores for workers, (_, cores) in best.items()}
     for workers, took in seconds.items():
         speedup = seconds[1] / took
-        print(f"  {label or mode:<18} {workers:>2} workers  {took:6.3f} s  {speedup:5.2f}x")
-    return {"seconds": seconds, "results": results}
+        print(
+            f"  {label or mode:<18} {workers:>2} workers  {took:6.3f} s  {speedup:5.2f}x"
+            f"  {busy[workers]:4.2f} cores busy"
+        )
+    return {"seconds": seconds, "busy": busy, "results": results}
 
 
 def measure_with_gil_on(counts: list[int]) -> dict:
@@ -155,7 +176,8 @@ def measure_with_gil_on(counts: list[int]) -> dict:
     done = subprocess.run(argv, capture_output=True, text=True, check=True)
     print(done.stderr, end="")  # the child's progress lines
     measured = json.loads(done.stdout)
-    return {**measured, "seconds": {int(w): s for w, s in measured["seconds"].items()}}
+    by_workers = {key: {int(w): x for w, x in measured[key].items()} for key in ("seconds", "busy")}
+    return {**measured, **by_workers}
 
 
 def observe_mode(mode: str, measured: dict, cores: int) -> None:
@@ -164,6 +186,7 @@ def observe_mode(mode: str, measured: dict, cores: int) -> None:
     observe(f"{mode}_speedup", speedups[cores], f"x at {cores} workers")
     observe(f"{mode}_by_workers", {str(w): round(x, 3) for w, x in speedups.items()}, "x")
     observe(f"{mode}_single_s", seconds[1], "s")
+    observe(f"{mode}_busy_cores", measured["busy"][cores], f"cores at {cores} workers")
 
 
 def main() -> None:
