@@ -18,13 +18,19 @@ def make_reader(name: str):
     return namespace["reader"]
 
 
-def best_of(function, repeat=7):
-    function()  # warm up: let the specializing interpreter settle first
-    return min(timeit.repeat(function, number=1, repeat=repeat))
+def best_of_each(*functions, rounds=7) -> list[float]:
+    """Each function's best time, timed in turns: a slow spell on the host hits both."""
+    for function in functions:
+        function()  # warm up: let the specializing interpreter settle first
+    timings = [[] for _ in functions]
+    for _ in range(rounds):
+        for function, times in zip(functions, timings, strict=True):
+            times.append(timeit.timeit(function, number=1))
+    return [min(times) for times in timings]
 
 
 read_local, read_global = make_reader("local"), make_reader("value")
-local_s, global_s = best_of(read_local), best_of(read_global)
+local_s, global_s = best_of_each(read_local, read_global)
 per_read = LOOPS * READS
 print(f"local  read: {local_s / per_read * 1e9:6.2f} ns")
 print(f"global read: {global_s / per_read * 1e9:6.2f} ns")
