@@ -31,7 +31,7 @@ LIMIT = 150_000 if quick() else 500_000  # one core of a laptop: ~0.15 s, ~0.7 s
 NUMPY_ELEMENTS = 2_000_000 if quick() else 8_000_000
 NUMPY_BLOCK = 32_768
 NUMPY_ROUNDS = 4 if quick() else 10
-REPEATS = 5
+REPEATS = 5 if quick() else 3  # rounds: a quick run's are short, so take more of them
 
 
 def usable_cores() -> int:
