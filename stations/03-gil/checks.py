@@ -11,9 +11,10 @@ def cores(obs) -> int:
 def parallel(obs, mode: str, variant: str, what: str, want: float | None = None):
     """(passed, detail) for a mode expected to scale; skipped on one core.
 
-    It passes on its speedup at C workers, or, where a busy host stretched the wall clock
-    (a VM's neighbours, steal), on the cores its workers kept busy at once: a GIL holds that
-    near 1 whatever the host does, so the check still fails on serialized workers.
+    It passes on its speedup at C workers. Where a busy host stretched the wall clock (a VM's
+    neighbours, steal), it passes on the cores its workers kept busy at once, which a GIL
+    holds near 1 whatever the host does, provided the speedup still beats any GIL's: workers
+    busy spinning on a lock would keep the cores busy too, and get nowhere.
     """
     c = cores(obs)
     speedup = obs[f"scaling.{mode}_speedup@{variant}"]
@@ -22,11 +23,13 @@ def parallel(obs, mode: str, variant: str, what: str, want: float | None = None)
         return None, f"{c} usable core: nothing can run in parallel ({what}: {speedup:.2f}x)"
     want = PARALLEL * c if want is None else want
     detail = (
-        f"{what}: {speedup:.2f}x at {c} workers, {busy:.2f} cores busy (want either >= {want:.1f})"
+        f"{what}: {speedup:.2f}x at {c} workers, {busy:.2f} cores busy"
+        f" (want >= {want:.1f}x, or {want:.1f} cores busy and over {SERIAL}x)"
     )
-    if speedup < want <= busy:
+    slowed_by_host = SERIAL <= speedup < want <= busy
+    if slowed_by_host:
         detail += "; the workers ran side by side but the host gave them less time"
-    return speedup >= want or busy >= want, detail
+    return speedup >= want or slowed_by_host, detail
 
 
 def check_every_mode_counts_the_same_primes(obs):

@@ -64,6 +64,8 @@ def test_ft_threads_pass_on_speedup_or_on_cores_kept_busy_never_when_serialized(
     assert slowed.status == "pass" and "less time" in slowed.detail
     # One core busy at a time is a GIL, however the clock reads.
     assert run_check(check, ft_threads_observations(speedup=1.0, busy=1.0)).status == "fail"
+    # Busy cores that buy no speedup are workers spinning on a lock, not working.
+    assert run_check(check, ft_threads_observations(speedup=1.1, busy=1.9)).status == "fail"
     assert (
         run_check(check, ft_threads_observations(speedup=1.0, busy=1.0, cores=1)).status == "skip"
     )
