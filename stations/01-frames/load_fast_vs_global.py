@@ -2,11 +2,14 @@
 
 import dis
 import timeit
+from functools import partial
 
 from labkit import observe
+from labkit.compare import alternating
 
 READS = 20  # reads per loop turn, so the loads dominate the loop's own cost
 LOOPS = 200_000
+ROUNDS = 7
 
 
 def make_reader(name: str):
@@ -18,25 +21,18 @@ def make_reader(name: str):
     return namespace["reader"]
 
 
-def best_of_each(*functions, rounds=7) -> list[float]:
-    """Each function's best time, timed in turns: a slow spell on the host hits both."""
-    for function in functions:
-        function()  # warm up: let the specializing interpreter settle first
-    timings = [[] for _ in functions]
-    for _ in range(rounds):
-        for function, times in zip(functions, timings, strict=True):
-            times.append(timeit.timeit(function, number=1))
-    return [min(times) for times in timings]
-
-
-read_local, read_global = make_reader("local"), make_reader("value")
-local_s, global_s = best_of_each(read_local, read_global)
+# Timed in turns, each warmed up first (the specializing interpreter settles): a slow
+# spell on the host hits both readers alike.
+readers = {"local": make_reader("local"), "global": make_reader("value")}
+one_run = {name: partial(timeit.timeit, reader, number=1) for name, reader in readers.items()}
+runs = alternating(one_run, ROUNDS)
+local_s, global_s = min(runs["local"]), min(runs["global"])
 per_read = LOOPS * READS
 print(f"local  read: {local_s / per_read * 1e9:6.2f} ns")
 print(f"global read: {global_s / per_read * 1e9:6.2f} ns")
 print(f"global / local: {global_s / local_s:.2f}x")
 
-loads = {i.opname for i in dis.get_instructions(read_global, adaptive=True)}
+loads = {i.opname for i in dis.get_instructions(readers["global"], adaptive=True)}
 observe("local_ns", local_s / per_read * 1e9, "ns")
 observe("global_ns", global_s / per_read * 1e9, "ns")
 observe("global_over_local", global_s / local_s, "x")

@@ -20,10 +20,12 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 from itertools import repeat
 from pathlib import Path
 
 from labkit import observe, output_dir, quick
+from labkit.compare import alternating
 from primes import timed_count
 
 HERE = Path(__file__).resolve().parent
@@ -143,24 +145,27 @@ MODES = {
 
 
 # -- measuring ------------------------------------------------------------------------------
+def timed(run: Run, workers: int) -> tuple[float, float, int]:
+    """(wall seconds, cores busy, what it computed) for one run of the job on WORKERS."""
+    started = time.perf_counter()
+    result, cpu_seconds = run(workers)
+    took = time.perf_counter() - started
+    return took, cpu_seconds / took, result
+
+
 def measure(mode: str, counts: list[int], label: str = "") -> dict:
     """For one mode, by worker count: the best run's seconds and the cores busy during it;
     and what every run computed."""
-    runs: dict[int, list[tuple[float, float]]] = {workers: [] for workers in counts}
-    results = []
     with MODES[mode](max(counts)) as run:
         # Rounds over every worker count, not one count after another: a burst of load from
         # elsewhere on the machine then spoils one run of each count, not all runs of one.
-        for _ in range(REPEATS):
-            for workers in counts:
-                started = time.perf_counter()
-                result, cpu_seconds = run(workers)
-                took = time.perf_counter() - started
-                runs[workers].append((took, cpu_seconds / took))
-                results.append(result)
-    best = {workers: min(timed) for workers, timed in runs.items()}
-    seconds = {workers: took for workers, (took, _) in best.items()}
-    busy = {workers: cores for workers, (_, cores) in best.items()}
+        # No warm-up round: keeping each count's best run leaves a cold first one out.
+        contenders = {workers: partial(timed, run, workers) for workers in counts}
+        runs = alternating(contenders, REPEATS, warm_up=False)
+    best = {workers: min(timed_runs) for workers, timed_runs in runs.items()}
+    seconds = {workers: took for workers, (took, _, _) in best.items()}
+    busy = {workers: cores for workers, (_, cores, _) in best.items()}
+    results = [result for timed_runs in runs.values() for _, _, result in timed_runs]
     for workers, took in seconds.items():
         speedup = seconds[1] / took
         print(

@@ -6,11 +6,14 @@ bytes are counted exactly with saved_tensors_hooks; on a GPU, peak allocated mem
 """
 
 import gc
+import statistics
 import time
 import weakref
+from functools import partial
 
 import torch
 from labkit import observe, quick
+from labkit.compare import alternating
 
 torch.manual_seed(0)
 device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -47,20 +50,22 @@ def sync():
         torch.cuda.synchronize()
 
 
+def elapsed_ms(forward) -> float:
+    start = time.perf_counter()
+    forward()
+    sync()
+    return (time.perf_counter() - start) * 1e3
+
+
 def median_ms(forwards: dict) -> dict[str, float]:
     """Median ms of each forward, run in turns so a busy machine slows them all alike."""
     for forward in forwards.values():
-        for _ in range(3):
+        for _ in range(3):  # the allocator's and the kernels' first calls
             forward()
     sync()
-    times: dict[str, list[float]] = {name: [] for name in forwards}
-    for _ in range(REPEATS):
-        for name, forward in forwards.items():
-            start = time.perf_counter()
-            forward()
-            sync()
-            times[name].append(time.perf_counter() - start)
-    return {name: sorted(t)[len(t) // 2] * 1e3 for name, t in times.items()}
+    contenders = {name: partial(elapsed_ms, forward) for name, forward in forwards.items()}
+    runs = alternating(contenders, REPEATS, warm_up=False)
+    return {name: statistics.median_high(ms) for name, ms in runs.items()}
 
 
 def peak_mb(forward) -> float | None:

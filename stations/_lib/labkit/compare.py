@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from typing import Any
 
 
-def alternating(contenders: dict[str, Callable[[], float]], repeats: int) -> dict[str, list]:
-    """Each contender's REPEATS measurements, taken in turns (after one warm-up each)."""
-    for measure in contenders.values():
-        measure()  # warm-up: imports, caches, first connections
-    runs: dict[str, list] = {name: [] for name in contenders}
+def alternating(
+    contenders: dict[Hashable, Callable[[], Any]], repeats: int, *, warm_up: bool = True
+) -> dict[Hashable, list]:
+    """Each contender's REPEATS measurements, taken in turns (after one warm-up each, unless
+    the caller has already run them)."""
+    if warm_up:
+        for measure in contenders.values():
+            measure()  # imports, caches, first connections
+    runs: dict[Hashable, list] = {name: [] for name in contenders}
     for _ in range(repeats):
         for name, measure in contenders.items():
             runs[name].append(measure())
