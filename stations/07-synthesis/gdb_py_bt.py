@@ -9,25 +9,16 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 from labkit import observe
+from workload import running
 
-WORKLOAD = Path(__file__).with_name("workload.py")
 GDB = ["gdb", "-batch", "-ex", "bt 12", "-ex", "py-bt"]
 
 
 def main() -> None:
-    running = subprocess.Popen([sys.executable, str(WORKLOAD), "python", "60"])
-    try:
-        time.sleep(1.0)  # let it get into the loop
-        done = subprocess.run([*GDB, "-p", str(running.pid)], capture_output=True, text=True)
-    finally:
-        running.kill()
-        running.wait()
-    output = done.stdout
+    with running("python", seconds=60, settle=1.0) as pid:  # 1 s: into the loop
+        output = subprocess.run([*GDB, "-p", str(pid)], capture_output=True, text=True).stdout
     c_frames = re.findall(r"^#\d+\s+(?:0x\w+ in )?(\w+)", output, re.MULTILINE)
     python_frames = re.findall(r'File ".*?", line \d+, in (\w+)', output)
     print("\n".join(line for line in output.splitlines() if line.startswith(("#", " ", "T"))))

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 from labkit import observe, output_dir, quick
+from workload import running
 
-WORKLOAD = Path(__file__).with_name("workload.py")
 SECONDS = 1 if quick() else 4  # of sampling, at RATE samples a second
 RATE = 250
 # A flame graph's boxes: <title>function (file:line) (N samples, P%)</title>
@@ -28,17 +26,12 @@ def record(kind: str, native: bool) -> Path:
     svg = output_dir() / f"flame-{kind}{'-native' if native else ''}.svg"
     # Attaching (--pid), not launching: sampling ends while the workload still runs, so
     # py-spy never races the process's exit (`py-spy record -- cmd --native` can).
-    running = subprocess.Popen([sys.executable, str(WORKLOAD), kind, str(SECONDS + 30)])
-    try:
-        time.sleep(0.5)  # let it start (and import NumPy)
-        argv = ["py-spy", "record", "--pid", str(running.pid), "--duration", str(SECONDS)]
+    with running(kind, seconds=SECONDS + 30, settle=0.5) as pid:  # 0.5 s: NumPy imported
+        argv = ["py-spy", "record", "--pid", str(pid), "--duration", str(SECONDS)]
         argv += ["--rate", str(RATE), "--output", str(svg), "--format", "flamegraph"]
         # --function: one box per function (by default py-spy splits a function by line)
         argv += ["--native"] if native else ["--function"]
         subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
-    finally:
-        running.kill()
-        running.wait()
     return svg
 
 

@@ -6,8 +6,11 @@ python3 workload.py numpy    NumPy ufuncs: the C functions' column
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 STATION_3 = Path(__file__).resolve().parents[1] / "03-gil"
@@ -25,6 +28,19 @@ def numpy_work() -> float:
 
     values = np.linspace(0.0, 100.0, 1_000_000)
     return float(np.sqrt(np.sin(values) ** 2 + 1.0).sum())
+
+
+@contextmanager
+def running(kind: str, seconds: float, settle: float) -> Iterator[int]:
+    """The pid of KIND's workload running in a child for SECONDS at most, SETTLE seconds
+    after its start (imports done, in its loop); the child is killed afterwards."""
+    child = subprocess.Popen([sys.executable, __file__, kind, str(seconds)])
+    try:
+        time.sleep(settle)
+        yield child.pid
+    finally:
+        child.kill()
+        child.wait()
 
 
 if __name__ == "__main__":
