@@ -52,8 +52,7 @@ def test_source_trees_are_there_and_readable(cuda: Variant) -> None:
     ran = run_in_image(cuda.image, ["bash", "-c", " && ".join(f"test -r {f}" for f in files)])
     assert ran.exit_code == 0, "a source tree is missing or unreadable for the lab user"
     pkg_info = run_in_image(cuda.image, ["grep", "-m1", "^Version:", "/usr/src/vllm/PKG-INFO"])
-    pinned = re.search(r"^vllm==(\S+)", (CUDA_DIR / "sources.txt").read_text(), re.MULTILINE)
-    assert pkg_info.stdout.split()[-1] == pinned.group(1)
+    assert pkg_info.stdout.split()[-1] == locked("vllm", "sources.txt")
 
 
 def test_user_is_not_root(cuda: Variant) -> None:
