@@ -15,7 +15,7 @@ import sys
 
 from invoke import Exit, task
 
-from lab import containers, locks, station_run
+from lab import containers, locks, signals, station_run
 from lab import doctor as lab_doctor
 from lab import images as lab_images
 from lab import stations as lab_stations
@@ -74,7 +74,10 @@ def images(c, variant=None, optimize=False, force=False):
 def shell(c, variant, command=None):
     """A non-root shell in an image (stations mounted read-only)."""
     argv = ["bash", "-c", command] if command else ["bash"]
-    code = containers.interactive(lookup_variant(variant), argv)
+    try:
+        code = containers.interactive(lookup_variant(variant), argv)
+    except signals.Interrupted as stop:  # the container is removed; say so, exit 128+N
+        raise Exit(f"lab: {stop.message()}", code=stop.exit_code) from None
     if code:
         raise Exit(code=code)
 
@@ -101,12 +104,15 @@ def stations(c):
 @one_line_errors
 def station(c, number, read_only=False, skip_reading=False, variant=None, json=False, quick=False):
     """Read, run, check and explain one station; report in results/."""
-    chosen = lab_stations.find(number)
     options = station_run.Options(
         read=not skip_reading, run=not read_only, variant=variant, quick=quick
     )
     say = functools.partial(print, file=sys.stderr if json else sys.stdout, flush=True)
-    report, folder = station_run.run_station(chosen, options, say=say)
+    try:
+        with signals.interruptible():  # containers and the .partial folder are removed
+            report, folder = station_run.run_station(lab_stations.find(number), options, say=say)
+    except signals.Interrupted as stop:
+        raise Exit(f"lab: {stop.message()}", code=stop.exit_code) from None
     if json:
         print(station_run.as_json(report))
     say(f"\nreport: {folder}/report.md")

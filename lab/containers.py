@@ -1,12 +1,16 @@
 """Run commands in the lab's containers through compose.yaml's services.
 
-invoke never restates mounts, users or environment: compose.yaml holds them, so
-`invoke shell ft` and `docker compose run --rm ft` start the same container.
+invoke never restates mounts, users, privileges or limits: compose.yaml holds them
+(non-root, every capability dropped, no new privileges, no network, memory, process and
+CPU limits), so `invoke station` and `docker compose run --rm ft` start the same kind of
+container. `invoke shell` adds compose.shell.yaml: the network, results/ and the host's
+CA bundle. What invoke adds per run is the run's own folder, a name and labels.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -14,9 +18,13 @@ from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
-from lab import docker
-from lab.config import Variant, results_dir
+from lab import docker, safe_files, signals
+from lab.config import ROOT, Variant, results_dir
 from lab.errors import LabError
+from lab.stations import stations_dir
+
+COMPOSE_SHELL_FILE = ROOT / "compose.shell.yaml"
+SHELL_CA = "/etc/lab/host-ca.crt"  # where the shell sees the host's CA bundle
 
 
 def require_image(variant: Variant) -> None:
@@ -48,41 +56,75 @@ def device_note(variant: Variant) -> str | None:
     )
 
 
+# -- limits: fitted to the machine ---------------------------------------------------------
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def memory_bytes() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def limits() -> dict[str, str]:
+    """compose.yaml's limits for this machine (LAB_MEMORY_LIMIT etc. set by hand win).
+
+    Memory: three quarters of the host's (what is left keeps the host alive when an
+    experiment runs away); processes: 512, or 64 a core on big machines (station 3 starts
+    two workers a core, each with threads); CPUs: all of them (station 3 measures scaling
+    on every core: a quota below that would bend its figures).
+    """
+    memory = memory_bytes()
+    computed = {
+        "LAB_MEMORY_LIMIT": f"{max(memory * 3 // 4 // 2**20, 1024)}m" if memory else "4g",
+        "LAB_PIDS_LIMIT": str(max(512, 64 * cores())),
+        "LAB_CPUS": str(cores()),
+    }
+    return {key: os.environ.get(key) or value for key, value in computed.items()}
+
+
+# -- names and labels: what a signal or the next run finds and removes --------------------
+def container_name(labels: dict[str, str], variant: Variant, purpose: str = "run") -> str:
+    """A name unique to the run: lab-<run id>-<variant>-<purpose>[-n]."""
+    base = f"lab-{labels.get('org.lab.run', 'x')}-{variant.name}-{purpose}"
+    return re.sub(r"[^a-zA-Z0-9_.-]", "-", base)
+
+
 @contextmanager
 def writable_results() -> Iterator[Path]:
-    """The results folder, writable by the container's user, owned by the invoker afterwards."""
+    """The results folder, writable by the shell's user, owned by the invoker afterwards."""
     folder = results_dir()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".lab-write-probe"
-        probe.touch()
-        probe.unlink()
-    except OSError as error:
-        raise LabError(f"results folder {folder} is not writable: {error.strerror}") from None
+    fd = safe_files.open_root(folder)
+    os.close(fd)
     lend(folder)
     try:
         yield folder
     finally:
-        hand_back(folder)
+        with signals.shielded():
+            hand_back(folder)
 
 
 def lend(folder: Path) -> None:
     """Containers never run as root: when root invokes, lend FOLDER to the container's user."""
     if os.getuid() == 0:
-        os.chown(folder, *docker.host_ids())
+        os.lchown(folder, *docker.host_ids())
 
 
 def hand_back(folder: Path) -> None:
     """Give what the containers wrote back to the invoking user (a no-op unless root).
 
-    Another run's `<time>.partial` folder is left alone: that run is still writing there,
-    as the container's user, and hands it back itself when it finishes.
+    Links are changed, never followed. Another run's `<time>.partial` folder is left
+    alone: that run is still writing there, and hands it back itself when it finishes.
     """
     if os.getuid() != 0:
         return
-    for path in [folder, *folder.rglob("*")]:
-        if not any(part.endswith(".partial") for part in path.relative_to(folder).parts):
-            os.lchown(path, os.getuid(), os.getgid())
+    parent = os.open(folder.parent, safe_files.DIR_FLAGS & ~os.O_NOFOLLOW)
+    try:
+        safe_files.chown_tree(parent, folder.name, os.getuid(), os.getgid(), ".partial")
+    finally:
+        os.close(parent)
 
 
 def run_command(
@@ -92,27 +134,70 @@ def run_command(
     capabilities: Sequence[str] = (),
     env: dict[str, str] | None = None,
     tty: bool | None = None,
+    name: str | None = None,
+    labels: dict[str, str] | None = None,
+    volumes: Sequence[tuple[Path, str, str]] = (),
+    shell: bool = False,
 ) -> list[str]:
     """The `docker compose run` line for COMMAND in VARIANT's service."""
     args = ["run", "--rm"]
     if not (sys.stdin.isatty() if tty is None else tty):
         args.append("-T")
+    if name:
+        args += ["--name", name]
+    for key, value in (labels or {}).items():
+        args += ["--label", f"{key}={value}"]
+    for host, inside, mode in volumes:
+        if ":" in str(host):
+            raise LabError(f"{host}: a folder with `:` in its name cannot be mounted")
+        args += ["--volume", f"{host}:{inside}:{mode}"]
     for capability in capabilities:
         args += ["--cap-add", capability]
     for key, value in (env or {}).items():
         args += ["-e", f"{key}={value}"]
-    return docker.compose_command([*args, variant.service, *command], gpu=with_gpu(variant))
+    compose = docker.compose_command([*args, variant.service, *command], gpu=with_gpu(variant))
+    if shell:  # after compose.yaml's -f (and compose.gpu.yaml's): the shell's additions
+        at = compose.index(variant.service) - len(args)
+        compose[at:at] = ["-f", str(COMPOSE_SHELL_FILE)]
+    return compose
 
 
-def env() -> dict[str, str]:
-    return docker.compose_env({"LAB_RESULTS": str(results_dir())})
+def env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    return docker.compose_env(
+        {"LAB_RESULTS": str(results_dir()), "LAB_STATIONS": str(stations_dir()),
+         **limits(), **(extra or {})}
+    )  # fmt: skip
+
+
+def shell_env() -> dict[str, str]:
+    """The shell keeps the network: it gets the host's CA bundle (a proxy's CA included)."""
+    from lab.images import extra_ca
+
+    bundle = extra_ca()
+    if bundle == "/dev/null":
+        return env()
+    return env({"LAB_HOST_CA": bundle, "LAB_SHELL_CA": SHELL_CA})
 
 
 def interactive(variant: Variant, command: Sequence[str] = ("bash",)) -> int:
-    """Run COMMAND with the terminal attached (invoke shell); returns its exit code."""
+    """Run COMMAND with the terminal attached (invoke shell); returns its exit code.
+
+    SIGTERM or SIGHUP (and SIGINT where no terminal takes Ctrl-C itself) removes the
+    container and raises signals.Interrupted.
+    """
     require_image(variant)
     note = device_note(variant)
     if note:
         print(f"lab: {note}", file=sys.stderr, flush=True)
-    with writable_results():
-        return subprocess.run(run_command(variant, command), env=env()).returncode
+    name = container_name({"org.lab.run": os.urandom(6).hex()}, variant, "shell")
+    argv = run_command(variant, command, name=name, labels={"org.lab.shell": "1"}, shell=True)
+    with writable_results(), signals.interruptible():
+        process = subprocess.Popen(argv, env=shell_env())
+        try:
+            return process.wait()
+        except signals.Interrupted as stop:
+            with signals.shielded():
+                docker.docker(["rm", "-f", name], check=False, timeout=60)
+                process.wait()
+            stop.stopped.append(f"removed the shell's container {name}")
+            raise

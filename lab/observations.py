@@ -5,8 +5,12 @@ from __future__ import annotations
 import importlib.util
 import traceback
 from dataclasses import dataclass
+from inspect import isfunction
 from pathlib import Path
 from typing import Any
+
+from lab.errors import LabError
+from lab.untrusted import text
 
 
 @dataclass(frozen=True)
@@ -71,25 +75,67 @@ class CheckResult:
 
 
 def load_checks(path: Path) -> list:
-    """The check_* functions of a station's checks.py, in the order they are written."""
+    """The check_* functions of a station's checks.py, in the order they are written.
+
+    A checks.py that does not import is one line (LabError), before anything runs.
+    """
     spec = importlib.util.spec_from_file_location(f"lab_checks_{path.parent.name}", path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    functions = [v for k, v in vars(module).items() if k.startswith("check_") and callable(v)]
+    try:
+        spec.loader.exec_module(module)
+    except (Exception, SystemExit) as error:  # whatever the file raises while it loads
+        where = _last_frame_in(path, error)
+        raise LabError(
+            f"{path} does not load: {type(error).__name__}: {text(str(error), 200)}{where}"
+        ) from None
+    functions = [v for k, v in vars(module).items() if k.startswith("check_") and isfunction(v)]
     return sorted(functions, key=lambda f: f.__code__.co_firstlineno)
 
 
+def _last_frame_in(path: Path, error: BaseException) -> str:
+    line = getattr(error, "lineno", None)  # a SyntaxError knows its line
+    for frame in traceback.extract_tb(error.__traceback__):
+        if frame.filename == str(path):
+            line = frame.lineno
+    return f" (line {line})" if line else ""
+
+
 def run_check(check, observations: Observations) -> CheckResult:
-    """A check returns (passed, detail): True, False, or None for skipped (detail says why)."""
+    """A check returns (passed, detail): True, False, or None for skipped (detail says why).
+
+    Whatever else happens (it raises, returns something else) is that check failing,
+    with one line saying how; the other checks still run.
+    """
     name = check.__name__.removeprefix("check_")
-    description = (check.__doc__ or name).strip().splitlines()[0]
+    description = text(((check.__doc__ or "").strip() or name).splitlines()[0])
     try:
-        passed, detail = check(observations)
+        returned = check(observations)
     except NotRun as reason:
-        return CheckResult(name, description, "skip", str(reason.args[0]))
+        return CheckResult(name, description, "skip", text(str(reason.args[0])))
     except KeyError as missing:
-        return CheckResult(name, description, "fail", str(missing.args[0]))
-    except Exception:
-        return CheckResult(name, description, "fail", traceback.format_exc(limit=1).strip())
-    status = {True: "pass", False: "fail", None: "skip"}[passed]
-    return CheckResult(name, description, status, detail)
+        detail = missing.args[0] if missing.args else "an observation is missing"
+        return CheckResult(name, description, "fail", text(str(detail)))
+    except (Exception, SystemExit) as error:
+        frame = traceback.extract_tb(error.__traceback__)[-1]
+        where = f"{Path(frame.filename).name}:{frame.lineno}"
+        return CheckResult(
+            name, description, "fail", text(f"raised {type(error).__name__}: {error} ({where})")
+        )
+    status = _status(returned)
+    if status is None:
+        shown = text(repr(returned), 120)
+        return CheckResult(
+            name, description, "fail", f"returned {shown}, not (True, False or None, detail)"
+        )
+    return CheckResult(name, description, status, text(str(returned[1])))
+
+
+def _status(returned: object) -> str | None:
+    """pass, fail or skip for a (passed, detail) pair; None for anything else.
+
+    By identity: 1 and 0 are not answers (True == 1), and neither is "yes".
+    """
+    if not (isinstance(returned, tuple) and len(returned) == 2):
+        return None
+    answers = ((True, "pass"), (False, "fail"), (None, "skip"))
+    return next((status for answer, status in answers if returned[0] is answer), None)

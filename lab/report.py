@@ -1,9 +1,16 @@
-"""A station run's report: JSON for machines, Markdown for people, written together."""
+"""A station run's report: JSON for machines, Markdown for people, written together.
+
+Both are written into the run folder by descriptor, as new files (never through a link an
+experiment planted there); the text in them that came from a container is already made
+safe (lab/untrusted.py), and table cells escape Markdown's `|`.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+from lab import safe_files
 
 
 def format_value(value, unit: str = "") -> str:
@@ -24,19 +31,24 @@ def markdown(report: dict) -> str:
     if report["reading"]:
         lines += ["## Read", ""]
         for entry in report["reading"]:
-            lines.append(f"- {reading_line(entry)}")
+            lines.append(f"- {cell(reading_line(entry))}")
         lines.append("")
     if report["experiments"]:
-        lines += ["## Run", "", "| experiment | variant | exit | seconds |", "|---|---|---|---|"]
+        lines += ["## Run", "", "| experiment | variant | exit | seconds | note |"]
+        lines.append("|---|---|---|---|---|")
         for e in report["experiments"]:
+            note = cell(e.get("note") or "")
             lines.append(
-                f"| {e['experiment']} | {e['variant']} | {e['exit_code']} | {e['seconds']:.1f} |"
+                f"| {e['experiment']} | {e['variant']} | {e['exit_code']} | {e['seconds']:.1f} "
+                f"| {note} |"
             )
         lines.append("")
     if report["checks"]:
         lines += ["## Check", "", "| check | result | measured |", "|---|---|---|"]
         for c in report["checks"]:
-            lines.append(f"| {c['description']} | {c['status'].upper()} | {c['detail']} |")
+            lines.append(
+                f"| {cell(c['description'])} | {c['status'].upper()} | {cell(c['detail'])} |"
+            )
         lines.append("")
     if report["explain"]:
         lines += ["## Explain", ""]
@@ -45,7 +57,7 @@ def markdown(report: dict) -> str:
             lines += [f"- `{e['key']}`: {e['text']}" for e in q["evidence"]] or ["- (no evidence)"]
             lines.append("")
     if report["files"]:
-        lines += ["## Files", ""] + [f"- [{f}]({f})" for f in report["files"]] + [""]
+        lines += ["## Files", ""] + [f"- [{cell(f)}](<{link(f)}>)" for f in report["files"]] + [""]
     return "\n".join(lines)
 
 
@@ -58,6 +70,21 @@ def reading_line(entry: dict) -> str:
     return f"{what} -> {where or entry['status']}{note}"
 
 
-def write(report: dict, folder: Path) -> None:
-    (folder / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
-    (folder / "report.md").write_text(markdown(report))
+def cell(value: object) -> str:
+    """VALUE inside a Markdown table cell or link text: `|`, brackets and HTML escaped."""
+    text = str(value)
+    for char in "\\|[]<>":
+        text = text.replace(char, "\\" + char)
+    return text
+
+
+def link(name: str) -> str:
+    """A file name as a link target (inside <...>: spaces allowed, < > are not)."""
+    return name.replace("<", "%3C").replace(">", "%3E")
+
+
+def write(report: dict, folder_fd: int, folder: Path) -> None:
+    """report.json and report.md, created anew in the folder FOLDER_FD stands for."""
+    as_json = json.dumps(report, indent=2, default=str, allow_nan=False) + "\n"
+    safe_files.write_new(folder_fd, "report.json", as_json, shown=folder)
+    safe_files.write_new(folder_fd, "report.md", markdown(report), shown=folder)

@@ -1,27 +1,30 @@
-"""`invoke station N`: Read, Run, Check, Explain, then a report in results/station-N/<time>/."""
+"""`invoke station N`: Read, Run, Check, Explain, then a report in results/station-N/<time>/.
+
+The report appears whole when the run finishes, or not at all: on an error, a signal
+(SIGINT, SIGTERM, SIGHUP) or a refused run folder, the run's containers and its
+`.partial` folder are removed. What the containers wrote or printed is untrusted.
+"""
 
 from __future__ import annotations
 
 import json
-import shutil
-import sys
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from lab import containers, docker
-from lab.config import ALL_VARIANTS, STATIONS_DIR, Variant
+from lab import containers, docker, reading_cache, run_folders, safe_files, signals, untrusted
+from lab.config import ALL_VARIANTS, Variant, results_dir
 from lab.config import variant as lookup_variant
 from lab.errors import LabError
 from lab.observations import Observation, Observations, load_checks, run_check
 from lab.report import format_value, reading_line, write
-from lab.runner import RESULTS_MOUNT, STATIONS_MOUNT, ComposeRunner, Runner
-from lab.stations import Station
+from lab.runner import OUTPUT_MOUNT, STATIONS_MOUNT, ComposeRunner, Job, Outcome, Runner
+from lab.stations import Experiment, Station
 
-sys.path.insert(0, str(STATIONS_DIR / "_lib"))
-from labkit.protocol import parse_line
+MARKER = "@@lab-observation "  # labkit.protocol's: what an experiment's observe() prints
 
 
 @dataclass
@@ -32,12 +35,23 @@ class Options:
     quick: bool = False  # small workloads (LAB_QUICK=1): a fast pass, and what tests run
 
 
-def variants_needed(station: Station, options: Options) -> list[Variant]:
-    names = {station.read_in} if options.read and not options.variant else set()
+def validate(station: Station, options: Options) -> None:
+    """Options that would run nothing, or report on what was not run: one line each."""
+    if not options.read and not options.run:
+        raise LabError("--read-only and --skip-reading together leave nothing to do")
     if options.variant:
-        names.add(lookup_variant(options.variant).name)
+        name = lookup_variant(options.variant).name
+        if options.run and name not in station.variants:
+            used = ", ".join(station.variants) or "no variant"
+            raise LabError(f"station {station.label} runs on {used}, not on {name}")
+
+
+def variants_needed(station: Station, options: Options) -> list[Variant]:
+    names = {station.read_in} if options.read and station.reading else set()
+    if options.variant:
+        names = {lookup_variant(options.variant).name} if options.run else names
     elif options.run:
-        names |= {v for e in station.experiments for v in e.variants}
+        names |= set(station.variants)
     return [ALL_VARIANTS[n] for n in ALL_VARIANTS if n in names]
 
 
@@ -47,6 +61,8 @@ class StationRun:
         self.observations = Observations(
             variants_run={options.variant} if options.variant else None
         )
+        self.labels: dict[str, str] = {}
+        self.output = Path()
         self.report: dict = {
             "station": station.label,
             "title": station.title,
@@ -61,9 +77,12 @@ class StationRun:
         }
 
     # -- the four sections ------------------------------------------------------------
-    def read(self, variant: Variant) -> None:
+    def read(self, variant: Variant, image_id: str) -> None:
         self.section("Read")
-        resolved = self.runner.resolve_reading(variant, list(self.station.reading))
+        entries = list(self.station.reading)
+        resolved = reading_cache.cached(
+            image_id, entries, lambda: self.runner.resolve_reading(variant, entries, self.labels)
+        )
         for entry in resolved:
             marker = {"found": " ", "moved": "→", "missing": "✗", "document": "📄"}[entry["status"]]
             self.say(f" {marker} {reading_line(entry)}")
@@ -73,47 +92,41 @@ class StationRun:
                 self.say(f"     {line}")
         self.report["reading"] = resolved
 
-    def run(self, output: Path) -> None:
+    def run(self) -> None:
         self.section("Run")
         for experiment in self.station.experiments:
             for name in experiment.variants:
                 if self.options.variant in (None, name):
-                    self.run_one(experiment, ALL_VARIANTS[name], output)
+                    self.run_one(experiment, ALL_VARIANTS[name])
 
-    def run_one(self, experiment, variant: Variant, output: Path) -> None:
+    def run_one(self, experiment: Experiment, variant: Variant) -> None:
         self.say(f"▶ {experiment.name} on {variant.name}: {experiment.title}")
         script = f"{STATIONS_MOUNT}/{self.station.folder.name}/{experiment.script}"
-        env = {"LAB_OUTPUT": f"{RESULTS_MOUNT}/{output.relative_to(output.parents[1])}"}
+        env = {"LAB_OUTPUT": OUTPUT_MOUNT}
         if self.options.quick:
             env["LAB_QUICK"] = "1"
-
-        def on_line(line: str) -> None:
-            record = parse_line(line)
-            if record is None:
-                self.say(f"  {variant.name:>5} │ {line}")
-                return
-            observation = Observation(experiment.name, variant.name, **record)
-            self.observations.add(observation)
-            value = format_value(observation.value, observation.unit)
-            self.say(f"  {variant.name:>5} ● {observation.key} = {value}")
-
-        started = time.monotonic()
-        code = self.runner.run(
-            variant, ["python3", script], env=env,
-            capabilities=experiment.capabilities, on_line=on_line,
+        job = Job(experiment.name, ["python3", script], env, experiment.timeout)
+        collector = Collector(experiment.name, variant.name, self.observations, self.say)
+        outcome: Outcome = self.runner.run(
+            variant, job, capabilities=experiment.capabilities, output=self.output,
+            labels=self.labels, on_line=collector.line,
         )  # fmt: skip
-        seconds = time.monotonic() - started
-        self.say(f"  {'exit ' + str(code) if code else 'done'} in {seconds:.1f} s")
+        collector.done()
+        status = f"exit {outcome.exit_code}" if outcome.exit_code else "done"
+        note = f": {outcome.note}" if outcome.note else ""
+        self.say(f"  {status} in {outcome.seconds:.1f} s{note}")
+        if outcome.note:
+            self.say(f"lab: {experiment.name} on {variant.name} {outcome.note}")
         self.report["experiments"].append(
             {"experiment": experiment.name, "variant": variant.name,
-             "exit_code": code, "seconds": seconds}
+             "exit_code": outcome.exit_code, "seconds": outcome.seconds, "note": outcome.note}
         )  # fmt: skip
 
-    def check(self) -> None:
-        if not self.station.checks_file.is_file():
+    def check(self, checks: list) -> None:
+        if not checks:
             return
         self.section("Check")
-        for check in load_checks(self.station.checks_file):
+        for check in checks:
             result = run_check(check, self.observations)
             self.say(f"  {result.status.upper():<4}  {result.description}: {result.detail}")
             self.report["checks"].append(asdict(result))
@@ -150,19 +163,44 @@ class StationRun:
         return not failed_runs and all(c["status"] != "fail" for c in self.report["checks"])
 
 
-def new_run_folder(station_results: Path) -> tuple[Path, Path]:
-    """(final, partial): a fresh <time> folder's name, and its .partial twin made empty."""
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    for attempt in range(1, 100):  # two runs in one second get -2, -3, ...
-        name = stamp if attempt == 1 else f"{stamp}-{attempt}"
-        final, partial = station_results / name, station_results / f"{name}.partial"
-        if not final.exists():
-            try:
-                partial.mkdir(parents=True)
-                return final, partial
-            except FileExistsError:
-                continue  # another run in this second is writing there
-    raise LabError(f"could not make a new run folder in {station_results}")
+class Collector:
+    """One experiment's lines: observations taken in (checked), the rest shown."""
+
+    def __init__(self, experiment: str, variant: str, observations: Observations, say) -> None:
+        self.experiment, self.variant = experiment, variant
+        self.observations, self.say = observations, say
+        self.taken = self.dropped = 0
+        self.malformed: list[str] = []
+
+    def line(self, line: str) -> None:
+        if not line.startswith(MARKER):
+            self.say(f"  {self.variant:>5} │ {line}")
+            return
+        if self.taken >= untrusted.MAX_OBSERVATIONS:
+            self.dropped += 1
+            return
+        try:
+            record = untrusted.observation(line[len(MARKER) :])
+        except untrusted.Malformed as why:
+            self.malformed.append(str(why))
+            self.say(f"  {self.variant:>5} ✗ a malformed observation, ignored: {why}")
+            return
+        self.taken += 1
+        observation = Observation(self.experiment, self.variant, **record)
+        self.observations.add(observation)
+        value = untrusted.text(format_value(observation.value, observation.unit))
+        self.say(f"  {self.variant:>5} ● {observation.key} = {value}")
+
+    def done(self) -> None:
+        if self.dropped:
+            self.say(
+                f"lab: {self.experiment} on {self.variant} printed more than "
+                f"{untrusted.MAX_OBSERVATIONS} observations; {self.dropped} were ignored"
+            )
+
+
+def image_ids(variants: list[Variant]) -> dict[str, str]:
+    return {v.name: docker.image_id(v.image) for v in variants}
 
 
 def run_station(
@@ -173,41 +211,88 @@ def run_station(
     say: Callable[[str], None] = print,
 ) -> tuple[dict, Path]:
     """Run a station; the report lands in results/station-N/<time>/ only if the run finishes."""
+    validate(station, options)
+    has_checks = options.run and station.checks_file.is_file()
+    checks = load_checks(station.checks_file) if has_checks else []  # one line if it is broken
     runner = runner or ComposeRunner()
     variants = variants_needed(station, options)
     for variant in variants:  # every image is checked before anything runs
         containers.require_image(variant)
-    with containers.writable_results() as results:
-        final, partial = new_run_folder(results / f"station-{station.label}")
-        containers.lend(partial)  # the containers write there and nowhere else
-        started = time.monotonic()
-        say(f"━━ Station {station.label}: {station.title} ({station.minutes} min) ━━")
-        for variant in variants:  # a GPU image on an engine that gives it no GPU
-            note = containers.device_note(variant)
-            if note:
-                say(note)
-        try:
-            run = StationRun(station, options, runner, say)
-            run.report["images"] = {v.name: docker.image_id(v.image) for v in variants}
-            if options.read and station.reading:
-                run.read(next((v for v in variants if v.name == station.read_in), variants[0]))
-            if options.run and station.experiments:
-                run.run(partial)
-                run.check()
-            if station.questions and options.run:
-                run.explain()
-            report = run.report
-            report["observations"] = [asdict(o) for o in run.observations.records]
-            report["passed"] = run.passed()
-            report["seconds"] = time.monotonic() - started
-            report["files"] = sorted(p.name for p in partial.iterdir())
-            write(report, partial)
-            containers.hand_back(partial)
-            partial.rename(final)
-        except BaseException:
-            shutil.rmtree(partial, ignore_errors=True)
-            raise
-    return report, final
+    results = results_dir()
+    root_fd = safe_files.open_root(results)
+    try:
+        station_dir = results / f"station-{station.label}"
+        station_fd = safe_files.open_folder(
+            root_fd, station_dir.name, create=True, shown=station_dir
+        )
+    finally:
+        os.close(root_fd)
+    try:
+        swept = run_folders.sweep(results, run_folders.remove_run_containers)
+        if swept:
+            say(f"lab: removed what interrupted runs left: {', '.join(swept)}")
+        folder = run_folders.new(station_dir, station_fd)
+        with signals.interruptible():
+            try:
+                report = attempt(station, options, runner, say, folder, variants, checks)
+                with signals.shielded():
+                    return report, finish(report, folder)
+            except BaseException as error:
+                with signals.shielded():
+                    stopped = runner.stop_all()
+                    run_folders.discard(folder)
+                if isinstance(error, signals.Interrupted):
+                    error.stopped += [f"removed container {name}" for name in stopped]
+                    error.stopped.append(f"removed {folder.partial}")
+                raise
+    finally:
+        os.close(station_fd)
+
+
+def attempt(station, options, runner, say, folder, variants, checks) -> dict:
+    """The four sections; the containers write into FOLDER and nowhere else."""
+    if os.getuid() == 0:  # containers never run as root: lend the run folder
+        os.fchown(folder.fd, *docker.host_ids())
+    started = time.monotonic()
+    say(f"━━ Station {station.label}: {station.title} ({station.minutes} min) ━━")
+    for variant in variants:  # a GPU image on an engine that gives it no GPU
+        note = containers.device_note(variant)
+        if note:
+            say(note)
+    run = StationRun(station, options, runner, say)
+    run.labels = {"org.lab.run": folder.run_id}
+    run.output = folder.partial
+    ids = image_ids(variants)
+    run.report["images"] = ids
+    if options.read and station.reading:
+        reader = next((v for v in variants if v.name == station.read_in), variants[0])
+        run.read(reader, ids.get(reader.name, ""))
+    if options.run and station.experiments:
+        run.run()
+    runner.close()  # every container is gone before the host looks at the folder
+    if options.run and station.experiments:
+        run.check(checks)
+    if station.questions and options.run:
+        run.explain()
+    report = run.report
+    report["observations"] = [asdict(o) for o in run.observations.records]
+    report["passed"] = run.passed()
+    report["seconds"] = time.monotonic() - started
+    return report
+
+
+def finish(report: dict, folder: run_folders.RunFolder) -> Path:
+    """Write the report, hand the folder back and publish it (or raise: nothing is kept)."""
+    leaving = safe_files.links_leaving(folder.partial)
+    if leaving:
+        raise LabError(
+            f"an experiment left a link out of its run folder ({leaving[0]}); the run is not kept"
+        )
+    report["files"] = sorted(untrusted.text(name, 200) for name in os.listdir(folder.fd))
+    write(report, folder.fd, folder.partial)
+    if os.getuid() == 0:
+        safe_files.chown_tree(folder.station_fd, folder.partial.name, os.getuid(), os.getgid())
+    return run_folders.publish(folder)
 
 
 def as_json(report: dict) -> str:

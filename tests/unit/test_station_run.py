@@ -10,6 +10,7 @@ from labkit.protocol import MARKER
 
 from lab import containers, docker, stations
 from lab.observations import Observation
+from lab.runner import Outcome
 from lab.station_run import Options, StationRun, run_station
 
 
@@ -20,27 +21,36 @@ class FakeRunner:
         self.fail_on = fail_on
         self.calls: list[tuple[str, str]] = []
         self.envs: list[dict[str, str]] = []
+        self.stopped = 0
 
-    def resolve_reading(self, variant, entries):
+    def resolve_reading(self, variant, entries, labels):
         return [{**e, "status": "document" if "url" in e else "found"} for e in entries]
 
-    def run(self, variant, argv, *, env, capabilities, on_line) -> int:
-        script = argv[-1].rsplit("/", 1)[-1]
+    def run(self, variant, job, *, capabilities, output, labels, on_line) -> Outcome:
+        script = job.argv[-1].rsplit("/", 1)[-1]
         self.calls.append((script, variant.name))
-        self.envs.append(env)
+        self.envs.append(job.env)
         if script == self.fail_on:
             raise KeyboardInterrupt  # the learner pressed Ctrl-C mid-run
         on_line("ordinary output")
         on_line(MARKER + json.dumps({"name": "seen", "value": 1, "unit": ""}))
-        return 0
+        return Outcome(0, 0.1)
+
+    def stop_all(self) -> list[str]:
+        self.stopped += 1
+        return []
+
+    def close(self) -> None:
+        pass
 
 
 @pytest.fixture
 def no_docker(monkeypatch, tmp_path):
     monkeypatch.setattr(containers, "require_image", lambda variant: None)
     monkeypatch.setattr(docker, "image_id", lambda image: "0123456789ab")
-    monkeypatch.setenv("LAB_RESULTS", str(tmp_path))
-    return tmp_path
+    monkeypatch.setenv("LAB_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("LAB_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "results"
 
 
 def test_report_has_every_section(no_docker) -> None:

@@ -26,11 +26,16 @@ def test_adding_a_station_is_adding_a_folder(tmp_path) -> None:
     assert stations.find("9", root=tmp_path).folder.name == "09-new"
 
 
-def test_a_broken_station_is_one_clear_error(tmp_path) -> None:
+def test_a_broken_station_is_one_clear_error_and_breaks_no_other(tmp_path) -> None:
+    shutil.copytree(STATIONS_DIR / "01-frames", tmp_path / "01-frames")
     (tmp_path / "03-x").mkdir()
     (tmp_path / "03-x" / "station.toml").write_text("number = 3\n")
-    with pytest.raises(LabError, match="not a valid station"):
-        stations.all_stations(tmp_path)
+    with pytest.raises(LabError, match="03-x/station.toml: not a valid station"):
+        stations.find("3", root=tmp_path)
+    assert stations.find("1", root=tmp_path).number == 1
+    assert [s.number for s in stations.all_stations(tmp_path)] == [1]
+    listing = stations.listing(tmp_path)
+    assert listing[-1].split() [0] == "broken" and "`title` is missing" in listing[-1]
 
 
 @pytest.mark.parametrize("wanted", ["0", "9", "abc"])

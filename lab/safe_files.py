@@ -1,0 +1,97 @@
+"""Files the host writes where a container has written: never through a link it planted.
+
+A run folder is lent to the container's user; whatever is in it when the host comes
+back (links to /etc included) was made by the container. So the host reaches its
+folders by descriptor, opened without following links, creates its files anew
+(O_CREAT | O_EXCL | O_NOFOLLOW), refuses a folder holding a link that leaves it, and
+hands back ownership with lchown, walking by descriptor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+from pathlib import Path
+
+from lab.errors import LabError
+
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def open_folder(parent_fd: int, name: str, *, create: bool, shown: Path) -> int:
+    """A descriptor for PARENT/NAME, a real folder (not a link); made if CREATE."""
+    if create:
+        try:
+            os.mkdir(name, 0o755, dir_fd=parent_fd)
+        except FileExistsError:
+            pass
+        except OSError as error:
+            raise LabError(f"results folder {shown} is not writable: {error.strerror}") from None
+    try:
+        return os.open(name, DIR_FLAGS, dir_fd=parent_fd)
+    except OSError as error:
+        if error.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise LabError(f"{shown} is not a folder (a file or a link): move it away") from None
+        raise LabError(f"cannot open {shown}: {error.strerror}") from None
+
+
+def open_root(path: Path) -> int:
+    """The results folder itself (a link here is the learner's own choice), made if missing."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as error:
+        raise LabError(f"results folder {path} is not writable: {error.strerror}") from None
+
+
+def write_new(dir_fd: int, name: str, data: str, *, shown: Path) -> None:
+    """Create DIR/NAME with DATA; never through a link, never over what is there."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(name, flags, 0o644, dir_fd=dir_fd)
+    except FileExistsError:
+        raise LabError(
+            f"{shown / name} was already there: an experiment wrote it, and the lab keeps "
+            "that name for its report; the run is not kept"
+        ) from None
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(data)
+
+
+def links_leaving(folder: Path) -> list[str]:
+    """`path -> target` for each link under FOLDER that points outside it.
+
+    Called when no container can write there any more, so the answer stays true.
+    """
+    root = os.path.realpath(folder)
+    leaving = []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            if os.path.islink(path):
+                target = os.path.realpath(path)
+                if os.path.commonpath([root, target]) != root:
+                    leaving.append(f"{os.path.relpath(path, folder)} -> {os.readlink(path)}")
+    return leaving
+
+
+def chown_tree(parent_fd: int, name: str, uid: int, gid: int, skip_suffix: str = "") -> None:
+    """lchown PARENT/NAME and all under it, by descriptor: a link is changed, never followed.
+
+    Folders whose name ends in SKIP_SUFFIX (another run's `.partial`) are left alone.
+    """
+    os.chown(name, uid, gid, dir_fd=parent_fd, follow_symlinks=False)
+    walk = os.fwalk(name, dir_fd=parent_fd, follow_symlinks=False)
+    for _, dirnames, filenames, dir_fd in walk:
+        if skip_suffix:
+            dirnames[:] = [d for d in dirnames if not d.endswith(skip_suffix)]
+        for entry in dirnames + filenames:
+            with contextlib.suppress(FileNotFoundError):  # gone since the listing
+                os.chown(entry, uid, gid, dir_fd=dir_fd, follow_symlinks=False)
+
+
+def remove_tree(path: Path) -> None:
+    """Remove PATH and all under it, links removed rather than followed."""
+    shutil.rmtree(path, ignore_errors=True)
