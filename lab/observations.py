@@ -34,10 +34,14 @@ class Observations:
     """Observations by `experiment.name`, with one value per variant that measured it."""
 
     def __init__(
-        self, records: list[Observation] | None = None, variants_run: set[str] | None = None
+        self,
+        records: list[Observation] | None = None,
+        variants_run: set[str] | None = None,
+        planned: dict[str, tuple[str, ...]] | None = None,
     ) -> None:
         self.records: list[Observation] = list(records or [])
         self.variants_run = variants_run  # None: every variant ran
+        self.planned = planned or {}  # experiment -> the variants it runs on
 
     def add(self, record: Observation) -> None:
         self.records.append(record)
@@ -45,6 +49,10 @@ class Observations:
     def by_variant(self, key: str) -> dict[str, Any]:
         found = {r.variant: r.value for r in self.records if r.key == key}
         if not found:
+            experiment = key.partition(".")[0]
+            variants = self.planned.get(experiment, ())
+            if self.variants_run is not None and variants and not set(variants) & self.variants_run:
+                raise NotRun(f"{experiment} runs on {', '.join(variants)}, not run (--variant)")
             raise KeyError(f"no observation {key!r} (did its experiment fail?)")
         return found
 

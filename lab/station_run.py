@@ -59,7 +59,8 @@ class StationRun:
     def __init__(self, station: Station, options: Options, runner: Runner, say: Callable) -> None:
         self.station, self.options, self.runner, self.say = station, options, runner, say
         self.observations = Observations(
-            variants_run={options.variant} if options.variant else None
+            variants_run={lookup_variant(options.variant).name} if options.variant else None,
+            planned={e.name: e.variants for e in station.experiments},
         )
         self.labels: dict[str, str] = {}
         self.output = Path()

@@ -18,6 +18,7 @@ from labkit import observe, quick
 STARTS = 5 if quick() else 20
 PAYLOAD_MB = 16
 SENDS = 5 if quick() else 20
+WAIT = 120  # the longest one start, send or answer may take: a hang fails, loudly
 
 
 def median_ms(action: Callable[[], object], times: int) -> float:
@@ -40,7 +41,10 @@ def start_process(method: str) -> Callable[[], None]:
     def start() -> None:
         process = context.Process(target=noop)
         process.start()
-        process.join()
+        process.join(WAIT)
+        if process.exitcode is None:
+            process.kill()
+            raise TimeoutError(f"a {method} worker did not finish in {WAIT} s")
 
     return start
 
@@ -66,13 +70,17 @@ def send_to_process(payload: bytes) -> float:
 
     def send() -> None:
         parent.send(payload)
+        if not parent.poll(WAIT):
+            raise TimeoutError(f"the process did not answer in {WAIT} s")
         assert parent.recv() == len(payload)
 
     try:
         return median_ms(send, SENDS)
     finally:
         parent.send(None)
-        worker.join()
+        worker.join(WAIT)
+        if worker.exitcode is None:
+            worker.kill()
 
 
 def send_to_subinterpreter(payload: bytes, shared: bool) -> float:
@@ -87,7 +95,7 @@ def send_to_subinterpreter(payload: bytes, shared: bool) -> float:
 
     def send() -> None:
         inbox.put(item)
-        interp.exec("data = inbox.get(); size = len(data); del data")
+        interp.exec(f"data = inbox.get(timeout={WAIT}); size = len(data); del data")
 
     try:
         return median_ms(send, SENDS)

@@ -34,6 +34,9 @@ NUMPY_ELEMENTS = 2_000_000 if quick() else 8_000_000
 NUMPY_BLOCK = 32_768
 NUMPY_ROUNDS = 4 if quick() else 10
 REPEATS = 5 if quick() else 3  # rounds: a quick run's are short, so take more of them
+# The longest any one wait may take (a worker's share, a thread's join, a queue's get): a
+# worker that hangs fails the experiment with a TimeoutError, not the station forever.
+WAIT = 120
 
 
 def usable_cores() -> int:
@@ -66,14 +69,14 @@ def split_job(map_: Callable, workers: int) -> tuple[int, float]:
 @contextmanager
 def threads(most: int) -> Iterator[Run]:
     with ThreadPoolExecutor(most) as pool:
-        yield lambda workers: split_job(pool.map, workers)
+        yield lambda workers: split_job(partial(pool.map, timeout=WAIT), workers)
 
 
 @contextmanager
 def processes(most: int) -> Iterator[Run]:
     with ProcessPoolExecutor(most) as pool:
-        list(pool.map(abs, range(most)))  # start the processes before the clock does
-        yield lambda workers: split_job(pool.map, workers)
+        list(pool.map(abs, range(most), timeout=WAIT))  # start them before the clock does
+        yield lambda workers: split_job(partial(pool.map, timeout=WAIT), workers)
 
 
 @contextmanager
@@ -102,8 +105,10 @@ def subinterpreters(most: int) -> Iterator[Run]:
         for job in jobs:
             job.start()
         for job in jobs:
-            job.join()
-        return totals(results.get() for _ in jobs)
+            job.join(WAIT)
+            if job.is_alive():
+                raise TimeoutError(f"a subinterpreter did not finish in {WAIT} s")
+        return totals(results.get(timeout=WAIT) for _ in jobs)
 
     try:
         yield run
@@ -133,7 +138,8 @@ def numpy_threads(most: int) -> Iterator[Run]:
         return len(part), time.thread_time() - started
 
     with ThreadPoolExecutor(most) as pool:
-        yield lambda workers: totals(pool.map(crunch, np.array_split(samples, workers)))
+        parts = np.array_split
+        yield lambda workers: totals(pool.map(crunch, parts(samples, workers), timeout=WAIT))
 
 
 MODES = {
@@ -178,7 +184,7 @@ def measure(mode: str, counts: list[int], label: str = "") -> dict:
 def measure_with_gil_on(counts: list[int]) -> dict:
     """The same threads on the free-threaded build with the GIL back on, in a child process."""
     argv = [sys.executable, "-X", "gil=1", __file__, "--child", ",".join(map(str, counts))]
-    done = subprocess.run(argv, capture_output=True, text=True, check=True)
+    done = subprocess.run(argv, capture_output=True, text=True, check=True, timeout=10 * WAIT)
     print(done.stderr, end="")  # the child's progress lines
     measured = json.loads(done.stdout)
     by_workers = {key: {int(w): x for w, x in measured[key].items()} for key in ("seconds", "busy")}

@@ -11,16 +11,13 @@ MARKER = "@@lab-observation "
 
 
 def observe(name: str, value: Any, unit: str = "") -> None:
-    """Report a measured value under NAME (JSON-serialisable), for checks and the report."""
+    """Report a measured value under NAME (JSON-serialisable), for checks and the report.
+
+    NaN and infinities raise ValueError here: JSON has no such numbers, and the host
+    would drop the observation.
+    """
     record = {"name": name, "value": value, "unit": unit}
-    print(MARKER + json.dumps(record), flush=True)
-
-
-def parse_line(line: str) -> dict | None:
-    """The observation on LINE, or None for ordinary output."""
-    if not line.startswith(MARKER):
-        return None
-    return json.loads(line[len(MARKER) :])
+    print(MARKER + json.dumps(record, allow_nan=False), flush=True)
 
 
 def output_dir() -> Path:
