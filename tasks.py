@@ -12,16 +12,20 @@ from __future__ import annotations
 import functools
 import subprocess
 import sys
+from pathlib import Path
 
 from invoke import Exit, task
 
+from lab import bundle as lab_bundle
 from lab import containers, locks, signals, station_run
 from lab import doctor as lab_doctor
 from lab import images as lab_images
+from lab import registry as registry_ops
 from lab import stations as lab_stations
 from lab.config import ROOT, VARIANTS
 from lab.config import variant as lookup_variant
 from lab.errors import LabError
+from lab.lockfile import LOCK_FILE
 
 
 def one_line_errors(body):
@@ -37,10 +41,24 @@ def one_line_errors(body):
     return wrapper
 
 
-@task
+@task(
+    help={
+        "json": "print this machine's facts as JSON (for another machine's --compare)",
+        "compare": "name every difference from FILE: another machine's --json, or lab.lock",
+    }
+)
 @one_line_errors
-def doctor(c):
-    """Engine, plugins, GPU, images and their fingerprints."""
+def doctor(c, json=False, compare=None):
+    """Engine, plugins, GPU, images and their fingerprints; --json, --compare FILE."""
+    if json:
+        print(lab_doctor.facts_json())
+        return
+    if compare:
+        lines, identical = lab_doctor.compare(Path(compare))
+        print("\n".join(lines))
+        if not identical:
+            raise Exit(f"lab: this machine differs from {compare} (above)", code=1)
+        return
     table, healthy = lab_doctor.report()
     print(table)
     if not healthy:
@@ -120,6 +138,53 @@ def station(c, number, read_only=False, skip_reading=False, variant=None, json=F
         say(f"saved:  {folder}/{name}")
     if not report["passed"]:
         raise Exit("lab: some checks failed (see Check above)", code=1)
+
+
+# -- a classroom: build once, run identical everywhere (README, "For a classroom") --------
+
+
+@task(
+    help={
+        "registry": "HOST[:PORT][/PREFIX] of an OCI registry (e.g. 127.0.0.1:5000/class)",
+        "variants": "comma-separated (default: every image built here)",
+        "lock": "where to write the lock (default: lab.lock)",
+    }
+)
+@one_line_errors
+def publish(c, registry, variants=None, lock=str(LOCK_FILE)):
+    """Push the built images to a registry and write lab.lock (commit it)."""
+    locked = registry_ops.publish(registry, variants, Path(lock))
+    print(f"[publish] {lock}: {', '.join(locked)} (commit it for the class)")
+
+
+@task(help={"lock": "the lock to fetch (default: lab.lock)"})
+@one_line_errors
+def pull(c, lock=str(LOCK_FILE)):
+    """Fetch exactly the images lab.lock names, verify them, tag them; compile nothing."""
+    locked = registry_ops.pull(Path(lock))
+    print(f"[pull] identical to {lock}: {', '.join(locked)}")
+
+
+@task(
+    help={
+        "output": "the bundle file (default: lab-bundle.tar)",
+        "variants": "comma-separated (default: every image built here)",
+        "lock": "a published lock whose digests the bundle carries (default: lab.lock)",
+    }
+)
+@one_line_errors
+def bundle(c, output="lab-bundle.tar", variants=None, lock=str(LOCK_FILE)):
+    """One file with every image (zstd, shared layers once), its lock and SHA-256 sums."""
+    made = lab_bundle.bundle(Path(output), variants, Path(lock))
+    print(f"[bundle] {made['bundle']}: {', '.join(made['images'])}, {made['bytes'] / 1e9:.2f} GB")
+
+
+@task(help={"lock": "the class's lock the bundle must match, where there is one"})
+@one_line_errors
+def load(c, bundle_file, lock=str(LOCK_FILE)):
+    """Check a bundle whole, then load its images and tag them; a bad one loads nothing."""
+    checked = lab_bundle.load(Path(bundle_file), Path(lock))
+    print(f"[load] verified and tagged: {', '.join(checked.image_ids)}")
 
 
 @task

@@ -1,16 +1,20 @@
-"""`invoke doctor`: what this machine has for the lab, and the command that fixes each gap."""
+"""`invoke doctor`: what this machine has for the lab, and the command that fixes each gap;
+`--json` for the facts, `--compare FILE` for every difference from another machine."""
 
 from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
-from lab import docker, images
+from lab import docker, facts, images
 from lab.config import ALL_VARIANTS, OPTIONAL_VARIANTS, Variant
+from lab.errors import LabError
+from lab.lockfile import LockedImage
 from lab.table import render
 
-OK, MISSING = "ok", "MISSING"
+OK, MISSING, BROKEN = "ok", "MISSING", "BROKEN"
 # An image built only on request (the CUDA image): absent is no fault of the machine.
 NOT_BUILT = "not built"
 
@@ -26,23 +30,28 @@ class Row:
         return (self.item, self.status, self.detail)
 
 
-def fingerprint(variant: Variant) -> dict | None:
-    """The fingerprint the image recorded at build time, or None when it is not built."""
-    if docker.image_labels(variant.image) is None:
-        return None
-    out = docker.docker(["run", "--rm", variant.image, "cat", "/etc/lab/fingerprint.json"])
-    return json.loads(out)
+def image_or_error(variant: Variant) -> LockedImage | LabError | None:
+    """One image's facts; an error stays in its own row instead of ending the table."""
+    try:
+        return facts.local_image(variant)
+    except LabError as error:
+        return error
 
 
-def image_row(variant: Variant, facts: dict | None) -> Row:
-    if facts is None:
+def image_row(variant: Variant, found: LockedImage | LabError | None) -> Row:
+    if isinstance(found, LabError):
+        return Row(variant.image, BROKEN, f"{found} (fix: invoke images --force --variant "
+                   f"{variant.name})")  # fmt: skip
+    if found is None:
         status = NOT_BUILT if variant.name in OPTIONAL_VARIANTS else MISSING
         return Row(variant.image, status, f"fix: invoke images --variant {variant.name}")
-    gil = "no GIL" if facts["Py_GIL_DISABLED"] else "GIL"
-    debug = ", Py_DEBUG" if facts["Py_DEBUG"] else ""
-    detail = f"fingerprint {facts['digest']}  Python {facts['python']} ({gil}{debug})"
-    if "torch" in facts["packages"]:
-        detail += f"  torch {facts['packages']['torch']}"
+    fp = found.fingerprint
+    gil = "no GIL" if fp["Py_GIL_DISABLED"] else "GIL"
+    debug = ", Py_DEBUG" if fp["Py_DEBUG"] else ""
+    detail = f"fingerprint {fp['digest']}  rootfs {found.rootfs[7:19]}  Python {fp['python']} "
+    detail += f"({gil}{debug}) {found.platform}"
+    if "torch" in fp["packages"]:
+        detail += f"  torch {fp['packages']['torch']}"
     if variant.left_out:
         left_out = (f"{name}: {why}" for name, why in variant.left_out.items())
         detail += "  left out: " + "; ".join(left_out)
@@ -67,14 +76,32 @@ def rows() -> list[Row]:
     table.append(
         Row(base, OK, "base image") if base_here else Row(base, MISSING, "fix: invoke base")
     )
+    variants = list(ALL_VARIANTS.values())
     with ThreadPoolExecutor() as pool:  # one container start per image, run side by side
-        facts = list(pool.map(fingerprint, ALL_VARIANTS.values()))
-    table += [image_row(v, f) for v, f in zip(ALL_VARIANTS.values(), facts, strict=True)]
+        found = list(pool.map(image_or_error, variants))
+    table += [image_row(v, f) for v, f in zip(variants, found, strict=True)]
     return table
 
 
 def report() -> tuple[str, bool]:
     """The table, and whether everything the lab needs is there."""
     table = rows()
-    healthy = all(row.status != MISSING for row in table)
+    healthy = all(row.status not in (MISSING, BROKEN) for row in table)
     return render(("what", "status", "detail"), [r.cells for r in table]), healthy
+
+
+def facts_json() -> str:
+    return json.dumps(facts.machine_facts(), indent=2, sort_keys=True)
+
+
+def compare(path: Path) -> tuple[list[str], bool]:
+    """Lines naming every difference between this machine and PATH; whether there are none."""
+    there = facts.read_reference(path)
+    docker.require_engine()
+    here = {name: facts.as_entry(image) for name, image in facts.local_images().items()}
+    lines = facts.differences(here, there)
+    if lines:
+        return lines, False
+    same = [name for name, entry in there.items() if entry is not None]
+    rootfs = ", ".join(f"{name} {there[name]['rootfs'][7:19]}" for name in same)
+    return [f"identical to {path}: {rootfs or 'no images on either side'}"], True

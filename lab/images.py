@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from lab import docker
+from lab import docker, identity
 from lab.config import ALL_VARIANTS, CPYTHON_DIR, IMAGES_DIR, Variant, dockerfile_pin
 from lab.errors import LabError
 
@@ -23,6 +23,12 @@ SYSTEM_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
 def base_image() -> str:
     return dockerfile_pin("BASE_IMAGE")
+
+
+def base_rootfs() -> str:
+    """The base image's rootfs identity, which the images' fingerprints record."""
+    facts = identity.inspect(base_image())
+    return facts.rootfs if facts else "unknown"
 
 
 def ensure_base() -> None:
@@ -111,6 +117,7 @@ def compose_build(variant: Variant, digest: str, optimize: bool) -> None:
             "LAB_OPTIMIZE": "yes" if optimize else "no",
             "LAB_INPUTS": digest,
             "LAB_EXTRA_CA": extra_ca(),
+            "LAB_BASE_ROOTFS": base_rootfs(),
         }
     )
     command = docker.compose_command(["--progress", "plain", "build", variant.service])

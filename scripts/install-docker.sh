@@ -5,6 +5,8 @@
 # Idempotent: whatever is already installed or running is reused, and on a machine
 # that already has a working engine with both plugins nothing is touched.
 # Used by the README's set-up and by .ci/run. Needs root only when it installs.
+#   install-docker.sh              engine, Compose v2, buildx, debootstrap
+#   install-docker.sh --classroom  ... and Debian's registry and iproute2 (README, For a classroom)
 set -euo pipefail
 
 log() { printf '[install-docker] %s\n' "$*" >&2; }
@@ -26,21 +28,37 @@ apt_install() {
 
 engine_answers() { docker info >/dev/null 2>&1; }
 
+start_dockerd() {
+  # A distribution service manager starts it where there is one; these machines have none.
+  if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then
+    as_root systemctl start docker
+  else
+    log "engine: starting dockerd (log: $DOCKERD_LOG)"
+    as_root bash -c "nohup setsid dockerd >'$DOCKERD_LOG' 2>&1 </dev/null &"
+  fi
+}
+
+# A dockerd that runs but does not answer is starting, or shutting down: wait and see which.
+wait_for_running_dockerd() {
+  log "engine: a dockerd runs but does not answer yet: waiting for it"
+  for _ in $(seq 30); do
+    engine_answers && return 0
+    pgrep -x dockerd >/dev/null || { log "engine: it was shutting down"; return 1; }
+    sleep 1
+  done
+  die "dockerd (pid $(pgrep -x dockerd | head -1)) runs but does not answer after 30 s: see $DOCKERD_LOG"
+}
+
 ensure_engine() {
   if engine_answers; then log "engine: running"; return; fi
   if ! command -v dockerd >/dev/null; then
     log "engine: installing docker.io and containerd"
     apt_install docker.io
   fi
-  # A distribution service manager starts it where there is one; these machines have none.
-  if pgrep -x dockerd >/dev/null; then
-    log "engine: dockerd is starting, waiting for it"
-  elif command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then
-    as_root systemctl start docker
-  else
-    log "engine: starting dockerd (log: $DOCKERD_LOG)"
-    as_root bash -c "nohup setsid dockerd >'$DOCKERD_LOG' 2>&1 </dev/null &"
+  if pgrep -x dockerd >/dev/null && wait_for_running_dockerd; then
+    log "engine: running"; return
   fi
+  start_dockerd
   for _ in $(seq 60); do engine_answers && { log "engine: running"; return; }; sleep 1; done
   die "dockerd did not answer within 60 s: see $DOCKERD_LOG"
 }
@@ -89,6 +107,15 @@ ensure_debootstrap() {
   apt_install debootstrap
 }
 
+# --classroom: what the classroom's tests and an instructor's registry need: distribution's
+# registry (Debian's docker-registry) and iproute2 (a second engine's bridge).
+ensure_classroom_tools() {
+  command -v docker-registry >/dev/null && command -v ip >/dev/null && return
+  log "classroom: installing docker-registry and iproute2"
+  apt_install docker-registry iproute2
+}
+
 ensure_engine
 ensure_plugins
 ensure_debootstrap
+if [ "${1:-}" = --classroom ]; then ensure_classroom_tools; fi

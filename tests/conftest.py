@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -17,7 +18,7 @@ from lab.config import ALL_VARIANTS, VARIANTS, Variant
 # The reaper container (ryuk) would have to be pulled; every test stops what it starts.
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
-CONTAINER_DIRS = ("images", "stations")
+CONTAINER_DIRS = ("images", "stations", "classroom")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -26,7 +27,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.container)
 
 
-def unavailable(reason: str) -> None:
+def unavailable(reason: str) -> NoReturn:
     if os.environ.get("CI") == "true":
         pytest.fail(f"{reason} (CI builds everything before the tests)")
     pytest.skip(reason)

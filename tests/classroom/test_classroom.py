@@ -1,0 +1,180 @@
+"""Build once, run identical everywhere, proven on one machine: this engine is the
+instructor's, a second engine started by the test is a student's, and a registry on loopback
+stands between them (tests/services.py). Every step is the `invoke` command a person types.
+
+Order matters: the tests share the student's engine and go from an empty one to a class.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from lab import identity, lockfile
+from lab.config import ALL_VARIANTS, VARIANTS
+from tests.classroom.conftest import CPU_VARIANTS
+from tests.cli import assert_one_clear_line, invoke
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def on(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """`docker ARGS` against the engine ENV points at."""
+    return subprocess.run(
+        ["docker", *args], env={**os.environ, **env}, capture_output=True, text=True, check=False
+    )
+
+
+def lab_images_on(env: dict[str, str]) -> dict[str, str]:
+    """{local name: rootfs identity} of the lab's images on that engine."""
+    found = {}
+    for variant in ALL_VARIANTS.values():
+        done = on(env, "image", "inspect", "--format", "{{json .RootFS.Layers}}", variant.image)
+        if done.returncode == 0:
+            found[variant.image] = identity.rootfs_identity(json.loads(done.stdout))
+    return found
+
+
+def empty(env: dict[str, str]) -> None:
+    """The student's engine back to no lab image at all."""
+    names = list(lab_images_on(env))
+    if names:
+        on(env, "rmi", "--force", *names)
+    on(env, "image", "prune", "--all", "--force")
+    assert lab_images_on(env) == {}
+
+
+def test_publish_locks_what_it_pushed(published: Path, registry: str) -> None:
+    locked = lockfile.read(published)
+    assert set(locked) == set(VARIANTS)
+    for name, entry in locked.items():
+        here = identity.inspect(ALL_VARIANTS[name].image)
+        assert entry.rootfs == here.rootfs
+        assert entry.platform == identity.engine_platform()
+        assert entry.repository == f"{registry}/class/{ALL_VARIANTS[name].image.split(':')[0]}"
+        assert entry.fingerprint["variant"] == name
+        assert entry.fingerprint["debian_packages"], "the Debian packages are in the fingerprint"
+
+
+def test_a_student_pulls_and_runs_station_1(
+    published: Path, student: dict[str, str], tmp_path: Path
+) -> None:
+    empty(student)
+    pulled = invoke("pull", "--lock", str(published), env=student, timeout=1800)
+    assert pulled.code == 0, pulled.stderr
+    locked = lockfile.read(published)
+    assert lab_images_on(student) == {
+        ALL_VARIANTS[name].image: entry.rootfs for name, entry in locked.items()
+    }
+    ran = invoke("station", "1", "--quick", env={**student, "LAB_RESULTS": str(tmp_path)})
+    assert ran.code == 0, ran.stdout[-3000:] + ran.stderr
+    compared = invoke("doctor", "--compare", str(published), env=student)
+    assert compared.code == 0, compared.stdout + compared.stderr
+    assert compared.stdout.startswith(f"identical to {published}")
+
+
+def test_pull_again_fetches_nothing(published: Path, student: dict[str, str]) -> None:
+    again = invoke("pull", "--lock", str(published), env=student)
+    assert again.code == 0, again.stderr
+    assert again.stdout.count("is already the locked image") == len(VARIANTS)
+
+
+def test_two_machines_facts(student: dict[str, str], tmp_path: Path) -> None:
+    """The instructor's `doctor --json`, compared on the student's machine: the three CPU
+    images are identical; only an image the student never got (CUDA, where built) differs."""
+    teacher = invoke("doctor", "--json")
+    assert teacher.code == 0, teacher.stderr
+    (tmp_path / "teacher.json").write_text(teacher.stdout)
+    compared = invoke("doctor", "--compare", str(tmp_path / "teacher.json"), env=student)
+    differences = compared.stdout.strip().splitlines()
+    teacher_has_cuda = json.loads(teacher.stdout)["images"]["cuda"] is not None
+    assert differences == (["cuda: image missing here"] if teacher_has_cuda else differences)
+    assert compared.code == (1 if teacher_has_cuda else 0)
+
+
+def test_a_changed_image_is_named(published: Path, student: dict[str, str]) -> None:
+    """One image rebuilt on the student's machine with one package gone: --compare names it."""
+    recipe = (
+        "FROM lab-cpython:stock\nUSER root\n"
+        "RUN python3 -m pip uninstall -y -q pytest && python3 /usr/local/lib/lab/fingerprint.py"
+        " --inherit /etc/lab/fingerprint.json >/tmp/f && mv /tmp/f /etc/lab/fingerprint.json\n"
+        "USER lab\n"
+    )
+    built = subprocess.run(
+        ["docker", "build", "--network", "none", "-t", "lab-cpython:stock", "-"],
+        input=recipe, env={**os.environ, **student, "DOCKER_BUILDKIT": "0"},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    compared = invoke("doctor", "--compare", str(published), env=student)
+    assert compared.code == 1
+    lines = compared.stdout.splitlines()
+    assert any(line.startswith("stock: rootfs: ") for line in lines), lines
+    assert "stock: package pytest: not installed here, 8.4.2 there" in lines
+    assert not any(line.startswith(("debug:", "ft:")) for line in lines)
+    repaired = invoke("pull", "--lock", str(published), env=student, timeout=1800)
+    assert repaired.code == 0, repaired.stderr
+    assert invoke("doctor", "--compare", str(published), env=student).code == 0
+
+
+def test_registry_faults_are_one_line(
+    published: Path, student: dict[str, str], tmp_path: Path
+) -> None:
+    refused = invoke("publish", "--registry", "127.0.0.1:9/class", "--variants", "stock",
+                     "--lock", str(tmp_path / "never.lock"))  # fmt: skip
+    assert_one_clear_line(refused, "registry 127.0.0.1:9/class refused")
+    assert not (tmp_path / "never.lock").exists()
+
+    lock = json.loads(published.read_text())
+    lock["images"]["stock"]["digest"] = "sha256:" + "0" * 64
+    (tmp_path / "wrong.lock").write_text(json.dumps(lock))
+    before = lab_images_on(student)
+    absent = invoke("pull", "--lock", str(tmp_path / "wrong.lock"), env=student)
+    assert_one_clear_line(absent, "has no", "invoke load BUNDLE", "invoke images")
+    assert lab_images_on(student) == before, "nothing was tagged"
+
+    lock["images"]["stock"]["repository"] = "127.0.0.1:9/class/lab-cpython"
+    (tmp_path / "gone.lock").write_text(json.dumps(lock))
+    gone = invoke("pull", "--lock", str(tmp_path / "gone.lock"), env=student)
+    assert_one_clear_line(gone, "registry 127.0.0.1:9 does not answer", "invoke load BUNDLE")
+
+
+@pytest.fixture(scope="module")
+def class_bundle(published: Path, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("usb") / "lab-bundle.tar"
+    made = invoke("bundle", "--output", str(path), "--variants", CPU_VARIANTS,
+                  "--lock", str(published), timeout=1800)  # fmt: skip
+    assert made.code == 0, made.stderr
+    return path
+
+
+def test_a_student_loads_the_bundle(
+    class_bundle: Path, published: Path, student: dict[str, str]
+) -> None:
+    empty(student)
+    loaded = invoke("load", str(class_bundle), "--lock", str(published), env=student, timeout=1800)
+    assert loaded.code == 0, loaded.stderr
+    compared = invoke("doctor", "--compare", str(published), env=student)
+    assert compared.code == 0, compared.stdout
+
+
+def test_a_tampered_or_cut_bundle_loads_nothing(
+    class_bundle: Path, published: Path, student: dict[str, str]
+) -> None:
+    empty(student)
+    with open(class_bundle, "r+b") as damaged:  # one byte, deep inside images.tar.zst
+        damaged.seek(class_bundle.stat().st_size // 2)
+        byte = damaged.read(1)
+        damaged.seek(-1, os.SEEK_CUR)
+        damaged.write(bytes([byte[0] ^ 0xFF]))
+    altered = invoke("load", str(class_bundle), "--lock", str(published), env=student)
+    assert_one_clear_line(altered, "images.tar.zst")
+    assert lab_images_on(student) == {}
+    os.truncate(class_bundle, class_bundle.stat().st_size // 3)
+    cut = invoke("load", str(class_bundle), "--lock", str(published), env=student)
+    assert_one_clear_line(cut, str(class_bundle))
+    assert lab_images_on(student) == {}
