@@ -17,17 +17,21 @@ def adaptive_opnames(function):
 
 
 before = adaptive_opnames(f)
+f(1)  # one call: RESUME becomes RESUME_CHECK at once, which is not yet specialization
+after_one = adaptive_opnames(f)
 for n in range(WARMUP_CALLS):
     f(n)
 after = adaptive_opnames(f)
 
-print(f"{'before warm-up':<24}after {WARMUP_CALLS} calls")
-for old, new in zip(before, after, strict=True):
-    print(f"{old:<24}{new}{'   <- specialized' if old != new else ''}")
+print(f"{'before warm-up':<24}{'after 1 call':<24}after {WARMUP_CALLS} calls")
+for old, one, new in zip(before, after_one, after, strict=True):
+    print(f"{old:<24}{one:<24}{new}{'   <- specialized' if one != new else ''}")
 
 gil = "GIL" if getattr(sys, "_is_gil_enabled", lambda: True)() else "free-threaded"
-print(f"\n{gil} build: {sum(o != n for o, n in zip(before, after, strict=True))} specialized")
+print(f"\n{gil} build: {sum(o != n for o, n in zip(after_one, after, strict=True))} specialized")
 observe("warmup_calls", WARMUP_CALLS)
 observe("before", before)
 observe("after", after)
+observe("changed_after_one_call", [f"{o} -> {n}" for o, n in zip(before, after_one, strict=True)
+                                   if o != n])  # fmt: skip
 observe("specialized", [f"{o} -> {n}" for o, n in zip(before, after, strict=True) if o != n])

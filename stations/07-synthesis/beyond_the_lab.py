@@ -14,7 +14,8 @@ from labkit import observe
 TOOLS = {
     "nsys": "Nsight Systems: CPU and GPU timeline (install NVIDIA's Nsight on a GPU host)",
     "ncu": "Nsight Compute: one kernel's counters (with the CUDA toolkit)",
-    "nvprof": "the old CUDA profiler (CUDA 10 and earlier GPUs)",
+    # nvprof's limit is the GPU, not the toolkit: it cannot profile compute capability 8.0+.
+    "nvprof": "the old CUDA profiler (no GPU of compute capability 8.0+: Ampere, Hopper)",
     "strace": "syscalls (needs SYS_PTRACE; not installed)",
     "perf": "CPU counters and native stacks (needs perf_event_open; not installed)",
 }

@@ -1,16 +1,30 @@
 """The synthesis' checks: each column's tool worked on the workload and saw what it should."""
 
 
-def check_ruff_finds_nothing_in_the_station_code(obs):
-    """ruff reads every station's code and finds nothing to fix"""
-    findings, files = obs["code_and_ast.ruff_findings"], obs["code_and_ast.ruff_files"]
-    return findings == 0 and files > 0, f"{findings} findings in {files} files"
+def check_ruff_finds_the_planted_bug(obs):
+    """ruff finds the bug planted in a learner's copy of the workload, none in the original"""
+    planted = obs["code_and_ast.planted"]
+    findings = obs["code_and_ast.ruff_findings"]
+    original = obs["code_and_ast.ruff_findings_original"]
+    at_line = [f["code"] for f in findings if f["line"] == planted["line"]]
+    detail = (
+        f"`{planted['code']}` planted at line {planted['line']}: ruff says {at_line or 'nothing'}"
+        f" there, {len(findings)} findings in all; {original} in the original"
+    )
+    return bool(at_line) and original == 0, detail
+
+
+# is_prime's `divisor * divisor` and `divisor += 2` on ints; RESUME -> RESUME_CHECK (the first
+# call's) and COMPARE_OP_INT alone would not show the arithmetic specialized.
+INT_ARITHMETIC = ("BINARY_OP_MULTIPLY_INT", "BINARY_OP_ADD_INT")
 
 
 def check_dis_shows_specialization(obs):
     """dis(adaptive=True) shows the hot function's instructions specialized after warm-up"""
     specialized = obs["bytecode.specialized"]
-    return bool(specialized), ", ".join(specialized) or "nothing specialized"
+    missing = [op for op in INT_ARITHMETIC if op not in specialized]
+    detail = ", ".join(specialized) or "nothing specialized"
+    return not missing, detail + (f"; missing: {', '.join(missing)}" if missing else "")
 
 
 def check_py_spy_finds_the_hot_function(obs):

@@ -69,3 +69,96 @@ def test_ft_threads_pass_on_speedup_or_on_cores_kept_busy_never_when_serialized(
     assert (
         run_check(check, ft_threads_observations(speedup=1.0, busy=1.0, cores=1)).status == "skip"
     )
+
+
+# -- the fidelity pass (issue 10): every check fed the observation that must fail it --------
+def observations(experiment: str, values: dict, variant: str = "stock") -> Observations:
+    return Observations([Observation(experiment, variant, k, v) for k, v in values.items()])
+
+
+def merged(*parts: Observations) -> Observations:
+    return Observations([r for part in parts for r in part.records])
+
+
+def status(name: str, number: str, obs: Observations) -> str:
+    return run_check(check_named(name, stations.find(number)), obs).status
+
+
+def test_specialization_needs_the_int_arithmetic_not_resume_check() -> None:
+    resume_only = {"specialized": ["RESUME -> RESUME_CHECK"]}
+    assert status("stock_specializes", "1", observations("specialization", resume_only)) == "fail"
+    full = {"specialized": [*resume_only["specialized"], *stations_1_int_ops()]}
+    assert status("stock_specializes", "1", observations("specialization", full)) == "pass"
+    synthesis = {"specialized": ["COMPARE_OP_INT", "RESUME_CHECK"]}
+    assert status("dis_shows_specialization", "7", observations("bytecode", synthesis)) == "fail"
+    synthesis["specialized"] += ["BINARY_OP_ADD_INT", "BINARY_OP_MULTIPLY_INT"]
+    assert status("dis_shows_specialization", "7", observations("bytecode", synthesis)) == "pass"
+
+
+def stations_1_int_ops() -> list[str]:
+    return ["BINARY_OP -> BINARY_OP_MULTIPLY_INT", "BINARY_OP -> BINARY_OP_ADD_INT"]
+
+
+def reads(ratio: float, itself: float) -> Observations:
+    values = {"global_over_local": ratio, "local_over_itself": itself}
+    return observations("load_fast_vs_global", values)
+
+
+def test_local_read_must_beat_the_noise_measured_beside_it() -> None:
+    assert status("local_read_is_faster", "1", reads(1.15, 1.01)) == "pass"
+    assert status("local_read_is_faster", "1", reads(1.01, 1.0)) == "fail"  # within 2%
+    assert status("local_read_is_faster", "1", reads(1.03, 0.98)) == "fail"  # within 2 x A/A
+    assert status("local_read_is_faster", "1", reads(1.10, 1.2)) == "skip"  # too noisy to tell
+
+
+def test_ft_global_read_costs_more_without_specialization() -> None:
+    def both(stock: float, ft: float) -> Observations:
+        instruction = Observation("load_fast_vs_global", "stock", "global_instruction", [])
+        return merged(
+            observations("load_fast_vs_global", {"global_over_local": stock}),
+            observations("load_fast_vs_global", {"global_over_local": ft}, "ft"),
+            Observations([instruction]),
+        )
+
+    assert status("specialization_narrows_the_global_read", "1", both(1.1, 3.0)) == "pass"
+    assert status("specialization_narrows_the_global_read", "1", both(1.1, 1.2)) == "fail"
+
+
+def frame_homes(**changed) -> Observations:
+    values = {
+        "call_frame_on_data_stack": True,
+        "frame_copied_into_frame_object": True,
+        "generator_frame_inside_generator": True,
+        "locals_after_return": {"secret": "kept"},
+        "heap_bytes_per_call": {"plain call": 0, "call asking sys._getframe()": 184},
+        **changed,
+    }
+    return observations("frame_homes", values)
+
+
+def test_frame_homes_fail_on_a_frame_in_the_wrong_place() -> None:
+    assert status("frame_homes", "1", frame_homes()) == "pass"
+    assert status("frame_homes", "1", frame_homes(generator_frame_inside_generator=False)) == "fail"
+    assert status("frame_homes", "1", frame_homes(frame_copied_into_frame_object=False)) == "fail"
+    assert status("frame_homes", "1", frame_homes(locals_after_return={})) == "fail"
+    eager = {"plain call": 184, "call asking sys._getframe()": 184}
+    assert status("frame_object_made_lazily", "1", frame_homes()) == "pass"
+    assert status("frame_object_made_lazily", "1", frame_homes(heap_bytes_per_call=eager)) == "fail"
+
+
+def linted(findings: list[dict], original: int = 0) -> Observations:
+    values = {
+        "planted": {"line": 16, "code": "return n is 2"},
+        "ruff_findings": findings,
+        "ruff_findings_original": original,
+    }
+    return observations("code_and_ast", values)
+
+
+def test_ruff_must_find_the_planted_bug_in_the_learners_file() -> None:
+    found = [{"line": 16, "code": "F632"}]
+    assert status("ruff_finds_the_planted_bug", "7", linted(found)) == "pass"
+    assert status("ruff_finds_the_planted_bug", "7", linted([])) == "fail"
+    elsewhere = [{"line": 3, "code": "F401"}]
+    assert status("ruff_finds_the_planted_bug", "7", linted(elsewhere)) == "fail"
+    assert status("ruff_finds_the_planted_bug", "7", linted(found, original=2)) == "fail"
