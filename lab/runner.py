@@ -124,6 +124,8 @@ class Frames:
             self.on_line(untrusted.text(line.partition(b" ")[2]))
         elif line.startswith(b"@end %d " % self.index) and self.started:
             self.outcome = self._outcome(line.split(b" ", 2)[2])
+            if self.outcome is None:
+                self.on_line(untrusted.text(line))
         else:
             self.last_noise = untrusted.text(line)
             if self.last_noise.strip():

@@ -175,7 +175,7 @@ class Collector:
 
     def line(self, line: str) -> None:
         if not line.startswith(MARKER):
-            self.say(f"  {self.variant:>5} │ {line}")
+            self.say(f"  {self.variant:>5} │ {untrusted.text(line)}")
             return
         if self.taken >= untrusted.MAX_OBSERVATIONS:
             self.dropped += 1

@@ -30,12 +30,12 @@ def test_a_broken_station_is_one_clear_error_and_breaks_no_other(tmp_path) -> No
     shutil.copytree(STATIONS_DIR / "01-frames", tmp_path / "01-frames")
     (tmp_path / "03-x").mkdir()
     (tmp_path / "03-x" / "station.toml").write_text("number = 3\n")
-    with pytest.raises(LabError, match="03-x/station.toml: not a valid station"):
+    with pytest.raises(LabError, match=r"03-x/station\.toml: not a valid station"):
         stations.find("3", root=tmp_path)
     assert stations.find("1", root=tmp_path).number == 1
     assert [s.number for s in stations.all_stations(tmp_path)] == [1]
     listing = stations.listing(tmp_path)
-    assert listing[-1].split() [0] == "broken" and "`title` is missing" in listing[-1]
+    assert listing[-1].split()[0] == "broken" and "`title` is missing" in listing[-1]
 
 
 @pytest.mark.parametrize("wanted", ["0", "9", "abc"])
