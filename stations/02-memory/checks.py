@@ -35,16 +35,29 @@ def check_arenas_grow_and_shrink(obs):
     """pymalloc takes arenas for a burst of small objects and gives memory back after"""
     before, during, after = (obs[f"pymalloc_stats.{k}"] for k in ("before", "during", "after"))
     grew = during["arenas_allocated_current"] > before["arenas_allocated_current"]
-    shrank = after["bytes_in_allocated_blocks"] < during["bytes_in_allocated_blocks"]
+    # Given back means arenas freed, not just blocks marked free inside arenas kept.
+    shrank = (
+        after["bytes_in_allocated_blocks"] < during["bytes_in_allocated_blocks"]
+        and after["arenas_allocated_current"] < during["arenas_allocated_current"]
+    )
     detail = (
         f"arenas {before['arenas_allocated_current']} -> {during['arenas_allocated_current']}"
-        f" -> {after['arenas_allocated_current']}"
+        f" -> {after['arenas_allocated_current']}; bytes in blocks"
+        f" {during['bytes_in_allocated_blocks']:,} -> {after['bytes_in_allocated_blocks']:,}"
     )
     return grew and shrank, detail
 
 
+def check_blocks_land_in_the_computed_size_class(obs):
+    """Each object lands in the size class its request rounds up to (a multiple of ALIGNMENT)"""
+    expected = obs["pymalloc_stats.expected_classes"]
+    grew = obs["pymalloc_stats.classes_that_grew"]
+    detail = f"computed {expected}; grew by the burst: {grew}"
+    return sorted(expected.values()) == sorted(int(size) for size in grew), detail
+
+
 def check_free_threaded_header_is_bigger(obs):
-    """The free-threaded header carries the biased-refcount fields (and is bigger)"""
+    """struct _object is bigger on 3.13t: it carries the biased-refcount fields"""
     stock, ft = obs["object_header.header_bytes@stock"], obs["object_header.header_bytes@ft"]
     verified = (
         obs["object_header.layout_verified@stock"] and obs["object_header.layout_verified@ft"]
@@ -54,14 +67,42 @@ def check_free_threaded_header_is_bigger(obs):
     return ok, f"stock {stock} B, ft {ft} B, layout read back from memory: {verified}"
 
 
+def check_only_objects_outside_the_gc_pay_for_it(obs):
+    """Only objects outside the GC pay 3.13t's bigger header: it drops the PyGC_Head"""
+    stock, ft = obs["object_header.sizes@stock"], obs["object_header.sizes@ft"]
+    extra = obs["object_header.header_bytes@ft"] - obs["object_header.header_bytes@stock"]
+    wrong = [
+        name
+        for name, size in stock.items()
+        if ft[name]["bytes"] - size["bytes"] != (0 if size["gc_tracked"] else extra)
+    ]
+    cells = ", ".join(f"{n} {stock[n]['bytes']} -> {ft[n]['bytes']}" for n in stock)
+    detail = f"stock -> ft: {cells} (want +0 B when GC-tracked, +{extra} B otherwise)"
+    return not wrong, detail + (f"; not so: {', '.join(wrong)}" if wrong else "")
+
+
+def owners_agree(tids: dict[str, int]) -> bool:
+    """Equal within a thread, different across threads, the main thread's unchanged."""
+    by_thread: dict[str, set[int]] = {}
+    for label, tid in tids.items():
+        by_thread.setdefault(label.split(",")[0], set()).add(tid)
+    one_each = all(len(found) == 1 for found in by_thread.values())
+    distinct = len({next(iter(found)) for found in by_thread.values()}) == len(by_thread)
+    return one_each and distinct and len(by_thread) >= 3
+
+
 def check_biased_counts(obs):
-    """On ft the owner thread moves ob_ref_local; another thread moves ob_ref_shared"""
-    owner = obs["object_header.owner_is_this_thread@ft"]
+    """On ft, ob_tid names the maker thread; the owner moves ob_ref_local, others ob_ref_shared"""
+    tids = obs["object_header.owner_tids@ft"]
+    owned = owners_agree(tids)
     local = obs["object_header.local_count_moves@ft"]
     shared = obs["object_header.shared_count_moves@ft"]
     other_local = obs["object_header.local_count_after_other_thread@ft"]
-    ok = owner and local == 3 and shared == 3 and other_local == 0
-    detail = f"owner is this thread: {owner}; local +{local}; "
+    ok = owned and local == 3 and shared == 3 and other_local == 0
+    detail = (
+        f"ob_tid same within a thread, different across 3 threads, kept: {owned}; "
+        f"owner: local +{local}; "
+    )
     return ok, detail + f"from another thread: shared +{shared}, local +{other_local}"
 
 
