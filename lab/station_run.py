@@ -39,6 +39,8 @@ def validate(station: Station, options: Options) -> None:
     """Options that would run nothing, or report on what was not run: one line each."""
     if not options.read and not options.run:
         raise LabError("--read-only and --skip-reading together leave nothing to do")
+    if not options.run and not station.reading:
+        raise LabError(f"station {station.label} has no reading list: --read-only shows nothing")
     if options.variant:
         name = lookup_variant(options.variant).name
         if options.run and name not in station.variants:

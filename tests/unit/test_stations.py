@@ -57,3 +57,12 @@ def test_station_without_engine(tmp_path) -> None:
     )
     assert_one_clear_line(result, "no Docker engine is running")
     assert not list(tmp_path.iterdir()), "nothing is written when nothing could run"
+
+
+def test_a_broken_station_on_the_command_line_is_one_line_and_others_run(tmp_path) -> None:
+    shutil.copytree(STATIONS_DIR / "_lib", tmp_path / "_lib")
+    (tmp_path / "03-broken").mkdir()
+    (tmp_path / "03-broken" / "station.toml").write_text("number = 'three'\n")
+    result = invoke("station", "3", env={"LAB_STATIONS": str(tmp_path)})
+    assert_one_clear_line(result, "03-broken/station.toml: not a valid station", "`number`")
+    assert any(line.startswith("   broken") for line in stations.listing(tmp_path))
