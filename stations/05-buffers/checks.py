@@ -46,11 +46,31 @@ def check_c_function_needs_c_order(obs):
     return wrong != expected and copied == contiguous == expected, detail
 
 
-def check_guards_refuse_transpose(obs):
-    """ndpointer(flags='C_CONTIGUOUS') and a C-contiguous buffer request both refuse a.T"""
+def check_who_refuses_the_transpose(obs):
+    """NumPy grants a.T's strided buffer and refuses a simple one; ctypes refuses by itself"""
     ndpointer = obs["c_order_call.ndpointer_refuses_transpose"]
-    buffer = obs["c_order_call.buffer_refuses_c_contiguous"]
-    return bool(ndpointer) and bool(buffer), f"ndpointer: {ndpointer or 'accepted'}; {buffer}"
+    granted = obs["c_order_call.numpy_grants_strided"]
+    by_ctypes, by_numpy = (
+        obs["c_order_call.ctypes_refuses"],
+        obs["c_order_call.numpy_refuses_simple"],
+    )
+    # The messages name who refused: ctypes' _ctypes.c and NumPy's buffer.c word them so.
+    ok = bool(granted.get("strides")) and "underlying buffer is not C contiguous" in by_ctypes
+    ok = ok and "ndarray is not C-contiguous" in by_numpy and bool(ndpointer)
+    detail = (
+        f"strided request granted: {granted}; ctypes: {by_ctypes or 'given'};"
+        f" simple request (hashlib): {by_numpy or 'given'}; ndpointer: {ndpointer or 'accepted'}"
+    )
+    return ok, detail
+
+
+def check_fortran_consumer_needs_no_copy(obs):
+    """a.T is F-contiguous: a C function told the order reads it right, with no copy"""
+    expected = obs["c_order_call.expected"]
+    f_contiguous = obs["c_order_call.t_f_contiguous"]
+    given = obs["c_order_call.f_order_function_given_transpose"]
+    detail = f"a.T F-contiguous: {f_contiguous}; Fortran-order function on a.T: {given}"
+    return f_contiguous and given == expected, f"{detail} (expected {expected})"
 
 
 def check_one_buffer_no_copies(obs):
@@ -60,13 +80,6 @@ def check_one_buffer_no_copies(obs):
     bad = [k for k, v in {**same, **seen, **shares}.items() if not v]
     detail = f"{len(same)} views at their owner's address, {len(seen)} writes seen everywhere"
     return not bad, detail if not bad else f"not shared: {bad}"
-
-
-def check_constructors_copy(obs):
-    """bytes(), bytearray(), array.array(), np.array() and torch.tensor() copy instead"""
-    copies = obs["shared_buffer.copies"]
-    shared = [name for name, copied in copies.items() if not copied]
-    return not shared, ", ".join(copies) + (" all copy" if not shared else f"; shared: {shared}")
 
 
 def check_bytes_is_read_only(obs):
@@ -81,3 +94,10 @@ def check_tensor_is_no_buffer_exporter(obs):
     # The curriculum lists Tensor among the buffer-protocol objects: in torch 2.6 it is a
     # consumer (torch.frombuffer) and shares with NumPy through from_numpy / __array__.
     return exports.startswith("no"), f"memoryview(Tensor): {exports}"
+
+
+def check_dlpack_shares_without_a_copy(obs):
+    """DLPack hands a.T to torch and back to NumPy at the same address, strides and all"""
+    dlpack = obs["shared_buffer.dlpack"]
+    failed = [k for k, v in dlpack.items() if not v]
+    return not failed, "all hold: " + "; ".join(dlpack) if not failed else f"not so: {failed}"

@@ -1,5 +1,8 @@
 """One buffer, many objects: bytes, bytearray, array.array, ndarray and Tensor, no copies.
 
+(And DLPack, the other road between NumPy and torch: it carries strides, and it is the
+only one on which a Tensor can be the one handing its memory out.)
+
 The buffer protocol (PEP 3118) has two sides. bytes, bytearray, array.array and ndarray
 *export* a buffer; memoryview, np.frombuffer, np.asarray and torch.frombuffer *consume*
 one, keeping the exporter's memory instead of copying it. Each owner's data address is
@@ -110,6 +113,21 @@ except TypeError as error:
     tensor_exports = f"no: {error}"
 print(f"memoryview(Tensor): {tensor_exports}")
 
+# -- DLPack: the zero-copy path to a Tensor that the buffer protocol cannot give ----------
+# A Tensor exports no buffer, but both sides speak DLPack (__dlpack__): a capsule holding
+# the data pointer, shape and strides, so even a.T crosses without a copy.
+grid = np.arange(12, dtype=np.float64).reshape(3, 4)
+dl_tensor = torch.from_dlpack(grid.T)
+dl_back = np.from_dlpack(dl_tensor)
+dl_tensor[0, 1] = -1.0  # a.T[0, 1] is grid[1, 0]
+dlpack = {
+    "torch.from_dlpack(a.T) at a's address": dl_tensor.data_ptr() == grid.ctypes.data,
+    "its strides are a.T's": [x * 8 for x in dl_tensor.stride()] == list(grid.T.strides),
+    "np.from_dlpack(Tensor) at the same address": dl_back.ctypes.data == grid.ctypes.data,
+    "a write through the Tensor seen in a": grid[1, 0] == -1.0 == dl_back[0, 1],
+}
+print(f"DLPack: {dlpack}")
+
 # -- the constructors copy: the protocol shares only when asked to -------------------------
 copies = {
     "bytes(bytearray)": address_of_bytes(bytes(ba)) == address_of_writable(ba),
@@ -124,7 +142,8 @@ for name, shared in copies.items():
 observe("same_address", {k: bool(v) for k, v in same_address.items()})
 observe("writes_seen", {k: bool(v) for k, v in writes_seen.items()})
 observe("np_shares_memory", shares)
-observe("copies", {name: not shared for name, shared in copies.items()})
+observe("copies", {name: not shared for name, shared in copies.items()})  # shown, not checked
+observe("dlpack", {k: bool(v) for k, v in dlpack.items()})
 observe("bytes_view_writeable", bool(ro_ndarray.flags.writeable))
 observe("bytes_write", bytes_write)
 observe("torch_warns_on_readonly", torch_warning)

@@ -243,3 +243,55 @@ def test_size_class_is_the_one_that_grew() -> None:
     check = "blocks_land_in_the_computed_size_class"
     assert status(check, "2", malloc_observations(6, {"32": 199_772, "64": 199_970})) == "pass"
     assert status(check, "2", malloc_observations(6, {"32": 399_000})) == "fail"
+
+
+def refusals(**changed) -> Observations:
+    values = {
+        "ndpointer_refuses_transpose": "argument 1: TypeError: array must have flags",
+        "numpy_grants_strided": {"strides": [8, 32], "f_contiguous": True},
+        "ctypes_refuses": "TypeError: underlying buffer is not C contiguous",
+        "numpy_refuses_simple": "ValueError: ndarray is not C-contiguous",
+        "expected": [12, 15, 18, 21],
+        "t_f_contiguous": True,
+        "f_order_function_given_transpose": [12, 15, 18, 21],
+        **changed,
+    }
+    return observations("c_order_call", values)
+
+
+def test_the_refusal_is_pinned_on_whoever_refuses() -> None:
+    assert status("who_refuses_the_transpose", "5", refusals()) == "pass"
+    # the old story: NumPy refusing ctypes' request
+    wrong = refusals(ctypes_refuses="ValueError: ndarray is not C-contiguous")
+    assert status("who_refuses_the_transpose", "5", wrong) == "fail"
+    assert status("who_refuses_the_transpose", "5", refusals(numpy_refuses_simple="")) == "fail"
+    assert status("who_refuses_the_transpose", "5", refusals(numpy_grants_strided={})) == "fail"
+
+
+def test_a_fortran_consumer_reads_the_transpose_as_it_is() -> None:
+    assert status("fortran_consumer_needs_no_copy", "5", refusals()) == "pass"
+    wrong = refusals(f_order_function_given_transpose=[3, 12, 21, 30])
+    assert status("fortran_consumer_needs_no_copy", "5", wrong) == "fail"
+
+
+def test_dlpack_must_share() -> None:
+    shared = {"torch.from_dlpack(a.T) at a's address": True, "its strides are a.T's": True}
+    assert (
+        status(
+            "dlpack_shares_without_a_copy", "5", observations("shared_buffer", {"dlpack": shared})
+        )
+        == "pass"
+    )
+    copied = {**shared, "torch.from_dlpack(a.T) at a's address": False}
+    assert (
+        status(
+            "dlpack_shares_without_a_copy", "5", observations("shared_buffer", {"dlpack": copied})
+        )
+        == "fail"
+    )
+
+
+def test_constructors_copying_is_shown_not_checked() -> None:
+    # bytes(x) copies by definition: a check of it could not fail, so none exists.
+    names = {c.__name__ for c in load_checks(stations.find("5").checks_file)}
+    assert "check_constructors_copy" not in names
