@@ -1,10 +1,15 @@
 """Inference with and without autograd: latency, and the memory the graph holds on to.
 
 With grad on, every op records a node and saves the tensors backward will need; under
-torch.no_grad() (or for a detach()ed input) nothing is recorded or saved. The saved
-bytes are counted exactly with saved_tensors_hooks; on a GPU, peak allocated memory too.
+torch.no_grad() (or for a detach()ed input) nothing is recorded or saved. Measured two
+ways that do not depend on autograd's own hooks (which never fire under no_grad, so a
+count through them is zero by construction): the graph walked from the output's grad_fn,
+with the tensors each node saved (its _saved_* fields), and the C allocator's bytes in use
+while the output is kept (glibc's mallinfo2: torch's CPU tensors come from malloc). On a
+GPU, the CUDA allocator's peak too.
 """
 
+import ctypes
 import gc
 import statistics
 import time
@@ -45,6 +50,54 @@ def saved_bytes(model, batch) -> int:
     return sum(storages.values())
 
 
+class MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+                     "uordblks", "fordblks", "keepcost")
+    ]  # fmt: skip
+
+
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype = MallInfo2
+
+
+def heap_in_use() -> int:
+    """Bytes malloc has handed out and not had back: from its arenas, and mmapped."""
+    info = libc.mallinfo2()
+    return info.uordblks + info.hblkhd
+
+
+def held_bytes(forward) -> int:
+    """Heap bytes still in use while one forward pass's output is kept (the output included)."""
+    gc.collect()
+    base = heap_in_use()
+    out = forward()
+    held = heap_in_use() - base
+    del out
+    return held
+
+
+def graph_saved(output) -> dict:
+    """The nodes reachable from OUTPUT's grad_fn and the bytes of activations they saved
+    (parameters left out: the model holds those anyway)."""
+    params = {p.untyped_storage().data_ptr() for p in model_params}
+    nodes, storages, stack = 0, {}, [output.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None:
+            continue
+        nodes += 1
+        for field in dir(node):
+            value = getattr(node, field) if field.startswith("_saved_") else None
+            if isinstance(value, torch.Tensor):
+                storage = value.untyped_storage()
+                if storage.data_ptr() not in params:
+                    storages[storage.data_ptr()] = storage.nbytes()
+        stack.extend(next_node for next_node, _ in node.next_functions)
+    return {"nodes": nodes, "saved_bytes": sum(storages.values())}
+
+
 def sync():
     if device == "cuda":
         torch.cuda.synchronize()
@@ -82,9 +135,10 @@ def peak_mb(forward) -> float | None:
     return peak / 2**20
 
 
-latency, saved, peaks = {}, {}, {}
+latency, saved, peaks, held, graphs = {}, {}, {}, {}, {}
 for name, (model, shape) in MODELS.items():
     model = model.to(device)
+    model_params = list(model.parameters())
     batch = torch.randn(*shape, device=device)
 
     def with_grad(model=model, batch=batch):
@@ -105,10 +159,15 @@ for name, (model, shape) in MODELS.items():
         no_grad_saved = saved_bytes(model, batch)
     saved[name] = {"grad": saved_bytes(model, batch), "no_grad": no_grad_saved}
     peaks[name] = {"grad": peak_mb(with_grad), "no_grad": peak_mb(under_no_grad)}
+    held[name] = {"grad": held_bytes(with_grad), "no_grad": held_bytes(under_no_grad)}
+    graphs[name] = {"grad": graph_saved(with_grad()), "no_grad": graph_saved(under_no_grad())}
     ms, mib = latency[name], saved[name]["grad"] / 2**20
     print(f"{name:>13} on {device}: grad {ms['grad']:.3f} ms, no_grad {ms['no_grad']:.3f} ms, "
           f"inference_mode {ms['inference_mode']:.3f} ms; saved for backward: "
           f"{mib:.2f} MiB with grad, {no_grad_saved} B under no_grad")  # fmt: skip
+    print(f"{'':>13} graph from grad_fn: {graphs[name]}; heap held with the output kept: "
+          f"{held[name]['grad'] / 2**20:.2f} MiB with grad, "
+          f"{held[name]['no_grad'] / 2**20:.2f} MiB under no_grad")  # fmt: skip
 
 
 # detach(): an output keeps its graph, and everything the graph saved, alive; a detached
@@ -164,5 +223,7 @@ with torch.no_grad():
 observe("device", device)
 observe("latency_ms", {k: {m: round(v, 4) for m, v in d.items()} for k, d in latency.items()}, "ms")
 observe("grad_over_no_grad", {k: d["grad"] / d["no_grad"] for k, d in latency.items()}, "x")
-observe("saved_bytes", saved, "B")
+observe("saved_bytes", saved, "B")  # through saved_tensors_hooks: 0 under no_grad by design
+observe("held_bytes", held, "B")
+observe("graph_saved", graphs)
 observe("peak_mb", peaks, "MiB")

@@ -7,6 +7,14 @@ request lengths shaped like ShareGPT's (the paper gives means of 161 input and 3
 tokens; here both are log-normal with those means, so a few conversations are long).
 Every request is queued at the start, so memory is what limits the batch. Each step, every
 running sequence stores one more token's keys and values. Pure Python: no GPU needed.
+
+Time is charged, not assumed: a decode step is memory-bound, so it costs reading the
+weights once plus every running sequence's stored keys and values (a bigger batch makes a
+slower step); a prompt costs its prefill (compute-bound); and a preempted sequence loses
+its KV cache and pays a prefill again for everything it had stored (vLLM's recompute).
+Its figures are this simulation's, driven by the inputs below (A100-40GB bandwidth and
+FLOPS, OPT-13B's size, the lengths' distribution, the block size); the paper's 60-80% and
+under-4% are its measurements of real systems, shown beside them.
 """
 
 import math
@@ -24,6 +32,28 @@ MEAN_IN, MEAN_OUT, SIGMA = 161, 338, 1.0
 REQUESTS = 400 if quick() else 2000
 # The paper's Figure 2: share of KV-cache memory holding actual token states.
 PAPER_USED = {"Orca (Max)": 20.4, "Orca (Pow2)": 26.8, "Orca (Oracle)": 38.2, "vLLM": 96.3}
+# The cost model's inputs: OPT-13B in fp16 on an A100-40GB.
+WEIGHT_BYTES = 2 * 13e9
+BANDWIDTH = 1.555e12  # bytes/s of HBM2
+FLOPS = 312e12 * 0.5  # fp16 tensor-core peak, at half of it
+PREFILL_SECONDS_PER_TOKEN = 2 * 13e9 / FLOPS  # 2 flops per parameter per token
+MODEL_INPUTS = {
+    "kv_cache_gib": KV_CACHE_BYTES / 2**30,
+    "kv_bytes_per_token": KV_BYTES_PER_TOKEN,
+    "weight_gb": WEIGHT_BYTES / 1e9,
+    "bandwidth_gb_s": BANDWIDTH / 1e9,
+    "prefill_us_per_token": PREFILL_SECONDS_PER_TOKEN * 1e6,
+    "block_tokens": BLOCK,
+    "mean_input_output_tokens": [MEAN_IN, MEAN_OUT],
+    "max_len": MAX_LEN,
+}
+
+
+def step_seconds(running, prefill_tokens: int) -> float:
+    """One step: read the weights and every running sequence's KV cache (memory-bound
+    decode), plus the prefill of the prompts (or recomputed sequences) admitted in it."""
+    kv_read = sum(seq["stored"] for seq in running) * KV_BYTES_PER_TOKEN
+    return (WEIGHT_BYTES + kv_read) / BANDWIDTH + prefill_tokens * PREFILL_SECONDS_PER_TOKEN
 
 
 def lognormal(rng, mean):
@@ -110,17 +140,23 @@ def simulate(allocator):
     queue = [
         {"id": i, "stored": p, "left": o, "final": p + o} for i, (p, o) in enumerate(workload())
     ]
-    running, steps, preempted = [], 0, 0
+    running, steps, preempted, seconds, recomputed = [], 0, 0, 0.0, 0
     bound = {"steps": 0, "used": 0, "allocated": 0, "running": 0}
     while queue or running:
+        prefill = 0
         while queue and allocator.admit(queue[0]):
-            running.append(queue.pop(0))
+            seq = queue.pop(0)
+            prefill += seq["stored"]  # a prompt, or all a preempted sequence had stored
+            recomputed += seq["stored"] if seq.get("preempted") else 0
+            running.append(seq)
+        seconds += step_seconds(running, prefill)
         for seq in list(running):
             if seq not in running:
                 continue
             while not allocator.grow(seq):  # out of blocks: preempt the newest (recompute)
                 victim = running.pop()
                 allocator.release(victim)
+                victim["preempted"] = True  # its KV cache is gone: recomputed on return
                 queue.insert(0, victim)
                 preempted += 1
                 if victim is seq:
@@ -146,7 +182,10 @@ def simulate(allocator):
         "sequences_at_once": bound["running"] / n,
         "steps": steps,
         "throughput_requests_per_kstep": 1000 * REQUESTS / steps,
+        "seconds": seconds,
+        "requests_per_s": REQUESTS / seconds,
         "preemptions": preempted,
+        "recomputed_tokens": recomputed,
     }
 
 
@@ -169,10 +208,12 @@ print(f"KV cache: {KV_CACHE_BYTES / 2**30:.0f} GiB = {CAPACITY} token slots of "
       f"{KV_BYTES_PER_TOKEN // 1024} KiB; {REQUESTS} requests, mean input "
       f"{sum(p for p, _ in lengths) / REQUESTS:.0f}, mean output "
       f"{sum(o for _, o in lengths) / REQUESTS:.0f} tokens, max {MAX_LEN}")  # fmt: skip
-print(f"{'':44}{'wasted':>8}{'at once':>9}{'req/kstep':>11}")
+print(f"{'':44}{'wasted':>8}{'at once':>9}{'req/kstep':>11}{'req/s':>8}{'recomputed':>12}")
 for name, r in results.items():
     print(f"{name:44}{r['wasted_percent']:7.1f}%{r['sequences_at_once']:9.1f}"
-          f"{r['throughput_requests_per_kstep']:11.2f}")  # fmt: skip
+          f"{r['throughput_requests_per_kstep']:11.2f}{r['requests_per_s']:8.2f}"
+          f"{r['recomputed_tokens']:12,}")  # fmt: skip
+print(f"inputs: {MODEL_INPUTS}")
 print("the paper (Fig. 2), memory holding token states: "
       + ", ".join(f"{k} {v}%" for k, v in PAPER_USED.items()))  # fmt: skip
 
@@ -187,9 +228,15 @@ observe("reserve_max_wasted_percent", contiguous["wasted_percent"], "%")
 observe("paged_wasted_percent", paged["wasted_percent"], "%")
 observe("reserve_max_at_once", contiguous["sequences_at_once"])
 observe("paged_at_once", paged["sequences_at_once"])
+observe("model_inputs", MODEL_INPUTS)
+# Steps alone (every step the same cost, recompute free): the ratio of batch sizes.
 observe(
-    "throughput_gain",
+    "batch_ratio_gain",
     paged["throughput_requests_per_kstep"] / contiguous["throughput_requests_per_kstep"],
     "x",
 )
+# With time charged: KV reads grow with the batch, preemption pays its recompute.
+observe("throughput_gain", paged["requests_per_s"] / contiguous["requests_per_s"], "x")
+observe("paged_recomputed_tokens", paged["recomputed_tokens"])
+observe("paged_preemptions", paged["preemptions"])
 observe("paper_wasted_percent", {k: round(100 - v, 1) for k, v in PAPER_USED.items()}, "%")

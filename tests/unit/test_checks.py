@@ -295,3 +295,40 @@ def test_constructors_copying_is_shown_not_checked() -> None:
     # bytes(x) copies by definition: a check of it could not fail, so none exists.
     names = {c.__name__ for c in load_checks(stations.find("5").checks_file)}
     assert "check_constructors_copy" not in names
+
+
+def no_grad_observations(no_grad_nodes: int = 0, held_grad: int = 9 << 20) -> Observations:
+    graph = {
+        "grad": {"nodes": 17, "saved_bytes": 7 << 20},
+        "no_grad": {"nodes": no_grad_nodes, "saved_bytes": 0},
+    }
+    values = {
+        "graph_saved": {"large_layers": graph},
+        "held_bytes": {"large_layers": {"grad": held_grad, "no_grad": 1 << 20}},
+    }
+    return observations("no_grad_inference", values, "cuda")
+
+
+def test_no_grad_memory_is_measured_outside_autograds_hooks() -> None:
+    assert status("no_grad_saves_nothing", "6", no_grad_observations()) == "pass"
+    assert status("no_grad_saves_nothing", "6", no_grad_observations(no_grad_nodes=3)) == "fail"
+    # the heap did not hold what the graph claims to have saved
+    assert status("no_grad_saves_nothing", "6", no_grad_observations(held_grad=1 << 20)) == "fail"
+
+
+def paging(gain: float, batch_ratio: float = 4.2) -> Observations:
+    values = {
+        "reserve_max_at_once": 7.0,
+        "paged_at_once": 30.2,
+        "throughput_gain": gain,
+        "batch_ratio_gain": batch_ratio,
+        "paged_recomputed_tokens": 640_477,
+    }
+    return observations("paged_attention", values, "cuda")
+
+
+def test_paging_gain_must_pay_for_kv_reads_and_recompute() -> None:
+    assert status("paging_fits_more_sequences", "6", paging(2.5)) == "pass"
+    # the old model: the gain is the ratio of batch sizes, recompute free
+    assert status("paging_fits_more_sequences", "6", paging(4.2)) == "fail"
+    assert status("paging_fits_more_sequences", "6", paging(0.9)) == "fail"
