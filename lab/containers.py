@@ -35,6 +35,20 @@ def require_image(variant: Variant) -> None:
         )
 
 
+def image_ids(variants: Sequence[Variant]) -> dict[str, str]:
+    """{variant: short image ID}, in one call to the engine; one line for the first missing."""
+    if not variants:
+        return {}
+    images = [v.image for v in variants]
+    out = docker.docker(["image", "inspect", "--format", "{{.Id}}", *images], check=False)
+    ids = [image_id.removeprefix("sha256:")[:12] for image_id in out.split()]
+    if len(ids) != len(images):  # no engine, or an image is missing: say which, as ever
+        for variant in variants:
+            require_image(variant)
+        ids = [docker.image_id(image) for image in images]
+    return {v.name: image_id for v, image_id in zip(variants, ids, strict=True)}
+
+
 @cache
 def engine_gpu() -> str | None:
     """How this engine gives containers an NVIDIA GPU, or None (asked once per run)."""

@@ -50,6 +50,12 @@ class Outcome:
 
 
 class Runner(Protocol):
+    def prepare(
+        self, groups: Sequence[tuple[Variant, Sequence[str]]], output: Path, labels: dict[str, str]
+    ) -> None:
+        """Start what the run's experiments need: a variant and its capabilities each."""
+        ...
+
     def run(
         self,
         variant: Variant,
@@ -229,6 +235,12 @@ class ComposeRunner:
         self.boxes: dict[tuple, Box] = {}
         self.readers: dict[str, subprocess.Popen] = {}
 
+    def prepare(self, groups, output, labels) -> None:
+        for variant, capabilities in groups:
+            key = (variant.name, tuple(sorted(capabilities)))
+            if key not in self.boxes:
+                self._start(variant, capabilities, output, labels, key)
+
     def run(self, variant, job, *, capabilities, output, labels, on_line) -> Outcome:
         key = (variant.name, tuple(sorted(capabilities)))
         box = self.boxes.get(key) or self._start(variant, capabilities, output, labels, key)
@@ -256,6 +268,9 @@ class ComposeRunner:
 
     def close(self) -> None:
         """The run is over: each supervisor ends (stdin closed) and its container goes."""
+        for box in self.boxes.values():  # all at once: each container ends as its stdin closes
+            with contextlib.suppress(OSError):
+                box.process.stdin.close()
         for box in self.boxes.values():
             box.finish()
         self.stop_all()

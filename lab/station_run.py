@@ -97,6 +97,16 @@ class StationRun:
 
     def run(self) -> None:
         self.section("Run")
+        groups = sorted(
+            {
+                (name, experiment.capabilities)
+                for experiment in self.station.experiments
+                for name in experiment.variants
+                if self.options.variant in (None, name)
+            }
+        )
+        # Every container starts at once, before the first experiment: their starts overlap.
+        self.runner.prepare([(ALL_VARIANTS[n], c) for n, c in groups], self.output, self.labels)
         for experiment in self.station.experiments:
             for name in experiment.variants:
                 if self.options.variant in (None, name):
@@ -202,10 +212,6 @@ class Collector:
             )
 
 
-def image_ids(variants: list[Variant]) -> dict[str, str]:
-    return {v.name: docker.image_id(v.image) for v in variants}
-
-
 def run_station(
     station: Station,
     options: Options,
@@ -219,8 +225,7 @@ def run_station(
     checks = load_checks(station.checks_file) if has_checks else []  # one line if it is broken
     runner = runner or ComposeRunner()
     variants = variants_needed(station, options)
-    for variant in variants:  # every image is checked before anything runs
-        containers.require_image(variant)
+    ids = containers.image_ids(variants)  # every image is checked before anything runs
     results = results_dir()
     root_fd = safe_files.open_root(results)
     try:
@@ -237,7 +242,7 @@ def run_station(
         folder = run_folders.new(station_dir, station_fd)
         with signals.interruptible():
             try:
-                report = attempt(station, options, runner, say, folder, variants, checks)
+                report = attempt(station, options, runner, say, folder, ids, checks)
                 with signals.shielded():
                     return report, finish(report, folder)
             except BaseException as error:
@@ -252,8 +257,9 @@ def run_station(
         os.close(station_fd)
 
 
-def attempt(station, options, runner, say, folder, variants, checks) -> dict:
+def attempt(station, options, runner, say, folder, ids, checks) -> dict:
     """The four sections; the containers write into FOLDER and nowhere else."""
+    variants = [ALL_VARIANTS[name] for name in ids]
     if os.getuid() == 0:  # containers never run as root: lend the run folder
         os.fchown(folder.fd, *docker.host_ids())
     started = time.monotonic()
@@ -263,9 +269,8 @@ def attempt(station, options, runner, say, folder, variants, checks) -> dict:
         if note:
             say(note)
     run = StationRun(station, options, runner, say)
-    run.labels = {"org.lab.run": folder.run_id}
+    run.labels = {"org.lab.run": folder.run_id, "org.lab.results": str(results_dir())}
     run.output = folder.partial
-    ids = image_ids(variants)
     run.report["images"] = ids
     if options.read and station.reading:
         reader = next((v for v in variants if v.name == station.read_in), variants[0])

@@ -48,6 +48,9 @@ class TestcontainersRunner:
             container = container.with_env(key, value)
         return container
 
+    def prepare(self, groups, output, labels) -> None:
+        pass
+
     def run(self, variant, job, *, capabilities, output, labels, on_line) -> Outcome:
         with self.container(variant, supervisor_argv([job]), capabilities, output) as container:
             wrapped = container.get_wrapped_container()

@@ -55,16 +55,22 @@ class Hostile:
         folder = self.results / "station-hostile"
         left = [p.name for p in folder.glob("*.partial")] if folder.exists() else []
         left += [p.name for p in folder.glob(".*.lock")] if folder.exists() else []
-        return left + running_lab_containers()
+        return left + running_lab_containers(self.results)
+
+    def running(self) -> bool:
+        """A run is under way: its container runs and its .partial folder is there."""
+        partial = list(self.results.glob("station-hostile/*.partial"))
+        return bool(running_lab_containers(self.results) and partial)
 
     def reports(self) -> list[dict]:
         folder = self.results / "station-hostile"
         return [json.loads(p.read_text()) for p in sorted(folder.glob("*/report.json"))]
 
 
-def running_lab_containers() -> list[str]:
-    out = docker.docker(["ps", "-a", "--filter", "label=org.lab.run", "--format", "{{.Names}}"])
-    return out.split()
+def running_lab_containers(results: Path) -> list[str]:
+    """The containers of runs whose reports go to RESULTS (other runs may be going on)."""
+    label = f"label=org.lab.results={results}"
+    return docker.docker(["ps", "-a", "--filter", label, "--format", "{{.Names}}"]).split()
 
 
 @pytest.fixture
@@ -247,7 +253,7 @@ def start(hostile: Hostile) -> subprocess.Popen:
 )
 def test_a_signal_removes_the_container_and_the_partial_folder(hostile, signum, group) -> None:
     process = start(hostile)
-    assert running_lab_containers() and list(hostile.results.glob("station-hostile/*.partial"))
+    assert hostile.running()
     (os.killpg if group else os.kill)(process.pid, signum)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 128 + signum
@@ -261,7 +267,7 @@ def test_the_next_run_sweeps_what_a_killed_run_left(hostile) -> None:
     process = start(hostile)
     process.kill()  # SIGKILL: nothing can be handled
     process.wait()
-    assert running_lab_containers() and list(hostile.results.glob("station-hostile/*.partial"))
+    assert hostile.running()
     hostile.write({"quick": "print('done')"})
     result = hostile.run()
     assert result.code == 0, result.stdout[-2000:] + result.stderr

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from labkit.protocol import MARKER
 
-from lab import containers, docker, stations
+from lab import containers, stations
 from lab.errors import LabError
 from lab.observations import Observations, run_check
 from lab.runner import Frames, Lines, Outcome
@@ -52,6 +52,9 @@ class ScriptedRunner:
         self.outcome = outcome or Outcome(0, 0.1)
         self.stopped = 0
 
+    def prepare(self, groups, output, labels) -> None:
+        pass
+
     def resolve_reading(self, variant, entries, labels):
         return []
 
@@ -79,8 +82,9 @@ def station(tmp_path, monkeypatch) -> stations.Station:
     (folder / "station.toml").write_text(STATION_TOML)
     (folder / "exp.py").write_text("")
     (folder / "checks.py").write_text(CHECKS)
-    monkeypatch.setattr(containers, "require_image", lambda variant: None)
-    monkeypatch.setattr(docker, "image_id", lambda image: "0123456789ab")
+    monkeypatch.setattr(
+        containers, "image_ids", lambda variants: {v.name: "0123456789ab" for v in variants}
+    )
     monkeypatch.setenv("LAB_RESULTS", str(tmp_path / "results"))
     monkeypatch.setenv("LAB_CACHE", str(tmp_path / "cache"))
     return stations.load(folder)

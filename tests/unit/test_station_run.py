@@ -8,7 +8,7 @@ import os
 import pytest
 from labkit.protocol import MARKER
 
-from lab import containers, docker, stations
+from lab import containers, stations
 from lab.observations import Observation
 from lab.runner import Outcome
 from lab.station_run import Options, StationRun, run_station
@@ -22,6 +22,9 @@ class FakeRunner:
         self.calls: list[tuple[str, str]] = []
         self.envs: list[dict[str, str]] = []
         self.stopped = 0
+
+    def prepare(self, groups, output, labels) -> None:
+        pass
 
     def resolve_reading(self, variant, entries, labels):
         return [{**e, "status": "document" if "url" in e else "found"} for e in entries]
@@ -46,8 +49,9 @@ class FakeRunner:
 
 @pytest.fixture
 def no_docker(monkeypatch, tmp_path):
-    monkeypatch.setattr(containers, "require_image", lambda variant: None)
-    monkeypatch.setattr(docker, "image_id", lambda image: "0123456789ab")
+    monkeypatch.setattr(
+        containers, "image_ids", lambda variants: {v.name: "0123456789ab" for v in variants}
+    )
     monkeypatch.setenv("LAB_RESULTS", str(tmp_path / "results"))
     monkeypatch.setenv("LAB_CACHE", str(tmp_path / "cache"))
     return tmp_path / "results"
