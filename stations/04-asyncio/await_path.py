@@ -9,6 +9,7 @@ where the coroutine resumes.
 """
 
 import asyncio
+import dis
 import sys
 from asyncio import events, futures, tasks
 
@@ -150,3 +151,15 @@ for label, (task_type, future_type) in implementations.items():
     observe(f"{label}_python_frames_at_resume", len(seen["stack"]), "frames")
     observe(f"{label}_result", seen["result"])
 observe("selector", seen["selector"])
+
+# The bytecode of `value = await future`: GET_AWAITABLE asks for the iterator (a Future's
+# __await__), SEND drives it, YIELD_VALUE hands what it yields (the future itself) up
+# through the coroutine to Task.__step, and RESUME is where the coroutine continues.
+line = awaiter.__code__.co_firstlineno + 1
+await_ops = [
+    i.opname
+    for i in dis.get_instructions(awaiter)
+    if i.positions.lineno == line and not i.opname.startswith(("LOAD", "STORE", "JUMP"))
+]
+print(f"`value = await future` compiles to: {' '.join(await_ops)}")
+observe("await_bytecode", await_ops)

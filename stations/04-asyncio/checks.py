@@ -157,3 +157,11 @@ def check_c_task_is_faster(obs):
         f"{obs['task_c_vs_python.tasks']:,} tasks)"
     )
     return ratio > 1.0, detail
+
+
+def check_await_compiles_to_send_and_yield(obs):
+    """`await future` compiles to GET_AWAITABLE, SEND, YIELD_VALUE: the yield reaches Task.__step"""
+    ops = obs["await_path.await_bytecode"]
+    wanted = ["GET_AWAITABLE", "SEND", "YIELD_VALUE", "RESUME"]
+    found = [op for op in ops if op in wanted]
+    return found == wanted, " ".join(ops)
