@@ -21,6 +21,7 @@ LABELS = {
     ("stock", "numpy_threads"): "NumPy threads, stock",
     ("ft", "threads"): "threads, 3.13t (no GIL)",
     ("ft", "threads_gil"): "threads, 3.13t with PYTHON_GIL=1",
+    ("ft", "processes"): "processes, 3.13t",
 }
 
 

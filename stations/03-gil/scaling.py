@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from functools import partial
 from itertools import repeat
 from pathlib import Path
@@ -41,6 +41,21 @@ WAIT = 120
 
 def usable_cores() -> int:
     return len(os.sched_getaffinity(0))  # what the container may use, not the host's count
+
+
+def physical_cores(cpus: set[int]) -> int:
+    """Distinct (package, core) pairs among CPUS, where sysfs says: 2 hyperthreads of one
+    core count once. Where the topology is not readable, every CPU counts."""
+    topology = Path("/sys/devices/system/cpu")
+    found = set()
+    for cpu in cpus:
+        try:
+            core = (topology / f"cpu{cpu}/topology/core_id").read_text().strip()
+            package = (topology / f"cpu{cpu}/topology/physical_package_id").read_text().strip()
+        except OSError:
+            return len(cpus)
+        found.add((package, core))
+    return len(found)
 
 
 def worker_counts(cores: int) -> list[int]:
@@ -159,15 +174,25 @@ def timed(run: Run, workers: int) -> tuple[float, float, int]:
     return took, cpu_seconds / took, result
 
 
-def measure(mode: str, counts: list[int], label: str = "") -> dict:
-    """For one mode, by worker count: the best run's seconds and the cores busy during it;
+def measure(modes: list[str], counts: list[int], label: str = "") -> dict[str, dict]:
+    """For each mode, by worker count: the best run's seconds and the cores busy during it;
     and what every run computed."""
-    with MODES[mode](max(counts)) as run:
-        # Rounds over every worker count, not one count after another: a burst of load from
-        # elsewhere on the machine then spoils one run of each count, not all runs of one.
-        # No warm-up round: keeping each count's best run leaves a cold first one out.
-        contenders = {workers: partial(timed, run, workers) for workers in counts}
+    with ExitStack() as stack:
+        started = {mode: stack.enter_context(MODES[mode](max(counts))) for mode in modes}
+        # Rounds over every mode and worker count, not one after another: a burst of load
+        # from elsewhere then spoils one run of each, not all runs of one; and the process
+        # pool, the yardstick the checks judge the other modes by, runs beside them.
+        # No warm-up round: keeping each one's best run leaves a cold first one out.
+        contenders = {
+            (mode, workers): partial(timed, run, workers)
+            for mode, run in started.items()
+            for workers in counts
+        }
         runs = alternating(contenders, REPEATS, warm_up=False)
+    return {mode: summarize(label or mode, {w: runs[(mode, w)] for w in counts}) for mode in modes}
+
+
+def summarize(label: str, runs: dict[int, list]) -> dict:
     best = {workers: min(timed_runs) for workers, timed_runs in runs.items()}
     seconds = {workers: took for workers, (took, _, _) in best.items()}
     busy = {workers: cores for workers, (_, cores, _) in best.items()}
@@ -175,7 +200,7 @@ def measure(mode: str, counts: list[int], label: str = "") -> dict:
     for workers, took in seconds.items():
         speedup = seconds[1] / took
         print(
-            f"  {label or mode:<18} {workers:>2} workers  {took:6.3f} s  {speedup:5.2f}x"
+            f"  {label:<18} {workers:>2} workers  {took:6.3f} s  {speedup:5.2f}x"
             f"  {busy[workers]:4.2f} cores busy"
         )
     return {"seconds": seconds, "busy": busy, "results": results}
@@ -197,6 +222,7 @@ def observe_mode(mode: str, measured: dict, cores: int) -> None:
     observe(f"{mode}_speedup", speedups[cores], f"x at {cores} workers")
     observe(f"{mode}_by_workers", {str(w): round(x, 3) for w, x in speedups.items()}, "x")
     observe(f"{mode}_single_s", seconds[1], "s")
+    observe(f"{mode}_seconds_at_cores", seconds[cores], f"s at {cores} workers")
     observe(f"{mode}_busy_cores", measured["busy"][cores], f"cores at {cores} workers")
 
 
@@ -206,8 +232,10 @@ def main() -> None:
     cores = usable_cores()
     counts = worker_counts(cores)
     print(f"{variant}: {cores} usable cores, workers {counts}, primes below {LIMIT:,}")
-    modes = ["threads"] if free_threaded else list(MODES)
-    measured = {mode: measure(mode, counts) for mode in modes}
+    # The process pool is the yardstick: no GIL or lock limits it, so what it reaches is
+    # what this host gives parallel work now. It runs on ft too, beside ft's threads.
+    modes = ["threads", "processes"] if free_threaded else list(MODES)
+    measured = measure(modes, counts)
     if free_threaded:
         measured["threads_gil"] = measure_with_gil_on(counts)
         observe("gil_on_really_on", measured["threads_gil"]["gil_enabled"])
@@ -216,7 +244,12 @@ def main() -> None:
     # Every mode and worker count must find the same number of primes.
     found = {r for mode, m in measured.items() if mode != "numpy_threads" for r in m["results"]}
     observe("prime_counts_found", sorted(found))
+    observe("prime_counts_by_mode", {
+        mode: sorted(set(m["results"])) for mode, m in measured.items() if mode != "numpy_threads"
+    })  # fmt: skip
+    observe("limit", LIMIT)
     observe("cores", cores)
+    observe("physical_cores", physical_cores(os.sched_getaffinity(0)))
     table = {"variant": variant, "cores": cores, "limit": LIMIT, "modes": {
         mode: {str(w): s for w, s in m["seconds"].items()} for mode, m in measured.items()
     }}  # fmt: skip
@@ -226,7 +259,7 @@ def main() -> None:
 def child(counts: list[int]) -> None:
     """Run by measure_with_gil_on: progress to stderr, figures as JSON on stdout."""
     sys.stdout, real_stdout = sys.stderr, sys.stdout
-    figures = measure("threads", counts, label="threads, GIL on")
+    figures = measure(["threads"], counts, label="threads, GIL on")["threads"]
     real_stdout.write(json.dumps({**figures, "gil_enabled": sys._is_gil_enabled()}))
 
 

@@ -45,3 +45,22 @@ def check_gdb_sees_both_stacks(obs):
     in_eval = any("EvalFrame" in frame for frame in c_frames)
     detail = f"C: {', '.join(c_frames[:4])}...; Python: {', '.join(python_frames)}"
     return in_eval and "is_prime" in python_frames, detail
+
+
+def check_perf_map_names_python_functions(obs):
+    """-X perf writes a perf map naming a trampoline for each Python function (is_prime too)"""
+    python = obs["observability.perf_map_python"]
+    total = obs["observability.perf_map_entries"]
+    found = [entry for entry in python if entry.startswith("py::is_prime:")]
+    return bool(found), f"{total} entries; station 3's: {', '.join(python) or 'none'}"
+
+
+def check_monitoring_instruments_then_restores(obs):
+    """sys.monitoring rewrites a code object into INSTRUMENTED_* and back, specializations kept"""
+    seen = obs["observability.instrumented"]
+    kept = obs["observability.specialized_after"]
+    events = obs["observability.line_events"]
+    ok = not seen["warm"] and "INSTRUMENTED_LINE" in seen["events on"] and not seen["events off"]
+    ok = ok and events > 0 and "BINARY_OP_MULTIPLY_INT" in kept
+    detail = f"{seen}; {events} LINE events; after: {', '.join(kept) or 'nothing specialized'}"
+    return ok, detail

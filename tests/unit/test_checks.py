@@ -438,3 +438,29 @@ def test_await_bytecode_must_show_the_yield() -> None:
         )
         == "fail"
     )
+
+
+def hooks(**changed) -> Observations:
+    values = {
+        "perf_map_entries": 489,
+        "perf_map_python": ["py::count_primes:/x/primes.py", "py::is_prime:/x/primes.py"],
+        "instrumented": {
+            "warm": [],
+            "events on": ["INSTRUMENTED_LINE", "INSTRUMENTED_RETURN_VALUE"],
+            "events off": [],
+        },
+        "specialized_after": ["BINARY_OP_ADD_INT", "BINARY_OP_MULTIPLY_INT"],
+        "line_events": 17,
+        **changed,
+    }
+    return observations("observability", values)
+
+
+def test_observability_hooks_fail_when_absent() -> None:
+    assert status("perf_map_names_python_functions", "7", hooks()) == "pass"
+    assert status("perf_map_names_python_functions", "7", hooks(perf_map_python=[])) == "fail"
+    check = "monitoring_instruments_then_restores"
+    assert status(check, "7", hooks()) == "pass"
+    stuck = {"warm": [], "events on": ["INSTRUMENTED_LINE"], "events off": ["INSTRUMENTED_LINE"]}
+    assert status(check, "7", hooks(instrumented=stuck)) == "fail"
+    assert status(check, "7", hooks(line_events=0)) == "fail"
