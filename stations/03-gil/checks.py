@@ -175,3 +175,24 @@ def check_undeclared_extension_turns_the_gil_on(obs):
     ok = not gil["at start"] and not gil["after importing declares_no_gil"]
     ok = ok and gil["after importing says_nothing"] and "has not declared" in warning
     return ok, f"GIL enabled: {gil}; {warning[:90] or 'no warning'}"
+
+
+def check_numpy_keeps_the_gil_on_small_arrays(obs):
+    """NumPy threads scale on large blocks and not on small ones (its loops keep the GIL <= 500)"""
+    speedups = obs["numpy_threshold.speedups"]
+    small, large = obs["numpy_threshold.blocks"]
+    threshold = obs["numpy_threshold.threshold_elements"]
+    on_small = speedups[f"threads, {small}-element blocks"]
+    on_large = speedups[f"threads, {large}-element blocks"]
+    yardstick = speedups[f"processes, {large}-element blocks"]
+    detail = (
+        f"threshold in NumPy's source: {threshold} elements; threads on {small}-element blocks"
+        f" {on_small:.2f}x, on {large}-element blocks {on_large:.2f}x; processes"
+        f" {yardstick:.2f}x"
+    )
+    if threshold is None or not small <= threshold < large:
+        return False, f"{detail}: the blocks do not straddle the threshold"
+    if yardstick < FLOOR:
+        return None, f"{detail}: the host gave even processes no parallelism to judge by"
+    want = max(FLOOR, PARALLEL * yardstick)
+    return on_large >= want and on_small < SERIAL, f"{detail} (want >= {want:.2f}x and < {SERIAL}x)"

@@ -464,3 +464,24 @@ def test_observability_hooks_fail_when_absent() -> None:
     stuck = {"warm": [], "events on": ["INSTRUMENTED_LINE"], "events off": ["INSTRUMENTED_LINE"]}
     assert status(check, "7", hooks(instrumented=stuck)) == "fail"
     assert status(check, "7", hooks(line_events=0)) == "fail"
+
+
+def ufunc_threads(
+    small: float, large: float, processes: float = 1.9, threshold=500
+) -> Observations:
+    speedups = {
+        "threads, 256-element blocks": small,
+        "threads, 16384-element blocks": large,
+        "processes, 16384-element blocks": processes,
+    }
+    values = {"speedups": speedups, "blocks": [256, 16384], "threshold_elements": threshold}
+    return observations("numpy_threshold", values)
+
+
+def test_numpy_threads_scale_only_past_the_threshold() -> None:
+    check = "numpy_keeps_the_gil_on_small_arrays"
+    assert status(check, "3", ufunc_threads(1.0, 1.8)) == "pass"
+    assert status(check, "3", ufunc_threads(1.7, 1.8)) == "fail"  # small blocks scaled too
+    assert status(check, "3", ufunc_threads(1.0, 1.0)) == "fail"
+    assert status(check, "3", ufunc_threads(1.0, 1.0, processes=1.0)) == "skip"
+    assert status(check, "3", ufunc_threads(1.0, 1.8, threshold=None)) == "fail"
