@@ -111,3 +111,13 @@ def check_paging_fits_more_sequences(obs):
     )
     # Charging time must cost something: a gain equal to the batch ratio is the old model.
     return paged > contiguous and 1 < gain < batch_ratio, detail
+
+
+def check_profiler_records_the_forward(obs):
+    """torch.profiler records the forward's aten ops (3 x 4 Linear layers) and saves a trace"""
+    ops = obs["profile_forward.top_ops"]
+    linear = {k: v for k, v in ops.items() if k in ("aten::addmm", "aten::linear")}
+    trace = obs["profile_forward.trace_bytes"]
+    calls = max((v["calls"] for v in linear.values()), default=0)
+    detail = f"{obs['profile_forward.events']} events, trace {trace:,} B; top ops: {', '.join(ops)}"
+    return calls >= 12 and trace > 0, detail

@@ -6,6 +6,7 @@ then skip, with that reason) and shows the CPU's contrast: there an op returns d
 """
 
 import time
+import warnings
 
 import torch
 from labkit import observe, quick
@@ -78,6 +79,17 @@ pending = not side.query()
 side.synchronize()
 print(f"side stream {inside}: pending right after launch: {pending}; after sync: {side.query()}")
 
+# 5. torch.cuda.set_sync_debug_mode("warn"): every op that makes the host wait says so.
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    torch.cuda.set_sync_debug_mode("warn")
+    try:
+        (a @ b).sum().item()  # the .item() synchronizes
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+sync_warnings = [str(w.message).splitlines()[0] for w in caught]
+print(f"sync debug mode 'warn' on .item(): {sync_warnings or 'no warning'}")
+observe("sync_debug_warnings", sync_warnings)
 observe("device_name", torch.cuda.get_device_name(device))
 observe("launch_ms", launched * 1e3, "ms")
 observe("gpu_ms", gpu_ms, "ms")

@@ -485,3 +485,17 @@ def test_numpy_threads_scale_only_past_the_threshold() -> None:
     assert status(check, "3", ufunc_threads(1.0, 1.0)) == "fail"
     assert status(check, "3", ufunc_threads(1.0, 1.0, processes=1.0)) == "skip"
     assert status(check, "3", ufunc_threads(1.0, 1.8, threshold=None)) == "fail"
+
+
+def test_profiler_must_record_the_linear_layers() -> None:
+    def profiled(calls: int, trace: int = 120_000) -> Observations:
+        values = {
+            "top_ops": {"aten::addmm": {"calls": calls, "self_cpu_us": 900.0}},
+            "trace_bytes": trace,
+            "events": 400,
+        }
+        return observations("profile_forward", values, "cuda")
+
+    assert status("profiler_records_the_forward", "6", profiled(12)) == "pass"
+    assert status("profiler_records_the_forward", "6", profiled(0)) == "fail"
+    assert status("profiler_records_the_forward", "6", profiled(12, trace=0)) == "fail"

@@ -1,0 +1,37 @@
+"""torch.profiler on a forward pass: the lab's stand-in for Nsight, which no image carries.
+
+The profiler ships in the torch wheel (Kineto, with CUPTI for the GPU's side): it records
+every aten op the forward runs, on the CPU and, where there is a GPU, the kernels too.
+The trace is saved for the report (open it in chrome://tracing or Perfetto).
+"""
+
+import torch
+from labkit import observe, output_dir
+from torch.profiler import ProfilerActivity, profile
+
+torch.manual_seed(0)
+device = "cuda" if torch.cuda.is_available() else "cpu"
+activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
+model = torch.nn.Sequential(*[m for _ in range(4) for m in
+                              (torch.nn.Linear(256, 256), torch.nn.ReLU())]).to(device)  # fmt: skip
+batch = torch.randn(64, 256, device=device)
+model(batch)  # the first call's one-off costs stay out of the trace
+
+with profile(activities=activities, record_shapes=True) as recorded:
+    for _ in range(3):
+        with torch.no_grad():
+            model(batch)
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+trace = output_dir() / "torch-trace.json"
+recorded.export_chrome_trace(str(trace))
+averages = recorded.key_averages()
+print(averages.table(sort_by="self_cpu_time_total", row_limit=8))
+top = sorted(averages, key=lambda e: e.self_cpu_time_total, reverse=True)[:6]
+observe("device", device)
+observe("trace_file", trace.name)
+observe("trace_bytes", trace.stat().st_size, "B")
+observe("events", len(recorded.events()))
+observe("top_ops", {e.key: {"calls": e.count, "self_cpu_us": round(e.self_cpu_time_total, 1)}
+                    for e in top})  # fmt: skip
