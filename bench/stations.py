@@ -1,7 +1,9 @@
 """The station engine's overhead: `invoke station N` against the same experiments run with
-bare `docker run`, one after another (images built).
+bare `docker run`, one after another (images built). Best of 3 each; runs of the two
+alternate, so a busy spell on the host slows both.
 
-    python bench/stations.py [N ...]      (default: 1 2)
+    python bench/stations.py [N ...]      (default: 1 2 5; a station whose images are not
+                                           built is left out, saying so)
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from lab import stations
-from lab.config import ROOT, STATIONS_DIR, VARIANTS
+from lab import docker, stations
+from lab.config import ALL_VARIANTS, ROOT, STATIONS_DIR
 
 
 def timed(argv: list[str]) -> float:
@@ -31,7 +33,7 @@ def bare(station: stations.Station) -> float:
             total += timed(
                 [
                     "docker", "run", "--rm", "-v", f"{STATIONS_DIR}:/lab/stations:ro",
-                    "-e", "PYTHONPATH=/lab/stations/_lib", VARIANTS[variant].image,
+                    "-e", "PYTHONPATH=/lab/stations/_lib", ALL_VARIANTS[variant].image,
                     "python3", f"/lab/stations/{station.folder.name}/{experiment.script}",
                 ]
             )  # fmt: skip
@@ -41,10 +43,18 @@ def bare(station: stations.Station) -> float:
 def main() -> None:
     invoke = str(Path(sys.executable).with_name("invoke"))
     figures = {}
-    for number in sys.argv[1:] or ["1", "2"]:
+    for number in sys.argv[1:] or ["1", "2", "5"]:
         station = stations.find(number)
-        engine = min(timed([invoke, "station", number]) for _ in range(3))
-        plain = min(bare(station) for _ in range(3))
+        variants = {v for e in station.experiments for v in e.variants}
+        missing = sorted(v for v in variants if docker.image_labels(ALL_VARIANTS[v].image) is None)
+        if missing:
+            figures[f"station {number}"] = f"left out: {', '.join(missing)} not built"
+            continue
+        engine, plain = [], []
+        for _ in range(3):
+            engine.append(timed([invoke, "station", number]))
+            plain.append(bare(station))
+        engine, plain = min(engine), min(plain)
         figures[f"station {number}"] = {
             "invoke_s": round(engine, 2),
             "bare_docker_run_s": round(plain, 2),
