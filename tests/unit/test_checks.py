@@ -499,3 +499,35 @@ def test_profiler_must_record_the_linear_layers() -> None:
     assert status("profiler_records_the_forward", "6", profiled(12)) == "pass"
     assert status("profiler_records_the_forward", "6", profiled(0)) == "fail"
     assert status("profiler_records_the_forward", "6", profiled(12, trace=0)) == "fail"
+
+
+def test_the_yardstick_itself_fails_when_it_had_the_cores_and_stayed_slow() -> None:
+    check = "processes_scale"
+    base = {"processes_seconds_at_cores": 0.3, "cores": 2, "physical": 2}
+    assert (
+        status(
+            check, "3", scaling("stock", processes_speedup=1.9, processes_busy_cores=1.9, **base)
+        )
+        == "pass"
+    )
+    assert (
+        status(
+            check, "3", scaling("stock", processes_speedup=1.0, processes_busy_cores=1.9, **base)
+        )
+        == "fail"
+    )
+    assert (
+        status(
+            check, "3", scaling("stock", processes_speedup=1.0, processes_busy_cores=0.5, **base)
+        )
+        == "skip"
+    )
+
+
+def test_stock_threads_over_serial_fail_unless_the_host_gave_no_parallelism() -> None:
+    check = "stock_threads_do_not_scale"
+    assert status(check, "3", scaling("stock", threads_speedup=1.0)) == "pass"
+    assert status(check, "3", scaling("stock", threads_speedup=1.8)) == "fail"
+    assert (
+        status(check, "3", scaling("stock", threads_speedup=1.4, processes_speedup=0.8)) == "skip"
+    )
