@@ -208,3 +208,16 @@ def check_numpy_keeps_the_gil_on_small_arrays(obs):
         return None, f"{detail}: the host gave even processes no parallelism to judge by"
     want = max(FLOOR, PARALLEL * yardstick)
     return on_large >= want and on_small < SERIAL, f"{detail} (want >= {want:.2f}x and < {SERIAL}x)"
+
+
+def check_numpy_refuses_an_isolated_subinterpreter(obs):
+    """NumPy's extension refuses to load in a subinterpreter with its own GIL"""
+    outcomes = obs["numpy_subinterpreter.outcomes"]
+    loaded = outcomes["NumPy already loaded in the main interpreter"]
+    fresh = outcomes["NumPy never loaded in the main interpreter"]
+    refused = "does not support loading in subinterpreters" in loaded["said"]
+    detail = (
+        f"with NumPy loaded in main: {loaded['process']}, {loaded['said']}; never loaded in"
+        f" main: {fresh['process']}, {fresh['said'] or 'nothing said'}"
+    )
+    return refused and loaded["process"] == "exit 0", detail

@@ -531,3 +531,20 @@ def test_stock_threads_over_serial_fail_unless_the_host_gave_no_parallelism() ->
     assert (
         status(check, "3", scaling("stock", threads_speedup=1.4, processes_speedup=0.8)) == "skip"
     )
+
+
+def test_numpy_must_be_refused_by_the_subinterpreter() -> None:
+    def outcome(said: str) -> Observations:
+        outcomes = {
+            "NumPy already loaded in the main interpreter": {"process": "exit 0", "said": said},
+            "NumPy never loaded in the main interpreter": {
+                "process": "killed by SIGABRT",
+                "said": "",
+            },
+        }
+        return observations("numpy_subinterpreter", {"outcomes": outcomes})
+
+    check = "numpy_refuses_an_isolated_subinterpreter"
+    refused = "module numpy._core._multiarray_umath does not support loading in subinterpreters"
+    assert status(check, "3", outcome(refused)) == "pass"
+    assert status(check, "3", outcome("imported")) == "fail"
