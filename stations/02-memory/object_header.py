@@ -88,13 +88,13 @@ def owner_ids(main_object) -> dict[str, int]:
         objects = [Thing(), Thing()]
         made[f"{label}, first"] = header(objects[0])["ob_tid"]
         made[f"{label}, second"] = header(objects[1])["ob_tid"]
-        both_alive.wait()  # neither ends before the other has made its objects
+        both_alive.wait(timeout=60)  # neither ends before the other has made its objects
 
     workers = [threading.Thread(target=make, args=(f"thread {n}",)) for n in (1, 2)]
     for worker in workers:
         worker.start()
     for worker in workers:
-        worker.join()
+        worker.join(60)
     made["main, second"] = header(Thing())["ob_tid"]
     made["main, first, after the threads"] = header(main_object)["ob_tid"]
     return made
@@ -113,7 +113,7 @@ print(f"  3 references from this thread:    {after_local}")
 extra_shared = []
 worker = threading.Thread(target=lambda: extra_shared.extend([thing] * 3))
 worker.start()
-worker.join()
+worker.join(60)
 after_shared = header(thing)
 print(f"  3 references from another thread: {after_shared}")
 

@@ -62,7 +62,7 @@ nested = make_nested()
 before = refcounts(nested)
 first = threading.Thread(target=lambda: None)
 first.start()
-first.join()
+first.join(60)
 after = refcounts(nested)
 print(f"before the first thread: {before}")
 print(f"after it:                {after}")
@@ -75,7 +75,7 @@ lock = threading.Lock()
 
 def bump(start: threading.Barrier, locked: bool) -> None:
     global counter
-    start.wait()
+    start.wait(timeout=60)
     for _ in range(BUMPS):
         if locked:
             with lock:

@@ -47,7 +47,10 @@ if compiler is None:
 build = Path(tempfile.mkdtemp(prefix="lab-c-order-"))
 (build / "row_sums.c").write_text(C_SOURCE)
 library = build / "row_sums.so"
-subprocess.run([compiler, "-O2", "-shared", "-fPIC", "-o", str(library), str(build / "row_sums.c")])
+subprocess.run(
+    [compiler, "-O2", "-shared", "-fPIC", "-o", str(library), str(build / "row_sums.c")],
+    timeout=120,
+)
 if not library.is_file():
     raise SystemExit(f"c_order_call: {compiler} could not build {library.name} (see above)")
 lib = ctypes.CDLL(str(library))

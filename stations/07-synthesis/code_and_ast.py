@@ -25,7 +25,7 @@ RUFF = ["ruff", "check", "--no-cache", "--isolated", "--output-format", "json", 
 
 
 def ruff(path: Path) -> list[dict]:
-    done = subprocess.run([*RUFF, str(path)], capture_output=True, text=True)
+    done = subprocess.run([*RUFF, str(path)], capture_output=True, text=True, timeout=120)
     return json.loads(done.stdout or "[]")
 
 

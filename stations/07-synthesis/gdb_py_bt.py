@@ -18,7 +18,9 @@ GDB = ["gdb", "-batch", "-ex", "bt 12", "-ex", "py-bt"]
 
 def main() -> None:
     with running("python", seconds=60, settle=1.0) as pid:  # 1 s: into the loop
-        output = subprocess.run([*GDB, "-p", str(pid)], capture_output=True, text=True).stdout
+        output = subprocess.run(
+            [*GDB, "-p", str(pid)], capture_output=True, text=True, timeout=120
+        ).stdout
     c_frames = re.findall(r"^#\d+\s+(?:0x\w+ in )?(\w+)", output, re.MULTILINE)
     python_frames = re.findall(r'File ".*?", line \d+, in (\w+)', output)
     print("\n".join(line for line in output.splitlines() if line.startswith(("#", " ", "T"))))

@@ -31,7 +31,7 @@ def record(kind: str, native: bool) -> Path:
         argv += ["--rate", str(RATE), "--output", str(svg), "--format", "flamegraph"]
         # --function: one box per function (by default py-spy splits a function by line)
         argv += ["--native"] if native else ["--function"]
-        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, timeout=SECONDS + 60)
     return svg
 
 
