@@ -13,6 +13,8 @@ import contextlib
 import errno
 import os
 import shutil
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 from lab.errors import LabError
@@ -56,6 +58,8 @@ def write_new(dir_fd: int, name: str, data: str, *, shown: Path) -> None:
             f"{shown / name} was already there: an experiment wrote it, and the lab keeps "
             "that name for its report; the run is not kept"
         ) from None
+    except OSError as error:
+        raise LabError(f"cannot write {shown / name}: {error.strerror}") from None
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(data)
 
@@ -67,7 +71,11 @@ def links_leaving(folder: Path) -> list[str]:
     """
     root = os.path.realpath(folder)
     leaving = []
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+
+    def unreadable(error: OSError) -> None:
+        raise LabError(f"{error.filename}: cannot be read ({error.strerror}); the run is not kept")
+
+    for dirpath, dirnames, filenames in _deep_guard(os.walk(folder, onerror=unreadable)):
         for name in dirnames + filenames:
             path = os.path.join(dirpath, name)
             if os.path.islink(path):
@@ -84,7 +92,7 @@ def chown_tree(parent_fd: int, name: str, uid: int, gid: int, skip_suffix: str =
     """
     os.chown(name, uid, gid, dir_fd=parent_fd, follow_symlinks=False)
     walk = os.fwalk(name, dir_fd=parent_fd, follow_symlinks=False)
-    for _, dirnames, filenames, dir_fd in walk:
+    for _, dirnames, filenames, dir_fd in _deep_guard(walk):
         if skip_suffix:
             dirnames[:] = [d for d in dirnames if not d.endswith(skip_suffix)]
         for entry in dirnames + filenames:
@@ -92,6 +100,17 @@ def chown_tree(parent_fd: int, name: str, uid: int, gid: int, skip_suffix: str =
                 os.chown(entry, uid, gid, dir_fd=dir_fd, follow_symlinks=False)
 
 
+def _deep_guard(walk: Iterator) -> Iterator:
+    """WALK, with a folder nested past Python's recursion limit as one line, not a crash."""
+    try:
+        yield from walk
+    except RecursionError:
+        raise LabError("an experiment nested folders too deep; the run is not kept") from None
+
+
 def remove_tree(path: Path) -> None:
     """Remove PATH and all under it, links removed rather than followed."""
-    shutil.rmtree(path, ignore_errors=True)
+    try:
+        shutil.rmtree(path, ignore_errors=True)
+    except RecursionError:  # folders nested past Python's limit: rm walks without recursing
+        subprocess.run(["rm", "-rf", "--", str(path)], check=False)

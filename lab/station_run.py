@@ -7,6 +7,7 @@ The report appears whole when the run finishes, or not at all: on an error, a si
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -25,6 +26,7 @@ from lab.runner import OUTPUT_MOUNT, STATIONS_MOUNT, ComposeRunner, Job, Outcome
 from lab.stations import Experiment, Station
 
 MARKER = "@@lab-observation "  # labkit.protocol's: what an experiment's observe() prints
+MAX_FILES = 500  # files listed in the report
 
 
 @dataclass
@@ -166,6 +168,7 @@ class StationRun:
             return {"key": key, "values": {}, "text": "(not measured in this run)"}
         unit = self.observations.unit(name)
         text = ", ".join(f"{v}: {format_value(x, unit)}" for v, x in values.items())
+        text = untrusted.text(text)  # values are what a container printed
         return {"key": key, "values": values, "text": text}
 
     def section(self, name: str) -> None:
@@ -248,6 +251,8 @@ def run_station(
             except BaseException as error:
                 with signals.shielded():
                     stopped = runner.stop_all()
+                    with contextlib.suppress(LabError):  # any the engine started meanwhile
+                        run_folders.remove_run_containers(folder.run_id)
                     run_folders.discard(folder)
                 if isinstance(error, signals.Interrupted):
                     error.stopped += [f"removed container {name}" for name in stopped]
@@ -296,7 +301,12 @@ def finish(report: dict, folder: run_folders.RunFolder) -> Path:
         raise LabError(
             f"an experiment left a link out of its run folder ({leaving[0]}); the run is not kept"
         )
-    report["files"] = sorted(untrusted.text(name, 200) for name in os.listdir(folder.fd))
+    if os.getuid() != 0:  # the container ran as this user: it may have locked us out
+        os.fchmod(folder.fd, 0o755)
+    names = sorted(os.listdir(folder.fd))
+    report["files"] = [untrusted.text(name, 200) for name in names[:MAX_FILES]]
+    if len(names) > MAX_FILES:
+        report["files"].append(f"... and {len(names) - MAX_FILES} more")
     write(report, folder.fd, folder.partial)
     if os.getuid() == 0:
         safe_files.chown_tree(folder.station_fd, folder.partial.name, os.getuid(), os.getgid())

@@ -347,3 +347,28 @@ def test_a_signal_stops_the_containers_and_removes_the_partial_folder(station, s
 def test_a_station_folder_that_is_copied_elsewhere_still_loads(tmp_path) -> None:
     shutil.copytree(stations.STATIONS_DIR / "02-memory", tmp_path / "02-memory")
     assert stations.load(tmp_path / "02-memory").number == 2
+
+
+def test_folders_nested_past_the_recursion_limit_are_one_line(station) -> None:
+    def plant(output: Path) -> None:
+        fd = os.open(output, os.O_RDONLY)
+        for _ in range(1500):
+            os.mkdir("d", dir_fd=fd)
+            inner = os.open("d", os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+        os.close(fd)
+
+    with pytest.raises(LabError, match="nested folders too deep"):
+        run(station, ScriptedRunner([seen()], plant))
+    assert nothing_left(station)
+
+
+def test_a_flood_of_files_is_listed_in_part(station) -> None:
+    def plant(output: Path) -> None:
+        for i in range(600):
+            (output / f"f{i:03}").write_text("")
+
+    report, folder = run(station, ScriptedRunner([seen()], plant))
+    assert len(report["files"]) == 501 and report["files"][-1] == "... and 100 more"
+    assert (folder / "report.md").is_file()
