@@ -88,8 +88,11 @@ def graph_saved(output) -> dict:
         if node is None:
             continue
         nodes += 1
-        for field in dir(node):
-            value = getattr(node, field) if field.startswith("_saved_") else None
+        for field in (f for f in dir(node) if f.startswith("_saved_")):
+            try:
+                value = getattr(node, field)
+            except RuntimeError:  # a saved value that cannot be unpacked: not a tensor here
+                continue
             if isinstance(value, torch.Tensor):
                 storage = value.untyped_storage()
                 if storage.data_ptr() not in params:
