@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import signal
+import threading
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass
 from inspect import isfunction
 from pathlib import Path
@@ -108,16 +112,43 @@ def _last_frame_in(path: Path, error: BaseException) -> str:
     return f" (line {line})" if line else ""
 
 
-def run_check(check, observations: Observations) -> CheckResult:
+CHECK_TIMEOUT = 30.0  # seconds: a check that loops fails, the others still run
+
+
+class CheckTimeout(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Within: CheckTimeout after SECONDS (main thread only: that is where signals land)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise CheckTimeout(f"took longer than {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def run_check(check, observations: Observations, timeout: float = CHECK_TIMEOUT) -> CheckResult:
     """A check returns (passed, detail): True, False, or None for skipped (detail says why).
 
-    Whatever else happens (it raises, returns something else) is that check failing,
-    with one line saying how; the other checks still run.
+    Whatever else happens (it raises, loops, returns something else) is that check
+    failing, with one line saying how; the other checks still run.
     """
     name = check.__name__.removeprefix("check_")
     description = text(((check.__doc__ or "").strip() or name).splitlines()[0])
     try:
-        returned = check(observations)
+        with time_limit(timeout):
+            returned = check(observations)
     except NotRun as reason:
         return CheckResult(name, description, "skip", text(str(reason.args[0])))
     except KeyError as missing:

@@ -185,14 +185,15 @@ class Collector:
     def __init__(self, experiment: str, variant: str, observations: Observations, say) -> None:
         self.experiment, self.variant = experiment, variant
         self.observations, self.say = observations, say
-        self.taken = self.dropped = 0
+        self.taken = self.dropped = self.chars = 0
         self.malformed: list[str] = []
 
     def line(self, line: str) -> None:
         if not line.startswith(MARKER):
             self.say(f"  {self.variant:>5} │ {untrusted.text(line)}")
             return
-        if self.taken >= untrusted.MAX_OBSERVATIONS:
+        self.chars += len(line)
+        if self.taken >= untrusted.MAX_OBSERVATIONS or self.chars > untrusted.MAX_OBSERVED_CHARS:
             self.dropped += 1
             return
         try:
@@ -210,8 +211,8 @@ class Collector:
     def done(self) -> None:
         if self.dropped:
             self.say(
-                f"lab: {self.experiment} on {self.variant} printed more than "
-                f"{untrusted.MAX_OBSERVATIONS} observations; {self.dropped} were ignored"
+                f"lab: {self.experiment} on {self.variant} printed more observations than the "
+                f"lab keeps ({untrusted.MAX_OBSERVATIONS:,}, or 5 MB); {self.dropped} were ignored"
             )
 
 

@@ -17,6 +17,7 @@ from lab.errors import LabError
 MAX_TEXT = 2000  # characters of one line kept
 MAX_OBSERVATIONS = 2000  # per experiment: an endless stream must not fill the host's memory
 MAX_VALUE_CHARS = 100_000  # an observation's JSON
+MAX_OBSERVED_CHARS = 5_000_000  # all of one experiment's observations
 # C0 and C1 controls (escape sequences start with ESC or CSI), DEL, and Unicode's bidi
 # overrides, which can make a terminal line read differently from what it holds.
 CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")

@@ -372,3 +372,26 @@ def test_a_flood_of_files_is_listed_in_part(station) -> None:
     report, folder = run(station, ScriptedRunner([seen()], plant))
     assert len(report["files"]) == 501 and report["files"][-1] == "... and 100 more"
     assert (folder / "report.md").is_file()
+
+
+def test_a_check_that_loops_fails_alone_after_its_time() -> None:
+    def check_forever(obs):
+        """never returns"""
+        while True:
+            pass
+
+    result = run_check(check_forever, Observations(), timeout=0.5)
+    assert result.status == "fail" and "took longer than 0.5 s" in result.detail
+
+
+def test_a_corrupt_reading_cache_is_ignored(tmp_path, monkeypatch) -> None:
+    from lab import reading_cache
+
+    monkeypatch.setenv("LAB_CACHE", str(tmp_path))
+    entries = [{"tree": "cpython", "path": "x.c"}]
+    path = tmp_path / "reading" / f"{reading_cache.key('img', entries)}.json"
+    path.parent.mkdir()
+    path.write_text('[{"status": "pwned"}]')
+    fresh = [{"tree": "cpython", "path": "x.c", "status": "found"}]
+    assert reading_cache.cached("img", entries, lambda: fresh) == fresh
+    assert reading_cache.cached("img", entries, lambda: 1 / 0) == fresh, "now cached"
