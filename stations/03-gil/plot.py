@@ -47,6 +47,22 @@ def print_table(runs: dict[str, dict]) -> None:
             print(f"{LABELS.get((variant, mode), mode):<36}{cells}")
 
 
+def print_against_stock(runs: dict[str, dict]) -> None:
+    """Each mode's time against stock's one thread: ft's slower thread flatters its own curve."""
+    if "stock" not in runs:
+        return
+    base = runs["stock"]["modes"]["threads"]["1"]
+    counts = sorted({int(w) for run in runs.values() for m in run["modes"].values() for w in m})
+    print(f"\n{'against stock, 1 thread':<36}" + "".join(f"{n:>7}" for n in counts))
+    for variant, run in runs.items():
+        for mode, seconds in run["modes"].items():
+            cells = "".join(
+                f"{base / seconds[str(n)]:>6.2f}x" if str(n) in seconds else f"{'-':>7}"
+                for n in counts
+            )
+            print(f"{LABELS.get((variant, mode), mode):<36}{cells}")
+
+
 def draw(runs: dict[str, dict]) -> str:
     figure, axes = plt.subplots(figsize=(7, 4.5))
     cores = max(run["cores"] for run in runs.values())
@@ -74,6 +90,7 @@ def main() -> None:
     if not runs:
         raise SystemExit("no scaling-*.json here: scaling.py saves them; run it first")
     print_table(runs)
+    print_against_stock(runs)
     observe("plot", draw(runs))  # the file's name in the report folder
     if {"stock", "ft"} <= runs.keys():
         stock_s, ft_s = (runs[v]["modes"]["threads"]["1"] for v in ("stock", "ft"))
