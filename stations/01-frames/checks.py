@@ -67,8 +67,7 @@ def check_traceback_pins_locals(obs):
 
 
 def check_frame_homes(obs):
-    """A call's frame is on the thread's data stack; a generator's is inside the generator; a
-    frame object that outlives its call gets a copy of the frame, locals readable"""
+    """A frame lives on the data stack, inside its generator, or copied into its frame object"""
     on_stack = obs["frame_homes.call_frame_on_data_stack"]
     copied = obs["frame_homes.frame_copied_into_frame_object"]
     in_gen = obs["frame_homes.generator_frame_inside_generator"]
