@@ -174,6 +174,14 @@ def _dead_runs(station_fd: int, remove_containers: Callable[[str], None]) -> Ite
             names.add(entry[: -len(PARTIAL)])
         elif entry.startswith(".") and entry.endswith(".lock") and NAME.fullmatch(entry[1:-5]):
             names.add(entry[1:-5])
+    for entry in os.listdir(station_fd):  # a lock file a run died making
+        if (
+            entry.startswith(".")
+            and entry.endswith(".new")
+            and _stale(station_fd, entry) is not None
+        ):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry, dir_fd=station_fd)
     for name in sorted(names):
         run_id = _stale(station_fd, f".{name}.lock")
         if run_id is None:

@@ -53,6 +53,7 @@ def test_a_live_run_is_not_swept_and_a_dead_one_is(tmp_path) -> None:
     (station / ".20200101-000000.lock").write_text('{"run": "deadbeef"}')
     orphan = station / "20200101-000001.partial"  # older than locks: no lock at all
     orphan.mkdir()
+    (station / ".20200101-000002.abc.new").write_text('{"run": "abc"}')  # died making its lock
     removed: list[str] = []
     swept = run_folders.sweep(tmp_path, removed.append)
     assert sorted(swept) == [
