@@ -80,8 +80,13 @@ class Runner(Protocol):
         ...
 
 
+def as_record(job: Job) -> dict:
+    """What the supervisor reads of a job."""
+    return {"argv": job.argv, "env": job.env, "timeout": job.timeout}
+
+
 def plan(jobs: Sequence[Job]) -> str:
-    return json.dumps([{"argv": j.argv, "env": j.env, "timeout": j.timeout} for j in jobs])
+    return json.dumps([as_record(job) for job in jobs])
 
 
 def supervisor_argv(jobs: Sequence[Job]) -> list[str]:
@@ -184,7 +189,7 @@ class Box:
         frames = Frames(self.jobs, job.timeout, on_line)
         self.jobs += 1
         try:
-            self.process.stdin.write(plan([job])[1:-1].encode() + b"\n")
+            self.process.stdin.write(json.dumps(as_record(job)).encode() + b"\n")
             self.process.stdin.flush()
         except OSError:
             return None, frames  # the container is gone
