@@ -231,14 +231,7 @@ def run_station(
     variants = variants_needed(station, options)
     ids = containers.image_ids(variants)  # every image is checked before anything runs
     results = results_dir()
-    root_fd = safe_files.open_root(results)
-    try:
-        station_dir = results / f"station-{station.label}"
-        station_fd = safe_files.open_folder(
-            root_fd, station_dir.name, create=True, shown=station_dir
-        )
-    finally:
-        os.close(root_fd)
+    station_dir, station_fd = station_folder(results, station)
     try:
         swept = run_folders.sweep(results, run_folders.remove_run_containers)
         if swept:
@@ -250,17 +243,34 @@ def run_station(
                 with signals.shielded():
                     return report, finish(report, folder)
             except BaseException as error:
-                with signals.shielded():
-                    stopped = runner.stop_all()
-                    with contextlib.suppress(LabError):  # any the engine started meanwhile
-                        run_folders.remove_run_containers(folder.run_id)
-                    run_folders.discard(folder)
-                if isinstance(error, signals.Interrupted):
-                    error.stopped += [f"removed container {name}" for name in stopped]
-                    error.stopped.append(f"removed {folder.partial}")
+                clean_up(runner, folder, error)
                 raise
     finally:
         os.close(station_fd)
+
+
+def station_folder(results: Path, station: Station) -> tuple[Path, int]:
+    """results/station-N, made if missing, and a descriptor for it (never through a link)."""
+    root_fd = safe_files.open_root(results)
+    try:
+        station_dir = results / f"station-{station.label}"
+        return station_dir, safe_files.open_folder(
+            root_fd, station_dir.name, create=True, shown=station_dir
+        )
+    finally:
+        os.close(root_fd)
+
+
+def clean_up(runner: Runner, folder: run_folders.RunFolder, error: BaseException) -> None:
+    """Nothing of a run that did not finish is left: its containers, its folder, its lock."""
+    with signals.shielded():
+        stopped = runner.stop_all()
+        with contextlib.suppress(LabError):  # any the engine started after the stop
+            run_folders.remove_run_containers(folder.run_id)
+        run_folders.discard(folder)
+    if isinstance(error, signals.Interrupted):
+        error.stopped += [f"removed container {name}" for name in stopped]
+        error.stopped.append(f"removed {folder.partial}")
 
 
 def attempt(station, options, runner, say, folder, ids, checks) -> dict:
@@ -297,13 +307,13 @@ def attempt(station, options, runner, say, folder, ids, checks) -> dict:
 
 def finish(report: dict, folder: run_folders.RunFolder) -> Path:
     """Write the report, hand the folder back and publish it (or raise: nothing is kept)."""
+    if os.getuid() != 0:  # the container ran as this user: it may have locked us out
+        os.fchmod(folder.fd, 0o755)
     leaving = safe_files.links_leaving(folder.partial)
     if leaving:
         raise LabError(
             f"an experiment left a link out of its run folder ({leaving[0]}); the run is not kept"
         )
-    if os.getuid() != 0:  # the container ran as this user: it may have locked us out
-        os.fchmod(folder.fd, 0o755)
     names = sorted(os.listdir(folder.fd))
     report["files"] = [untrusted.text(name, 200) for name in names[:MAX_FILES]]
     if len(names) > MAX_FILES:
