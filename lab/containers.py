@@ -71,30 +71,30 @@ def device_note(variant: Variant) -> str | None:
 
 
 # -- limits: fitted to the machine ---------------------------------------------------------
-def cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-
-
-def memory_bytes() -> int | None:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return None
+@cache
+def engine_machine() -> tuple[int, int]:
+    """(CPUs, bytes of memory) of the machine the engine runs containers on: this one, or
+    Docker Desktop's VM, which may have less of both. Asked once per run."""
+    out = docker.docker(["info", "--format", "{{.NCPU}} {{.MemTotal}}"], check=False).split()
+    if len(out) == 2 and all(part.isdigit() for part in out):
+        return int(out[0]), int(out[1])
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return cpus or 1, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def limits() -> dict[str, str]:
     """compose.yaml's limits for this machine (LAB_MEMORY_LIMIT etc. set by hand win).
 
-    Memory: three quarters of the host's (what is left keeps the host alive when an
+    Memory: three quarters of the machine's (what is left keeps it alive when an
     experiment runs away); processes: 512, or 64 a core on big machines (station 3 starts
     two workers a core, each with threads); CPUs: all of them (station 3 measures scaling
     on every core: a quota below that would bend its figures).
     """
-    memory = memory_bytes()
+    cpus, memory = engine_machine()
     computed = {
-        "LAB_MEMORY_LIMIT": f"{max(memory * 3 // 4 // 2**20, 1024)}m" if memory else "4g",
-        "LAB_PIDS_LIMIT": str(max(512, 64 * cores())),
-        "LAB_CPUS": str(cores()),
+        "LAB_MEMORY_LIMIT": f"{max(memory * 3 // 4 // 2**20, 1024)}m",
+        "LAB_PIDS_LIMIT": str(max(512, 64 * cpus)),
+        "LAB_CPUS": str(cpus),
     }
     return {key: os.environ.get(key) or value for key, value in computed.items()}
 
