@@ -13,6 +13,7 @@ under the lab's names. A truncated or altered bundle loads nothing and names the
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -198,7 +199,7 @@ def check(path: Path, engine_platform: str, reference: dict[str, LockedImage]) -
         raise LabError(f"{path}: {IMAGES} does not match {SUMS}: the bundle was altered or damaged")
     image_ids = match_configs(lock, configs, path)
     for name, entry in lock.items():
-        if entry.platform != engine_platform:
+        if not identity.runs_on(entry.platform, engine_platform):
             raise LabError(
                 f"{path} holds {entry.platform} images ({name}), and this engine runs "
                 f"{engine_platform}: make a bundle on (or for) this platform"
@@ -308,20 +309,24 @@ def docker_load(path: Path, checked: Checked) -> None:
         subprocess.Popen(
             ["docker", "load"],
             stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,  # a few lines at most: it cannot fill the pipe
         ) as loading,
     ):
         hashed = HashingFile(outer.extractfile(IMAGES))
         try:
             stream = zstandard.ZstdDecompressor().stream_reader(hashed, read_across_frames=True)
             shutil.copyfileobj(stream, loading.stdin, CHUNK)
-            loading.stdin.close()
         except BrokenPipeError:
             pass  # docker load stopped reading: its own message says why
-        _, err = loading.communicate()
+        finally:
+            with contextlib.suppress(BrokenPipeError):
+                loading.stdin.close()
+        err = loading.stderr.read()
+        loading.wait()
+        sha256 = hashed.drain()
     if loading.returncode != 0:
         reason = (err.decode(errors="replace").strip().splitlines() or ["?"])[-1]
         raise LabError(f"`docker load` of {path} failed, nothing was tagged: {reason}")
-    if hashed.drain() != checked.images_sha256:  # changed between the check and the load
+    if sha256 != checked.images_sha256:  # the file changed between the check and the load
         raise LabError(f"{path} changed while it was loaded: nothing was tagged")

@@ -27,6 +27,12 @@ def platform_of(os_name: str, architecture: str, variant: str = "") -> str:
     return "/".join(part for part in (os_name, architecture, variant) if part)
 
 
+def runs_on(image_platform: str, engine_platform: str) -> bool:
+    """Whether an engine runs an image natively: os and architecture agree (an arm64
+    image says `linux/arm64/v8`, its engine `linux/arm64`)."""
+    return image_platform.split("/")[:2] == engine_platform.split("/")[:2]
+
+
 @dataclass(frozen=True)
 class ImageFacts:
     id: str

@@ -141,7 +141,7 @@ def check_platforms(entries, source: str) -> None:
     """Refuse images this engine cannot run natively, before anything is fetched."""
     engine = identity.engine_platform()
     for entry in entries:
-        if entry.platform != engine:
+        if not identity.runs_on(entry.platform, engine):
             raise LabError(
                 f"{source}'s {entry.variant} image is for {entry.platform}, and this engine runs "
                 f"{engine}: ask for images of this platform, or build here (`invoke images`)"

@@ -92,15 +92,19 @@ def answers(url: str) -> bool:
 
 
 @contextmanager
-def second_engine() -> Iterator[dict[str, str]]:
+def second_engine(disk: str | None = None) -> Iterator[dict[str, str]]:
     """A second dockerd beside the first; yields the environment that points `docker` (and
-    so `invoke`) at it: {"DOCKER_HOST": "unix://..."}."""
+    so `invoke`) at it: {"DOCKER_HOST": "unix://..."}. DISK (`400m`) gives it a disk of
+    that size (a tmpfs), to see what a full one does."""
     if os.geteuid() != 0:
         raise Unavailable("a second engine needs root")
     dockerd, ip = shutil.which("dockerd"), shutil.which("ip")
     if dockerd is None or ip is None:
         raise Unavailable("a second engine needs dockerd and ip (iproute2)")
     home = Path(tempfile.mkdtemp(prefix="lab-engine2-"))
+    if disk:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={disk}", "tmpfs", str(home)],
+                       check=True, capture_output=True)  # fmt: skip
     socket_path = home / "docker.sock"
     env = {"DOCKER_HOST": f"unix://{socket_path}"}
     make_bridge(ip)
@@ -145,9 +149,9 @@ def engine_answers(env: dict[str, str]) -> bool:
 
 def remove_data(home: Path) -> None:
     """The engine's data; an overlay mount it left behind is unmounted first."""
+    targets: list[str] = []
     with suppress(OSError), open("/proc/mounts") as mounts:
-        for line in mounts:
-            target = line.split()[1]
-            if target.startswith(str(home)):
-                subprocess.run(["umount", "-l", target], capture_output=True)
+        targets = [line.split()[1] for line in mounts if line.split()[1].startswith(str(home))]
+    for target in sorted(targets, reverse=True):  # the deepest first, the tmpfs last
+        subprocess.run(["umount", "-l", target], capture_output=True)
     shutil.rmtree(home, ignore_errors=True)

@@ -16,6 +16,7 @@ import pytest
 
 from lab import identity, lockfile
 from lab.config import ALL_VARIANTS, VARIANTS
+from tests import services
 from tests.classroom.conftest import CPU_VARIANTS
 from tests.cli import assert_one_clear_line, invoke
 
@@ -129,18 +130,22 @@ def test_registry_faults_are_one_line(
     assert_one_clear_line(refused, "registry 127.0.0.1:9/class refused")
     assert not (tmp_path / "never.lock").exists()
 
-    lock = json.loads(published.read_text())
-    lock["images"]["stock"]["digest"] = "sha256:" + "0" * 64
-    (tmp_path / "wrong.lock").write_text(json.dumps(lock))
+    on(student, "rmi", "lab-cpython:stock")  # the student lacks stock: pull must fetch it
     before = lab_images_on(student)
-    absent = invoke("pull", "--lock", str(tmp_path / "wrong.lock"), env=student)
-    assert_one_clear_line(absent, "has no", "invoke load BUNDLE", "invoke images")
-    assert lab_images_on(student) == before, "nothing was tagged"
 
-    lock["images"]["stock"]["repository"] = "127.0.0.1:9/class/lab-cpython"
-    (tmp_path / "gone.lock").write_text(json.dumps(lock))
-    gone = invoke("pull", "--lock", str(tmp_path / "gone.lock"), env=student)
+    def pull_with(name: str, **stock_fields: str):
+        lock = json.loads(published.read_text())
+        lock["images"]["stock"].update(stock_fields)
+        (tmp_path / name).write_text(json.dumps(lock))
+        return invoke("pull", "--lock", str(tmp_path / name), env=student)
+
+    absent = pull_with("absent.lock", digest="sha256:" + "0" * 64)
+    assert_one_clear_line(absent, "has no", "invoke load BUNDLE", "invoke images")
+    gone = pull_with("gone.lock", repository="127.0.0.1:9/class/lab-cpython")
     assert_one_clear_line(gone, "registry 127.0.0.1:9 does not answer", "invoke load BUNDLE")
+    other = pull_with("other.lock", rootfs="sha256:" + "0" * 64)
+    assert_one_clear_line(other, "not the locked sha256:0000", "not tagged")
+    assert lab_images_on(student) == before, "nothing was tagged"
 
 
 @pytest.fixture(scope="module")
@@ -160,6 +165,14 @@ def test_a_student_loads_the_bundle(
     assert loaded.code == 0, loaded.stderr
     compared = invoke("doctor", "--compare", str(published), env=student)
     assert compared.code == 0, compared.stdout
+
+
+def test_a_full_disk_loads_nothing(class_bundle: Path, tmp_path: Path) -> None:
+    """A student's engine with 400 MB of disk: `docker load` runs out of space."""
+    with services.second_engine(disk="400m") as small:
+        full = invoke("load", str(class_bundle), "--lock", "/nonexistent/lab.lock", env=small)
+        assert_one_clear_line(full, "nothing was tagged", "no space left on device")
+        assert lab_images_on(small) == {}
 
 
 def test_a_tampered_or_cut_bundle_loads_nothing(

@@ -10,7 +10,7 @@ import pytest
 
 from lab import facts, lockfile
 from lab.errors import LabError
-from lab.identity import platform_of, rootfs_identity
+from lab.identity import platform_of, rootfs_identity, runs_on
 from lab.lockfile import LockedImage
 
 FINGERPRINT = {
@@ -99,3 +99,5 @@ def test_rootfs_identity_is_over_the_ordered_diff_ids() -> None:
     assert rootfs_identity([a, b]).startswith("sha256:")
     assert platform_of("linux", "arm64", "v8") == "linux/arm64/v8"
     assert platform_of("linux", "amd64") == "linux/amd64"
+    assert runs_on("linux/arm64/v8", "linux/arm64")
+    assert not runs_on("linux/arm64/v8", "linux/amd64")

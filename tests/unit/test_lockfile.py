@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import lockfile, registry
+from lab import lockfile
 from lab.errors import LabError
 from lab.lockfile import LockedImage
 
@@ -43,16 +43,3 @@ def test_not_a_lock(tmp_path: Path, text: str) -> None:
 def test_no_lock(tmp_path: Path) -> None:
     with pytest.raises(LabError, match="invoke publish"):
         lockfile.read(tmp_path / "lab.lock")
-
-
-@pytest.mark.parametrize(
-    "name", ["127.0.0.1:5000", "127.0.0.1:5000/class", "registry.example.edu/cpython-lab/2026"]
-)
-def test_registry_names(name: str) -> None:
-    assert registry.check_registry_name(name) == name
-
-
-@pytest.mark.parametrize("name", ["http://127.0.0.1:5000", "host:port", "host/Upper", "", "a b"])
-def test_bad_registry_names(name: str) -> None:
-    with pytest.raises(LabError, match="HOST\\[:PORT\\]\\[/PREFIX\\]"):
-        registry.check_registry_name(name)

@@ -1,0 +1,58 @@
+"""`invoke publish` and `invoke pull`: names checked, faults named, nothing wrong kept."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from lab import registry
+from lab.errors import LabError
+from tests.unit.test_lockfile import ENTRY
+
+
+@pytest.mark.parametrize(
+    "name", ["127.0.0.1:5000", "127.0.0.1:5000/class", "registry.example.edu/cpython-lab/2026"]
+)
+def test_registry_names(name: str) -> None:
+    assert registry.check_registry_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["http://127.0.0.1:5000", "host:port", "host/Upper", "", "a b"])
+def test_bad_registry_names(name: str) -> None:
+    with pytest.raises(LabError, match="HOST\\[:PORT\\]\\[/PREFIX\\]"):
+        registry.check_registry_name(name)
+
+
+def test_pull_refuses_another_platform_before_fetching(monkeypatch) -> None:
+    monkeypatch.setattr(registry.identity, "engine_platform", lambda: "linux/arm64")
+    with pytest.raises(LabError, match=r"for linux/amd64, and this engine runs linux/arm64"):
+        registry.check_platforms([ENTRY], "lab.lock")
+
+
+@pytest.mark.parametrize(
+    ("docker_says", "line"),
+    [
+        ("manifest unknown: manifest unknown", "has no 127.0.0.1:5000/class/lab-cpython@"),
+        ('Get "http://127.0.0.1:5000/v2/": dial tcp: connect: connection refused',
+         "registry 127.0.0.1:5000 does not answer"),
+        ("toomanyrequests: slow down", "pulling 127.0.0.1:5000/class/lab-cpython@"),
+    ],
+)  # fmt: skip
+def test_pull_faults_are_named(monkeypatch, docker_says: str, line: str) -> None:
+    failed = registry.subprocess.CompletedProcess([], 1, "", f"Error response: {docker_says}\n")
+    monkeypatch.setattr(registry, "transfer", lambda args: failed)
+    with pytest.raises(LabError, match=re.escape(line)):
+        registry.fetch(ENTRY)
+
+
+def test_a_pulled_image_with_another_rootfs_is_not_kept(monkeypatch) -> None:
+    pulled = registry.subprocess.CompletedProcess([], 0, "", "")
+    monkeypatch.setattr(registry, "transfer", lambda args: pulled)
+    other = registry.identity.ImageFacts("sha256:1", "sha256:" + "9" * 64, "linux/amd64", (), {})
+    monkeypatch.setattr(registry.identity, "inspect", lambda reference: other)
+    removed = []
+    monkeypatch.setattr(registry.docker, "docker", lambda args, **kw: removed.append(args))
+    with pytest.raises(LabError, match="not the locked"):
+        registry.fetch(ENTRY)
+    assert removed == [["rmi", ENTRY.reference]]
