@@ -249,7 +249,13 @@ def start(hostile: Hostile) -> subprocess.Popen:
 
 
 @pytest.mark.parametrize(
-    ("signum", "group"), [(signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGTERM, True)]
+    ("signum", "group"),
+    [
+        (signal.SIGINT, False),
+        (signal.SIGINT, True),
+        (signal.SIGTERM, False),
+        (signal.SIGTERM, True),
+    ],
 )
 def test_a_signal_removes_the_container_and_the_partial_folder(hostile, signum, group) -> None:
     process = start(hostile)
