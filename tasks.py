@@ -104,9 +104,8 @@ def shell(c, variant, command=None):
 @one_line_errors
 def stations(c):
     """List the stations, their time and experiments."""
-    for st in lab_stations.all_stations():
-        runs = ", ".join(f"{e.name} ({'/'.join(e.variants)})" for e in st.experiments)
-        print(f"{st.label:>9}  {st.title} ({st.minutes} min)\n{'':>11}{runs or '-'}")
+    for line in lab_stations.listing():  # a broken station.toml is one line, not the end
+        print(line)
 
 
 @task(

@@ -26,9 +26,17 @@ def docker(args: Sequence[str], *, check: bool = True, timeout: float = 60) -> s
     except subprocess.TimeoutExpired:
         raise LabError(f"`docker {' '.join(args)}` did not answer in {timeout:.0f} s") from None
     if check and done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
-        raise LabError(f"`docker {' '.join(args[:3])}` failed: {last}")
+        raise LabError(f"`docker {' '.join(args[:3])}` failed: {telling_line(done.stderr)}")
     return done.stdout
+
+
+def telling_line(stderr: str) -> str:
+    """docker's most useful line: the last that names an error, else the last."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if any(word in line.lower() for word in ("error", "denied", "no such", "not found")):
+            return line
+    return lines[-1] if lines else "(no message)"
 
 
 def engine_version() -> str | None:
