@@ -81,6 +81,7 @@ def bundle(output: Path, names: str | None, lock_path: Path = lockfile.LOCK_FILE
     images = locked_images(names, lock_path)
     ids = [saved.id for saved in images.values()]
     lock = {name: saved.locked for name, saved in images.items()}
+    print(f"[bundle] docker save {', '.join(images)} | zstd -> {output}", flush=True)
     return write_bundle(output, lock, lambda path: save_compressed(ids, path))
 
 
@@ -126,11 +127,7 @@ def locked_images(names: str | None, lock_path: Path) -> dict[str, Saved]:
     published = lockfile.read(lock_path) if lock_path.is_file() else {}
     chosen = {}
     for variant in chosen_variants(names):
-        local = facts.local_image(variant)
-        if local is None:
-            raise LabError(
-                f"{variant.image} is not built: run `invoke images --variant {variant.name}`"
-            )
+        local = facts.built_image(variant)
         same = published.get(variant.name)
         if same is not None and same.rootfs == local.rootfs:
             local = replace(local, repository=same.repository, digest=same.digest)
@@ -175,7 +172,9 @@ class Checked:
 def load(path: Path, lock_path: Path = lockfile.LOCK_FILE) -> Checked:
     docker.require_engine()
     reference = lockfile.read(lock_path) if lock_path.is_file() else {}
+    print(f"[load] checking {path}: its sums, its lock, each image's rootfs", flush=True)
     checked = check(path, identity.engine_platform(), reference)
+    print(f"[load] loading {', '.join(checked.image_ids)} into the engine", flush=True)
     docker_load(path, checked)
     for name, image_id in checked.image_ids.items():
         got = identity.inspect(image_id)

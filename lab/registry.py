@@ -53,11 +53,7 @@ def publish(registry: str, names: str | None, lock_path: Path) -> dict[str, Lock
     check_registry_name(registry)
     locked = {}
     for variant in chosen_variants(names):
-        local = facts.local_image(variant)
-        if local is None:
-            raise LabError(
-                f"{variant.image} is not built: run `invoke images --variant {variant.name}`"
-            )
+        local = facts.built_image(variant)
         repository = f"{registry}/{variant.image.split(':')[0]}"
         locked[variant.name] = replace(
             local, repository=repository, digest=push(variant, repository, registry)
