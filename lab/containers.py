@@ -50,7 +50,7 @@ def image_ids(variants: Sequence[Variant]) -> dict[str, str]:
 
 
 @cache
-def engine_gpu() -> str | None:
+def engine_gpu() -> docker.GpuAccess | None:
     """How this engine gives containers an NVIDIA GPU, or None (asked once per run)."""
     return docker.gpu_runtime()
 
@@ -66,7 +66,7 @@ def device_note(variant: Variant) -> str | None:
         return None
     return (
         f"{variant.image} runs on the CPU: this engine gives containers no NVIDIA GPU "
-        "(no nvidia runtime in `docker info`); GPU-only experiments are skipped"
+        "(no nvidia runtime or CDI spec for it); GPU-only experiments are skipped"
     )
 
 
@@ -122,17 +122,18 @@ def writable_results() -> Iterator[Path]:
 
 def lend(folder: Path) -> None:
     """Containers never run as root: when root invokes, lend FOLDER to the container's user."""
-    if os.getuid() == 0:
+    if docker.hands_back():
         os.lchown(folder, *docker.host_ids())
 
 
 def hand_back(folder: Path) -> None:
-    """Give what the containers wrote back to the invoking user (a no-op unless root).
+    """Give what the containers wrote back to the invoking user (a no-op unless root
+    invokes a rootful Linux engine: docker.hands_back).
 
     Links are changed, never followed. Another run's `<time>.partial` folder is left
     alone: that run is still writing there, and hands it back itself when it finishes.
     """
-    if os.getuid() != 0:
+    if not docker.hands_back():
         return
     parent = os.open(folder.parent, safe_files.DIR_FLAGS & ~os.O_NOFOLLOW)
     try:
@@ -169,7 +170,8 @@ def run_command(
         args += ["--cap-add", capability]
     for key, value in (env or {}).items():
         args += ["-e", f"{key}={value}"]
-    compose = docker.compose_command([*args, variant.service, *command], gpu=with_gpu(variant))
+    gpu = engine_gpu() if with_gpu(variant) else None
+    compose = docker.compose_command([*args, variant.service, *command], gpu=gpu)
     if shell:  # after compose.yaml's -f (and compose.gpu.yaml's): the shell's additions
         at = compose.index(variant.service) - len(args)
         compose[at:at] = ["-f", str(COMPOSE_SHELL_FILE)]

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 from lab.config import COMPOSE_FILE, COMPOSE_GPU_FILE, ROOT
 from lab.errors import LabError
 
+# The GPU request as a CDI device, for an engine that reads CDI specs but has no nvidia runtime.
+COMPOSE_CDI_FILE = ROOT / "compose.cdi.yaml"
 INSTALL_HINT = "run `scripts/install-docker.sh` (Debian/Ubuntu) or start Docker"
 
 
@@ -79,17 +84,182 @@ def image_id(image: str) -> str:
     return docker(["image", "inspect", "--format", "{{.Id}}", image], check=False).strip()[7:19]
 
 
-def gpu_runtime() -> str | None:
+def engine_info() -> dict:
+    """`docker info` as JSON; {} where no engine answers."""
+    try:
+        out = docker(["info", "--format", "{{json .}}"], check=False, timeout=30)
+    except LabError:
+        return {}
+    try:
+        info = json.loads(out or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+@dataclass(frozen=True)
+class GpuAccess:
+    """How this engine gives a container the host's NVIDIA GPUs, and the compose file that
+    asks for them in that form."""
+
+    how: str  # RUNTIME or CDI
+    detail: str  # what doctor shows
+
+    @property
+    def compose_file(self) -> Path:
+        return COMPOSE_GPU_FILE if self.how == RUNTIME else COMPOSE_CDI_FILE
+
+    def __str__(self) -> str:
+        return self.detail
+
+
+RUNTIME, CDI = "runtime", "cdi"
+# Where the CDI library looks when the engine does not say (its defaults).
+CDI_DIRS = (Path("/etc/cdi"), Path("/var/run/cdi"))
+CDI_KIND = re.compile(r"""^kind:\s*["']?([^"'\s#]+)""", re.M)  # a YAML spec's top level
+
+
+def cdi_kind(text: str) -> str | None:
+    """The `kind` a CDI spec (JSON or YAML) declares, or None."""
+    try:
+        spec = json.loads(text)
+    except ValueError:
+        found = CDI_KIND.search(text)
+        return found.group(1) if found else None
+    kind = spec.get("kind") if isinstance(spec, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+def cdi_gpu_specs(dirs: Sequence[Path] = CDI_DIRS) -> list[Path]:
+    """The CDI spec files (YAML or JSON) in DIRS whose kind is nvidia.com/gpu."""
+    found = []
+    for folder in dirs:
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            continue
+        for name in names:
+            if not name.endswith((".yaml", ".yml", ".json")):
+                continue
+            try:
+                text = (folder / name).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            if cdi_kind(text) == "nvidia.com/gpu":
+                found.append(folder / name)
+    return found
+
+
+def gpu_access(info: dict, specs: Callable[[Sequence[Path]], list[Path]] = cdi_gpu_specs):
+    """GpuAccess from `docker info` and the CDI specs on disk, or None.
+
+    NVIDIA's runtime first: every engine since 20.10 takes its `driver: nvidia` request.
+    CDI only where the engine says it reads specs (`CDISpecDirs`, Docker 27+, set when its
+    CDI feature is on) and one of them names nvidia.com/gpu: an engine that does not read
+    CDI refuses a `driver: cdi` request, and the run with it.
+    """
+    if "nvidia" in (info.get("Runtimes") or {}):
+        return GpuAccess(RUNTIME, "nvidia runtime")
+    dirs = [Path(d) for d in info.get("CDISpecDirs") or [] if isinstance(d, str)]
+    found = specs(dirs) if dirs else []
+    if found:
+        return GpuAccess(CDI, f"CDI (nvidia.com/gpu in {found[0]})")
+    return None
+
+
+NVIDIA_SMI_QUERY = ["--query-gpu=name,driver_version", "--format=csv,noheader"]
+
+
+def host_gpus(run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> list[str]:
+    """The NVIDIA GPUs this machine's driver answers for (`nvidia-smi`), one line each
+    (`NVIDIA H100 80GB HBM3, 550.54.15`); [] where there is none or it does not answer."""
+    if not shutil.which("nvidia-smi"):
+        return []
+    try:
+        done = run(["nvidia-smi", *NVIDIA_SMI_QUERY], capture_output=True, text=True,
+                   timeout=20, check=False)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    if done.returncode != 0:
+        return []
+    return [line.strip() for line in done.stdout.splitlines() if line.strip()]
+
+
+def engine_gpu_form(info: dict) -> str:
+    """For scripts/install-nvidia-toolkit.sh: RUNTIME, CDI, ROOTLESS, "desktop" or "none"
+    (the engine gives no GPU, and NVIDIA's toolkit set up as root would change that)."""
+    access = gpu_access(info)
+    if access:
+        return access.how
+    ownership = file_ownership(info)
+    return {ROOTLESS: ROOTLESS, MAPPED: "desktop"}.get(ownership, "none")
+
+
+def gpu_runtime() -> GpuAccess | None:
     """How containers would see an NVIDIA GPU here (a runtime or CDI), or None."""
-    info = json.loads(docker(["info", "--format", "{{json .}}"], check=False) or "{}")
-    return "nvidia runtime" if "nvidia" in (info.get("Runtimes") or {}) else None
+    return gpu_access(engine_info())
+
+
+# Who owns what a container writes into a bind mount (decided from `docker info`):
+HOST_IDS = "host ids"  # a rootful Linux engine: the container's uid, as on the host
+ROOTLESS = "rootless"  # a user namespace: the container's root is the invoking user
+MAPPED = "mapped"  # Docker Desktop's file sharing: every file is the user's
+
+
+def file_ownership(info: dict) -> str:
+    """HOST_IDS, ROOTLESS or MAPPED, from `docker info` (HOST_IDS where it says nothing).
+
+    Rootless Docker and rootless Podman list `name=rootless` in SecurityOptions; Docker
+    Desktop (macOS, Windows) names itself in OperatingSystem.
+    """
+    options = [o for o in info.get("SecurityOptions") or [] if isinstance(o, str)]
+    if any("name=rootless" in option.split(",") for option in options):
+        return ROOTLESS
+    if "Docker Desktop" in str(info.get("OperatingSystem") or ""):
+        return MAPPED
+    return HOST_IDS
+
+
+def invoker_ids() -> tuple[int, int] | None:
+    """The invoking user's (uid, gid); None where the OS has none (Windows)."""
+    if not hasattr(os, "getuid"):
+        return None
+    return os.getuid(), os.getgid()
 
 
 @cache
+def engine_ownership() -> str:
+    """file_ownership() of this engine, asked once per run."""
+    return file_ownership(engine_info())
+
+
+def container_ids(ownership: str, invoker: tuple[int, int] | None) -> tuple[int, int]:
+    """The ids containers run as, so that what they write is the invoker's.
+
+    Rootless: 0, the container's root, which the user namespace maps to the invoking
+    user (uid 1000 there would be one of the user's subordinate ids, which cannot write
+    the user's folders); every capability is still dropped. Elsewhere the invoker's ids,
+    but never root (uid 0 -> 1000), and 1000 where the OS has no uid (Windows).
+    """
+    if ownership == ROOTLESS:
+        return 0, 0
+    if invoker is None or invoker[0] == 0:
+        return 1000, 1000
+    return invoker
+
+
 def host_ids() -> tuple[int, int]:
-    """The ids containers run as: the invoking user's, but never root (uid 0 -> 1000)."""
-    uid, gid = os.getuid(), os.getgid()
-    return (uid, gid) if uid != 0 else (1000, 1000)
+    """The ids containers run as on this machine and engine."""
+    return container_ids(engine_ownership(), invoker_ids())
+
+
+def hands_back() -> bool:
+    """Whether the host must lend folders to the containers' user and chown what they
+    wrote back: only where root invokes a rootful Linux engine. Elsewhere the files are
+    the user's already (their own uid, a user namespace or Desktop's file sharing), and
+    a chown would fail or be pointless."""
+    invoker = invoker_ids()
+    return invoker is not None and invoker[0] == 0 and engine_ownership() == HOST_IDS
 
 
 def compose_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -97,7 +267,7 @@ def compose_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {**os.environ, "LAB_UID": str(uid), "LAB_GID": str(gid), **(extra or {})}
 
 
-def compose_command(args: Sequence[str], *, gpu: bool = False) -> list[str]:
-    """`docker compose ARGS`; GPU adds compose.gpu.yaml (the GPU request) to compose.yaml."""
-    files = ["-f", str(COMPOSE_FILE)] + (["-f", str(COMPOSE_GPU_FILE)] if gpu else [])
+def compose_command(args: Sequence[str], *, gpu: GpuAccess | None = None) -> list[str]:
+    """`docker compose ARGS`; GPU adds its compose file (the GPU request) to compose.yaml."""
+    files = ["-f", str(COMPOSE_FILE)] + (["-f", str(gpu.compose_file)] if gpu else [])
     return ["docker", "compose", "--project-directory", str(ROOT), *files, *args]

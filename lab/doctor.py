@@ -58,6 +58,24 @@ def image_row(variant: Variant, found: LockedImage | LabError | None) -> Row:
     return Row(variant.image, OK, detail)
 
 
+GPU_FIX = "fix: sudo scripts/install-nvidia-toolkit.sh"
+
+
+def gpu_row(access: docker.GpuAccess | None, gpus: list[str], specs: list[Path]) -> Row:
+    """Whether containers get a GPU; where the machine has one they cannot reach, exactly
+    that and the command that gives it to them (not "CPU only")."""
+    if access:
+        return Row("GPU in containers", "yes", str(access))
+    if not gpus:
+        return Row("GPU in containers", "no", "CPU only (no NVIDIA GPU answers nvidia-smi)")
+    why = "no nvidia runtime in `docker info` and no CDI spec naming nvidia.com/gpu"
+    if specs:
+        why = f"{specs[0]} names nvidia.com/gpu, but the engine reads no CDI specs"
+    gpu = gpus[0] + (f" and {len(gpus) - 1} more" if len(gpus) > 1 else "")
+    detail = f"this machine has a GPU ({gpu}) that containers cannot reach: {why}; {GPU_FIX}"
+    return Row("GPU in containers", MISSING, detail)
+
+
 def rows() -> list[Row]:
     engine = docker.engine_version()
     table = [
@@ -69,8 +87,7 @@ def rows() -> list[Row]:
         table.append(Row(f"docker {plugin}", OK if version else MISSING, version or fix))
     if engine is None:
         return table
-    gpu = docker.gpu_runtime()
-    table.append(Row("GPU in containers", "yes" if gpu else "no", gpu or "CPU only"))
+    table.append(gpu_row(docker.gpu_runtime(), docker.host_gpus(), docker.cdi_gpu_specs()))
     base = images.base_image()
     base_here = docker.image_labels(base) is not None
     table.append(

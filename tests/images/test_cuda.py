@@ -98,7 +98,7 @@ def test_cuda_service_falls_back_to_the_cpu(cuda: Variant) -> None:
 
 
 def test_gpu_request_only_where_the_engine_has_the_runtime(cuda: Variant, monkeypatch) -> None:
-    monkeypatch.setattr(containers, "engine_gpu", lambda: "nvidia runtime")
+    monkeypatch.setattr(containers, "engine_gpu", lambda: docker.GpuAccess(docker.RUNTIME, "x"))
     assert "compose.gpu.yaml" in " ".join(containers.run_command(cuda, ["true"]))
     assert containers.device_note(cuda) is None
     monkeypatch.setattr(containers, "engine_gpu", lambda: None)
