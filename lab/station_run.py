@@ -276,7 +276,7 @@ def clean_up(runner: Runner, folder: run_folders.RunFolder, error: BaseException
 def attempt(station, options, runner, say, folder, ids, checks) -> dict:
     """The four sections; the containers write into FOLDER and nowhere else."""
     variants = [ALL_VARIANTS[name] for name in ids]
-    if os.getuid() == 0:  # containers never run as root: lend the run folder
+    if docker.hands_back():  # containers never run as root: lend the run folder
         os.fchown(folder.fd, *docker.host_ids())
     started = time.monotonic()
     say(f"━━ Station {station.label}: {station.title} ({station.minutes} min) ━━")
@@ -307,7 +307,7 @@ def attempt(station, options, runner, say, folder, ids, checks) -> dict:
 
 def finish(report: dict, folder: run_folders.RunFolder) -> Path:
     """Write the report, hand the folder back and publish it (or raise: nothing is kept)."""
-    if os.getuid() != 0:  # the container ran as this user: it may have locked us out
+    if not docker.hands_back():  # the container wrote as this user: it may have locked us out
         os.fchmod(folder.fd, 0o755)
     leaving = safe_files.links_leaving(folder.partial)
     if leaving:
@@ -319,7 +319,7 @@ def finish(report: dict, folder: run_folders.RunFolder) -> Path:
     if len(names) > MAX_FILES:
         report["files"].append(f"... and {len(names) - MAX_FILES} more")
     write(report, folder.fd, folder.partial)
-    if os.getuid() == 0:
+    if docker.hands_back():
         safe_files.chown_tree(folder.station_fd, folder.partial.name, os.getuid(), os.getgid())
     return run_folders.publish(folder)
 
