@@ -18,6 +18,12 @@ rm -f "$rootfs.log"
 # What the official slim images drop: docs, man pages, apt lists, caches.
 rm -rf "$rootfs"/usr/share/{doc,man,info}/* "$rootfs"/var/lib/apt/lists/* \
   "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/log/*.log
+# For reproducible layers above this one: files a build step would otherwise delete (each
+# deletion is a whiteout stamped with the time of the build), and the files the engine
+# mounts into every step (made there, then removed, they stamp /etc with that time).
+rm -f "$rootfs"/var/cache/ldconfig/aux-cache "$rootfs"/var/cache/debconf/*-old \
+  "$rootfs"/var/lib/dpkg/*-old
+touch "$rootfs"/etc/hosts "$rootfs"/etc/resolv.conf "$rootfs"/etc/hostname
 
 echo "[base] importing as $image" >&2
 tar -C "$rootfs" --numeric-owner -c . |
