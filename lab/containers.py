@@ -165,7 +165,7 @@ def run_command(
     for host, inside, mode in volumes:
         if ":" in str(host):
             raise LabError(f"{host}: a folder with `:` in its name cannot be mounted")
-        args += ["--volume", f"{host}:{inside}:{mode}"]
+        args += ["--volume", f"{docker.engine_path(host)}:{inside}:{mode}"]
     for capability in capabilities:
         args += ["--cap-add", capability]
     for key, value in (env or {}).items():
@@ -180,7 +180,8 @@ def run_command(
 
 def env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return docker.compose_env(
-        {"LAB_RESULTS": str(results_dir()), "LAB_STATIONS": str(stations_dir()),
+        {"LAB_RESULTS": docker.engine_path(results_dir()),
+         "LAB_STATIONS": docker.engine_path(stations_dir()),
          **limits(), **(extra or {})}
     )  # fmt: skip
 

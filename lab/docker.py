@@ -262,6 +262,23 @@ def hands_back() -> bool:
     return invoker is not None and invoker[0] == 0 and engine_ownership() == HOST_IDS
 
 
+def engine_path(path: Path) -> str:
+    """PATH as the engine sees it, for a bind mount.
+
+    In a dev container that talks to the host's engine (docker-outside-of-docker), the
+    engine resolves mounts on the host, where the lab's folder is LAB_HOST_ROOT (set by
+    .devcontainer/devcontainer.json), not ROOT: a path under ROOT is moved there.
+    """
+    host_root = os.environ.get("LAB_HOST_ROOT")
+    if not host_root:
+        return str(path)
+    try:
+        inside = Path(os.path.abspath(path)).relative_to(ROOT)
+    except ValueError:
+        return str(path)
+    return str(Path(host_root) / inside)
+
+
 def compose_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     uid, gid = host_ids()
     return {**os.environ, "LAB_UID": str(uid), "LAB_GID": str(gid), **(extra or {})}

@@ -10,6 +10,8 @@
 #   scripts/setup.sh --no-build  host side (and engine, GPU access) only
 #   scripts/setup.sh --no-engine host side only: no engine, no GPU step (a bare container,
 #                                a machine whose engine is managed elsewhere); implies --no-build
+# LAB_VENV puts the virtual environment elsewhere than .venv (the dev container keeps its
+# own, outside the workspace it shares with the host).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,12 +49,13 @@ if [ -n "$engine" ]; then
   fi
 fi
 
+venv=${LAB_VENV:-.venv}
 host_python
-if [ ! -x .venv/bin/invoke ] || [ pyproject.toml -nt .venv/.lab-installed ]; then
-  echo "[setup] host side: .venv with invoke and the lab package" >&2
-  python3 -m venv .venv
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
-  touch .venv/.lab-installed
+if [ ! -x "$venv/bin/invoke" ] || [ pyproject.toml -nt "$venv/.lab-installed" ]; then
+  echo "[setup] host side: $venv with invoke and the lab package" >&2
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]'
+  touch "$venv/.lab-installed"
 fi
 
 if [ -n "$engine" ]; then
@@ -63,8 +66,8 @@ if [ -z "$build" ]; then
   :
 elif [ -f lab.lock ]; then
   echo "[setup] lab.lock is here: pulling the class's images (README, For a classroom)" >&2
-  .venv/bin/invoke pull
+  "$venv/bin/invoke" pull
 else
-  .venv/bin/invoke images
+  "$venv/bin/invoke" images
 fi
-echo "[setup] ready: . .venv/bin/activate && invoke doctor" >&2
+echo "[setup] ready: . $venv/bin/activate && invoke doctor" >&2
