@@ -33,10 +33,13 @@ as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-# `docker info` as JSON, judged by lab/docker.py (stdlib only, so the system's python3
-# runs it before any .venv exists): runtime, cdi, rootless, desktop or none.
+# `docker info` as JSON, judged by lab/docker.py (stdlib only): runtime, cdi, rootless,
+# desktop or none. The lab's venv's Python where there is one (the system's python3 may be
+# older than the lab's 3.10).
 engine_gpu_form() {
-  PYTHONPATH=. python3 -c 'import json, sys
+  local python=python3 venv=${LAB_VENV:-.venv}
+  [ -x "$venv/bin/python" ] && python=$venv/bin/python
+  PYTHONPATH=. "$python" -c 'import json, sys
 from lab.docker import engine_gpu_form
 print(engine_gpu_form(json.load(sys.stdin)))'
 }
