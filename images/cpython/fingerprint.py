@@ -38,7 +38,8 @@ def debian_packages() -> dict[str, str]:
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     rows = (line.split("\t") for line in out.splitlines())
-    return dict(sorted((name, version) for name, version, status in rows if status.startswith("ii")))
+    installed = (row[:2] for row in rows if row[2].startswith("ii"))
+    return dict(sorted(installed))
 
 
 def compiler() -> str:
@@ -56,7 +57,7 @@ def digest(value) -> str:
 def describe(inherited: dict) -> dict:
     packages = {d.metadata["Name"].lower(): d.version for d in importlib.metadata.distributions()}
     debs = debian_packages()
-    build = {field: os.environ.get(var) or inherited.get(field) for field, var in BUILD_FACTS.items()}
+    build = {key: os.environ.get(var) or inherited.get(key) for key, var in BUILD_FACTS.items()}
     return {
         **build,
         "python": platform.python_version(),
