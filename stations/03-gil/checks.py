@@ -221,3 +221,32 @@ def check_numpy_refuses_an_isolated_subinterpreter(obs):
         f" main: {fresh['process']}, {fresh['said'] or 'nothing said'}"
     )
     return refused and loaded["process"] == "exit 0", detail
+
+
+HOWTO_TAX = 1.4  # the 3.13 free-threading HOWTO's "about 40%" single-threaded slowdown
+
+
+def geometric_mean(values: list[float]) -> float:
+    product = 1.0
+    for value in values:
+        product *= value
+    return product ** (1 / len(values))
+
+
+def check_single_thread_tax_on_a_standard_suite(obs):
+    """One thread on 3.13t is slower than on stock across pyperformance, where stock specializes"""
+    stock, ft = obs["single_thread_tax.mean_s@stock"], obs["single_thread_tax.mean_s@ft"]
+    ratios = {name: ft[name] / stock[name] for name in stock if name in ft}
+    suite = geometric_mean(list(ratios.values())) if ratios else 0.0
+    prime = obs["scaling.threads_single_s@ft"] / obs["scaling.threads_single_s@stock"]
+    stock_specialized = obs["single_thread_tax.specialized_count@stock"]
+    ft_specialized = obs["single_thread_tax.specialized_count@ft"]
+    cells = ", ".join(f"{name} {ratio:.2f}x" for name, ratio in ratios.items())
+    detail = (
+        f"ft / stock: {cells}; geometric mean {suite:.2f}x, the prime count {prime:.2f}x"
+        f" (the HOWTO's ~{HOWTO_TAX}x holds for the prime count: {abs(prime - HOWTO_TAX) < 0.2};"
+        f" for the suite: {abs(suite - HOWTO_TAX) < 0.2}); instructions specialized in the"
+        f" benchmarks' code: stock {stock_specialized}, ft {ft_specialized}"
+    )
+    ok = len(ratios) >= 3 and suite > 1.1 and stock_specialized > 0 and ft_specialized == 0
+    return ok, detail

@@ -548,3 +548,29 @@ def test_numpy_must_be_refused_by_the_subinterpreter() -> None:
     refused = "module numpy._core._multiarray_umath does not support loading in subinterpreters"
     assert status(check, "3", outcome(refused)) == "pass"
     assert status(check, "3", outcome("imported")) == "fail"
+
+
+def tax(ft_scale: float, ft_specialized: int = 0) -> Observations:
+    stock = {"float": 0.1, "nbody": 0.12, "richards": 0.06}
+    values = {"mean_s": stock, "specialized_count": 382}
+    ft = {
+        "mean_s": {k: v * ft_scale for k, v in stock.items()},
+        "specialized_count": ft_specialized,
+    }
+    prime = merged(
+        observations("scaling", {"threads_single_s": 0.13}),
+        observations("scaling", {"threads_single_s": 0.18}, "ft"),
+    )
+    return merged(
+        observations("single_thread_tax", values),
+        observations("single_thread_tax", ft, "ft"),
+        prime,
+    )
+
+
+def test_single_thread_tax_is_measured_on_a_suite() -> None:
+    check = "single_thread_tax_on_a_standard_suite"
+    passed = run_check(check_named(check, stations.find("3")), tax(2.3))
+    assert passed.status == "pass" and "geometric mean 2.30x" in passed.detail
+    assert status(check, "3", tax(1.0)) == "fail"  # no tax at all
+    assert status(check, "3", tax(2.3, ft_specialized=40)) == "fail"  # ft specializing
