@@ -193,10 +193,17 @@ def check(path: Path, engine_platform: str, reference: dict[str, LockedImage]) -
         if hashlib.sha256(lock_bytes).hexdigest() != sums[LOCK]:
             raise LabError(f"{path}: {LOCK} does not match {SUMS}: the bundle was altered")
         lock = parse_lock(lock_bytes, path)
+        check_lock(path, lock, engine_platform, reference)  # before reading gigabytes
         configs, images_sha256 = scan_images(outer, path)
     if images_sha256 != sums[IMAGES]:
         raise LabError(f"{path}: {IMAGES} does not match {SUMS}: the bundle was altered or damaged")
-    image_ids = match_configs(lock, configs, path)
+    return Checked(lock, match_configs(lock, configs, path), images_sha256)
+
+
+def check_lock(
+    path: Path, lock: dict[str, LockedImage], engine_platform: str, reference: dict
+) -> None:
+    """The bundle's images run here, and they are the ones the class's lab.lock names."""
     for name, entry in lock.items():
         if not identity.runs_on(entry.platform, engine_platform):
             raise LabError(
@@ -208,7 +215,6 @@ def check(path: Path, engine_platform: str, reference: dict[str, LockedImage]) -
                 f"{path}'s {name} is not the image lab.lock names "
                 f"({entry.rootfs[:19]} vs {reference[name].rootfs[:19]}): use the class's bundle"
             )
-    return Checked(lock, image_ids, images_sha256)
 
 
 @contextmanager
@@ -251,13 +257,10 @@ def parse_sums(data: bytes) -> dict[str, str]:
 
 
 def parse_lock(data: bytes, path: Path) -> dict[str, LockedImage]:
-    with tempfile.NamedTemporaryFile(suffix=".lock") as copy:
-        copy.write(data)
-        copy.flush()
-        try:
-            return lockfile.read(Path(copy.name))
-        except LabError as error:
-            raise LabError(f"{path}: its {LOCK} is damaged ({error})") from None
+    try:
+        return lockfile.parse(data.decode(), f"{path}'s {LOCK}")
+    except UnicodeDecodeError:
+        raise LabError(f"{path}: its {LOCK} is not text") from None
 
 
 def scan_images(outer: tarfile.TarFile, path: Path) -> tuple[dict[str, bytes], str]:

@@ -43,22 +43,31 @@ class LockedImage:
 def read(path: Path = LOCK_FILE) -> dict[str, LockedImage]:
     """The images PATH locks, by variant; one clear line if it is missing or malformed."""
     try:
-        raw = json.loads(path.read_text())
+        text = path.read_text()
     except FileNotFoundError:
         raise LabError(
             f"no {path.name} at {path}: an instructor writes it with `invoke publish`"
         ) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (OSError, UnicodeDecodeError) as error:
         raise LabError(f"{path} is not a lab.lock ({error})") from None
+    return parse(text, str(path))
+
+
+def parse(text: str, source: str) -> dict[str, LockedImage]:
+    """The images a lock's TEXT names; SOURCE says where it came from, in the one line."""
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise LabError(f"{source} is not a lab.lock ({error})") from None
     if not isinstance(raw, dict) or raw.get("lab_lock") != FORMAT:
-        raise LabError(f"{path} is not a lab.lock (format {FORMAT} expected)")
+        raise LabError(f"{source} is not a lab.lock (format {FORMAT} expected)")
     try:
         return {
             variant: LockedImage(variant=variant, **entry)
             for variant, entry in raw["images"].items()
         }
     except (KeyError, TypeError, AttributeError) as error:
-        raise LabError(f"{path}: a malformed image entry ({error})") from None
+        raise LabError(f"{source}: a malformed image entry ({error})") from None
 
 
 def as_json(images: dict[str, LockedImage], registry: str | None) -> str:
