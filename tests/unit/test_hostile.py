@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from labkit.protocol import MARKER
 
-from lab import containers, stations
+from lab import stations
 from lab.errors import LabError
 from lab.observations import Observations, run_check
 from lab.runner import Frames, Lines, Outcome
@@ -73,21 +73,6 @@ class ScriptedRunner:
 
     def close(self) -> None:
         pass
-
-
-@pytest.fixture
-def station(tmp_path, monkeypatch) -> stations.Station:
-    folder = tmp_path / "stations" / "08-hostile"
-    folder.mkdir(parents=True)
-    (folder / "station.toml").write_text(STATION_TOML)
-    (folder / "exp.py").write_text("")
-    (folder / "checks.py").write_text(CHECKS)
-    monkeypatch.setattr(
-        containers, "image_ids", lambda variants: {v.name: "0123456789ab" for v in variants}
-    )
-    monkeypatch.setenv("LAB_RESULTS", str(tmp_path / "results"))
-    monkeypatch.setenv("LAB_CACHE", str(tmp_path / "cache"))
-    return stations.load(folder)
 
 
 def results(station: stations.Station) -> Path:

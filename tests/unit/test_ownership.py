@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from lab import containers, docker, stations
-from tests.unit.test_hostile import CHECKS, STATION_TOML, ScriptedRunner, run, seen
+from lab import containers, docker
+from tests.unit.test_hostile import ScriptedRunner, run, seen
 
 MACHINES = Path(__file__).parent / "machines"
 
@@ -94,21 +94,6 @@ def test_hands_back_only_as_root_on_a_rootful_engine(monkeypatch, ownership, uid
     monkeypatch.setattr(docker, "engine_ownership", lambda: ownership)
     monkeypatch.setattr(docker, "invoker_ids", lambda: (uid, uid))
     assert docker.hands_back() is hands_back
-
-
-@pytest.fixture
-def station(tmp_path, monkeypatch) -> stations.Station:
-    folder = tmp_path / "stations" / "08-hostile"
-    folder.mkdir(parents=True)
-    (folder / "station.toml").write_text(STATION_TOML)
-    (folder / "exp.py").write_text("")
-    (folder / "checks.py").write_text(CHECKS)
-    monkeypatch.setattr(
-        containers, "image_ids", lambda variants: {v.name: "0123456789ab" for v in variants}
-    )
-    monkeypatch.setenv("LAB_RESULTS", str(tmp_path / "results"))
-    monkeypatch.setenv("LAB_CACHE", str(tmp_path / "cache"))
-    return stations.load(folder)
 
 
 def refuse_chown(monkeypatch) -> list[str]:
