@@ -230,18 +230,24 @@ def test_an_engine_error_is_one_line_not_an_experiment_failure(hostile) -> None:
     assert not hostile.leftovers() and not hostile.reports()
 
 
-def start(hostile: Hostile) -> subprocess.Popen:
-    """An `invoke station` whose experiment waits; returns once its container runs."""
-    hostile.write({"wait": "import time; print('waiting', flush=True); time.sleep(120)"})
-    process = subprocess.Popen(
+def launch_station(hostile: Hostile, **popen) -> subprocess.Popen:
+    """`invoke station hostile` in the background, its output piped."""
+    return subprocess.Popen(
         [str(INVOKE), "station", "hostile"],
         cwd=ROOT,
         env={**os.environ, **hostile.env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        start_new_session=True,  # its own group: a test can signal the group
+        **popen,
     )
+
+
+def start(hostile: Hostile) -> subprocess.Popen:
+    """An `invoke station` whose experiment waits; returns once its container runs."""
+    hostile.write({"wait": "import time; print('waiting', flush=True); time.sleep(120)"})
+    # its own group: a test can signal the group
+    process = launch_station(hostile, start_new_session=True)
     for line in process.stdout:
         if "waiting" in line:
             return process
@@ -293,17 +299,7 @@ def test_concurrent_runs_all_finish_with_distinct_complete_reports(hostile) -> N
         {"stamp": STAMP},
         "def check_n(obs):\n    return obs['stamp.n'] == 1, 'n'\n",
     )
-    runs = [
-        subprocess.Popen(
-            [str(INVOKE), "station", "hostile"],
-            cwd=ROOT,
-            env={**os.environ, **hostile.env},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(4)
-    ]
+    runs = [launch_station(hostile) for _ in range(4)]
     outputs = [run.communicate(timeout=240) for run in runs]
     assert [run.returncode for run in runs] == [0] * 4, outputs
     folders = sorted(p for p in (hostile.results / "station-hostile").iterdir())
