@@ -5,7 +5,9 @@ NumPy thread pool (NumPy lets go of the GIL inside its loops). On ft (3.13t): th
 no GIL, and threads with the GIL switched back on (`-X gil=1`, as PYTHON_GIL=1 does).
 Each point is the best of REPEATS runs of the same total work; speedup = time(1) / time(n).
 Beside each speedup: how many cores were busy at once (the workers' CPU seconds over the
-wall time), which tells parallel from serialized even when the host slows the whole machine.
+wall time), which tells parallel from serialized even when the host slows the whole machine;
+and how many cores the rest of the host kept busy meanwhile, which tells a busy host from
+workers that never ran at once.
 """
 
 from __future__ import annotations
@@ -166,6 +168,19 @@ MODES = {
 
 
 # -- measuring ------------------------------------------------------------------------------
+def host_busy_seconds(cpus: set[int]) -> float:
+    """CPU seconds every process on the host has spent on CPUS since boot, time stolen by the
+    hypervisor included. /proc/stat is the host's, not the container's."""
+    ticks = 0
+    with open("/proc/stat") as stat:
+        for line in stat:
+            name, *fields = line.split()
+            if name[:3] == "cpu" and name[3:].isdigit() and int(name[3:]) in cpus:
+                user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[:8])
+                ticks += user + nice + system + irq + softirq + steal
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def timed(run: Run, workers: int) -> tuple[float, float, int]:
     """(wall seconds, cores busy, what it computed) for one run of the job on WORKERS."""
     started = time.perf_counter()
@@ -176,7 +191,7 @@ def timed(run: Run, workers: int) -> tuple[float, float, int]:
 
 def measure(modes: list[str], counts: list[int], label: str = "") -> dict[str, dict]:
     """For each mode, by worker count: the best run's seconds and the cores busy during it;
-    and what every run computed."""
+    what every run computed; and the cores the rest of the host kept busy meanwhile."""
     with ExitStack() as stack:
         started = {mode: stack.enter_context(MODES[mode](max(counts))) for mode in modes}
         # Rounds over every mode and worker count, not one after another: a burst of load
@@ -188,8 +203,19 @@ def measure(modes: list[str], counts: list[int], label: str = "") -> dict[str, d
             for mode, run in started.items()
             for workers in counts
         }
+        cpus = os.sched_getaffinity(0)
+        host_then, clock = host_busy_seconds(cpus), time.perf_counter()
         runs = alternating(contenders, REPEATS, warm_up=False)
-    return {mode: summarize(label or mode, {w: runs[(mode, w)] for w in counts}) for mode in modes}
+        host_busy, wall = host_busy_seconds(cpus) - host_then, time.perf_counter() - clock
+    # What the host's CPUs did beyond our workers' CPU seconds: other processes, the hypervisor's
+    # steal, and (a little) this process handing out the work.
+    ours = sum(took * cores for timed_runs in runs.values() for took, cores, _ in timed_runs)
+    others = max(0.0, host_busy - ours) / wall
+    measured = {
+        mode: summarize(label or mode, {w: runs[(mode, w)] for w in counts}) for mode in modes
+    }
+    print(f"  the rest of the host kept {others:.2f} cores busy meanwhile")
+    return {mode: {**figures, "others_busy": others} for mode, figures in measured.items()}
 
 
 def summarize(label: str, runs: dict[int, list]) -> dict:
@@ -241,6 +267,10 @@ def main() -> None:
         observe("gil_on_really_on", measured["threads_gil"]["gil_enabled"])
     for mode, figures in measured.items():
         observe_mode(mode, figures, cores)
+    # All modes ran in the same rounds: one figure for the rest of the host's load.
+    observe(
+        "others_busy_cores", measured["processes"]["others_busy"], "cores, the rest of the host"
+    )
     # Every mode and worker count must find the same number of primes.
     found = {r for mode, m in measured.items() if mode != "numpy_threads" for r in m["results"]}
     observe("prime_counts_found", sorted(found))
