@@ -72,7 +72,7 @@ OPTIONAL_VARIANTS: dict[str, Variant] = {
     "cuda": Variant(
         "cuda",
         "python3.13",
-        "stock + PyTorch's CUDA build (stations 5 and 6)",
+        "stock + PyTorch's CUDA build (station 6, station 5's Tensor part)",
         repo="lab-cuda",
         tag="stock",
         context=IMAGES_DIR,  # images/cuda, and images/cpython/fetch_sdist.py

@@ -28,11 +28,15 @@ SHELL_CA = "/etc/lab/host-ca.crt"  # where the shell sees the host's CA bundle
 
 
 def require_image(variant: Variant) -> None:
-    docker.require_engine()
-    if docker.image_labels(variant.image) is None:
+    if not is_built(variant):
         raise LabError(
             f"image {variant.image} is not built: run `invoke images --variant {variant.name}`"
         )
+
+
+def is_built(variant: Variant) -> bool:
+    docker.require_engine()
+    return docker.image_labels(variant.image) is not None
 
 
 def image_ids(variants: Sequence[Variant]) -> dict[str, str]:

@@ -42,10 +42,12 @@ class Observations:
         records: list[Observation] | None = None,
         variants_run: set[str] | None = None,
         planned: dict[str, tuple[str, ...]] | None = None,
+        why_not_run: str = "--variant",
     ) -> None:
         self.records: list[Observation] = list(records or [])
         self.variants_run = variants_run  # None: every variant ran
         self.planned = planned or {}  # experiment -> the variants it runs on
+        self.why_not_run = why_not_run  # what left the other variants out
 
     def add(self, record: Observation) -> None:
         self.records.append(record)
@@ -56,7 +58,9 @@ class Observations:
             experiment = key.partition(".")[0]
             variants = self.planned.get(experiment, ())
             if self.variants_run is not None and variants and not set(variants) & self.variants_run:
-                raise NotRun(f"{experiment} runs on {', '.join(variants)}, not run (--variant)")
+                raise NotRun(
+                    f"{experiment} runs on {', '.join(variants)}, not run ({self.why_not_run})"
+                )
             raise KeyError(f"no observation {key!r} (did its experiment fail?)")
         return found
 
@@ -64,7 +68,7 @@ class Observations:
         """The value of KEY; `key@variant` picks one variant where several measured it."""
         key, _, variant = key.partition("@")
         if variant and self.variants_run is not None and variant not in self.variants_run:
-            raise NotRun(f"{variant} was not run in this run (--variant)")
+            raise NotRun(f"{variant} was not run in this run ({self.why_not_run})")
         values = self.by_variant(key)
         if variant:
             if variant not in values:

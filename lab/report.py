@@ -38,9 +38,9 @@ def markdown(report: dict) -> str:
         lines.append("|---|---|---|---|---|")
         for e in report["experiments"]:
             note = cell(e.get("note") or "")
+            code = "skipped" if e["exit_code"] is None else e["exit_code"]
             lines.append(
-                f"| {e['experiment']} | {e['variant']} | {e['exit_code']} | {e['seconds']:.1f} "
-                f"| {note} |"
+                f"| {e['experiment']} | {e['variant']} | {code} | {e['seconds']:.1f} | {note} |"
             )
         lines.append("")
     if report["checks"]:

@@ -55,16 +55,38 @@ def variants_needed(station: Station, options: Options) -> list[Variant]:
     if options.variant:
         names = {lookup_variant(options.variant).name} if options.run else names
     elif options.run:
-        names |= set(station.variants)
+        names |= set(station.variants) - set(station.optional_variants)
     return [ALL_VARIANTS[n] for n in ALL_VARIANTS if n in names]
 
 
+def optional_images(station: Station, options: Options) -> tuple[list[Variant], list[str]]:
+    """The optional images a run uses (built here), and those it goes without. An image
+    named by --variant is never optional: variants_needed asks for it."""
+    if options.variant or not options.run:
+        return [], []
+    built, absent = [], []
+    for name in station.optional_variants:
+        (built if containers.is_built(ALL_VARIANTS[name]) else absent).append(name)
+    return [ALL_VARIANTS[name] for name in built], absent
+
+
 class StationRun:
-    def __init__(self, station: Station, options: Options, runner: Runner, say: Callable) -> None:
+    def __init__(
+        self, station: Station, options: Options, runner: Runner, say: Callable,
+        absent: tuple[str, ...] = (),
+    ) -> None:  # fmt: skip
         self.station, self.options, self.runner, self.say = station, options, runner, say
+        self.absent = absent  # optional images not built here: their experiments are skipped
+        ran, why = None, "--variant"
+        if options.variant:
+            ran = {lookup_variant(options.variant).name}
+        elif absent:
+            ran = set(station.variants) - set(absent)
+            why = "not built here: " + ", ".join(f"`invoke images --variant {n}`" for n in absent)
         self.observations = Observations(
-            variants_run={lookup_variant(options.variant).name} if options.variant else None,
+            variants_run=ran,
             planned={e.name: e.variants for e in station.experiments},
+            why_not_run=why,
         )
         self.labels: dict[str, str] = {}
         self.output = Path()
@@ -104,15 +126,28 @@ class StationRun:
                 (name, experiment.capabilities)
                 for experiment in self.station.experiments
                 for name in experiment.variants
-                if self.options.variant in (None, name)
+                if self.options.variant in (None, name) and name not in self.absent
             }
         )
         # Every container starts at once, before the first experiment: their starts overlap.
         self.runner.prepare([(ALL_VARIANTS[n], c) for n, c in groups], self.output, self.labels)
         for experiment in self.station.experiments:
             for name in experiment.variants:
-                if self.options.variant in (None, name):
+                if name in self.absent:
+                    self.skip_one(experiment, ALL_VARIANTS[name])
+                elif self.options.variant in (None, name):
                     self.run_one(experiment, ALL_VARIANTS[name])
+
+    def skip_one(self, experiment: Experiment, variant: Variant) -> None:
+        note = (
+            f"skipped: image {variant.image} is not built here"
+            f" (`invoke images --variant {variant.name}` builds it)"
+        )
+        self.say(f"▷ {experiment.name} on {variant.name}: {experiment.title}: {note}")
+        self.report["experiments"].append(
+            {"experiment": experiment.name, "variant": variant.name,
+             "exit_code": None, "seconds": 0.0, "note": note}
+        )  # fmt: skip
 
     def run_one(self, experiment: Experiment, variant: Variant) -> None:
         self.say(f"▶ {experiment.name} on {variant.name}: {experiment.title}")
@@ -228,8 +263,9 @@ def run_station(
     has_checks = options.run and station.checks_file.is_file()
     checks = load_checks(station.checks_file) if has_checks else []  # one line if it is broken
     runner = runner or ComposeRunner()
-    variants = variants_needed(station, options)
-    ids = containers.image_ids(variants)  # every image is checked before anything runs
+    built, absent = optional_images(station, options)
+    # Every image is checked before anything runs.
+    ids = containers.image_ids(variants_needed(station, options) + built)
     results = results_dir()
     station_dir, station_fd = station_folder(results, station)
     try:
@@ -239,7 +275,7 @@ def run_station(
         folder = run_folders.new(station_dir, station_fd)
         with signals.interruptible():
             try:
-                report = attempt(station, options, runner, say, folder, ids, checks)
+                report = attempt(station, options, runner, say, folder, ids, checks, absent)
                 with signals.shielded():
                     return report, finish(report, folder)
             except BaseException as error:
@@ -273,7 +309,7 @@ def clean_up(runner: Runner, folder: run_folders.RunFolder, error: BaseException
         error.stopped.append(f"removed {folder.partial}")
 
 
-def attempt(station, options, runner, say, folder, ids, checks) -> dict:
+def attempt(station, options, runner, say, folder, ids, checks, absent=()) -> dict:
     """The four sections; the containers write into FOLDER and nowhere else."""
     variants = [ALL_VARIANTS[name] for name in ids]
     if docker.hands_back():  # containers never run as root: lend the run folder
@@ -284,7 +320,7 @@ def attempt(station, options, runner, say, folder, ids, checks) -> dict:
         note = containers.device_note(variant)
         if note:
             say(note)
-    run = StationRun(station, options, runner, say)
+    run = StationRun(station, options, runner, say, tuple(absent))
     run.labels = {"org.lab.run": folder.run_id, "org.lab.results": str(results_dir())}
     run.output = folder.partial
     run.report["images"] = ids

@@ -36,6 +36,7 @@ class Experiment:
     variants: tuple[str, ...]
     capabilities: tuple[str, ...] = ()
     timeout: float = DEFAULT_TIMEOUT
+    optional: bool = False  # runs where its image is built; elsewhere skipped in one line
 
     @property
     def name(self) -> str:
@@ -73,6 +74,12 @@ class Station:
         """The images its experiments run in, in the lab's order."""
         used = {v for e in self.experiments for v in e.variants}
         return tuple(v for v in ALL_VARIANTS if v in used)
+
+    @property
+    def optional_variants(self) -> tuple[str, ...]:
+        """The images only optional experiments run in: a run goes on without them."""
+        required = {v for e in self.experiments if not e.optional for v in e.variants}
+        return tuple(v for v in self.variants if v not in required and v != self.read_in)
 
 
 class Invalid(ValueError):
@@ -125,7 +132,9 @@ def _experiment(table: dict, folder: Path, index: int) -> Experiment:
     timeout = _get(table, "timeout", (int, float), what, DEFAULT_TIMEOUT)
     if not 0 < timeout <= MAX_TIMEOUT:
         raise Invalid(f"{what}: timeout must be between 0 and {MAX_TIMEOUT} seconds")
-    return Experiment(script, _get(table, "title", str, what), variants, capabilities, timeout)
+    optional = _get(table, "optional", bool, what, False)
+    title = _get(table, "title", str, what)
+    return Experiment(script, title, variants, capabilities, timeout, optional)
 
 
 def _reading(table: dict, index: int) -> dict:

@@ -73,13 +73,18 @@ def check_fortran_consumer_needs_no_copy(obs):
     return f_contiguous and given == expected, f"{detail} (expected {expected})"
 
 
-def check_one_buffer_no_copies(obs):
-    """Every view sits at its owner's address, and a write through one is seen by all"""
-    same, seen = obs["shared_buffer.same_address"], obs["shared_buffer.writes_seen"]
-    shares = obs["shared_buffer.np_shares_memory"]
+def shared_everywhere(obs, experiment: str) -> tuple[bool, str]:
+    """Every view at its owner's address, every write seen through the others."""
+    same, seen = obs[f"{experiment}.same_address"], obs[f"{experiment}.writes_seen"]
+    shares = obs[f"{experiment}.np_shares_memory"]
     bad = [k for k, v in {**same, **seen, **shares}.items() if not v]
     detail = f"{len(same)} views at their owner's address, {len(seen)} writes seen everywhere"
     return not bad, detail if not bad else f"not shared: {bad}"
+
+
+def check_one_buffer_no_copies(obs):
+    """Every view sits at its owner's address, and a write through one is seen by all"""
+    return shared_everywhere(obs, "shared_buffer")
 
 
 def check_bytes_is_read_only(obs):
@@ -88,9 +93,15 @@ def check_bytes_is_read_only(obs):
     return not writeable and write != "written", write
 
 
+def check_tensor_consumes_buffers_without_a_copy(obs):
+    """torch.frombuffer and torch.from_numpy keep the owner's memory: writes are seen both ways"""
+    passed, detail = shared_everywhere(obs, "tensor_buffer")
+    return passed, f"torch {obs['tensor_buffer.torch_version']}: {detail}"
+
+
 def check_tensor_is_no_buffer_exporter(obs):
     """torch.Tensor consumes buffers (frombuffer) and shares with NumPy, but exports none"""
-    exports = obs["shared_buffer.tensor_exports_buffer"]
+    exports = obs["tensor_buffer.tensor_exports_buffer"]
     # The curriculum lists Tensor among the buffer-protocol objects: in torch 2.6 it is a
     # consumer (torch.frombuffer) and shares with NumPy through from_numpy / __array__.
     return exports.startswith("no"), f"memoryview(Tensor): {exports}"
@@ -98,6 +109,6 @@ def check_tensor_is_no_buffer_exporter(obs):
 
 def check_dlpack_shares_without_a_copy(obs):
     """DLPack hands a.T to torch and back to NumPy at the same address, strides and all"""
-    dlpack = obs["shared_buffer.dlpack"]
+    dlpack = obs["tensor_buffer.dlpack"]
     failed = [k for k, v in dlpack.items() if not v]
     return not failed, "all hold: " + "; ".join(dlpack) if not failed else f"not so: {failed}"

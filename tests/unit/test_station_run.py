@@ -123,3 +123,26 @@ def test_hand_back_leaves_another_runs_partial_folder_alone(tmp_path) -> None:
     containers.hand_back(tmp_path)
     assert done.stat().st_uid == 0, "what a finished run wrote is the invoker's"
     assert (theirs / "scaling.json").stat().st_uid == 1000, "a run still writing keeps its folder"
+
+
+def test_an_image_not_built_skips_only_the_optional_experiment_and_says_how(
+    no_docker, monkeypatch
+) -> None:
+    monkeypatch.setattr(containers, "is_built", lambda variant: variant.name != "cuda")
+    runner, said = FakeRunner(), []
+    report, folder = run_station(stations.find("5"), Options(), runner=runner, say=said.append)
+    assert ("shared_buffer.py", "stock") in runner.calls
+    assert not [call for call in runner.calls if call[1] == "cuda"]
+    assert any("tensor_buffer on cuda" in s and "invoke images --variant cuda" in s for s in said)
+    checks = {c["name"]: c for c in report["checks"]}
+    assert checks["tensor_is_no_buffer_exporter"]["status"] == "skip"
+    assert "not built here" in checks["tensor_is_no_buffer_exporter"]["detail"]
+    assert checks["one_buffer_no_copies"]["status"] == "fail"  # judged: the fake's values
+    assert "| tensor_buffer | cuda | skipped |" in (folder / "report.md").read_text()
+
+
+def test_an_optional_image_that_is_built_runs(no_docker, monkeypatch) -> None:
+    monkeypatch.setattr(containers, "is_built", lambda variant: True)
+    runner = FakeRunner()
+    run_station(stations.find("5"), Options(), runner=runner, say=lambda _: None)
+    assert ("tensor_buffer.py", "cuda") in runner.calls

@@ -66,3 +66,19 @@ def test_a_broken_station_on_the_command_line_is_one_line_and_others_run(tmp_pat
     result = invoke("station", "3", env={"LAB_STATIONS": str(tmp_path)})
     assert_one_clear_line(result, "03-broken/station.toml: not a valid station", "`number`")
     assert any(line.startswith("   broken") for line in stations.listing(tmp_path))
+
+
+def test_optional_must_be_true_or_false(tmp_path) -> None:
+    folder = tmp_path / "09-x"
+    folder.mkdir()
+    (folder / "x.py").write_text("")
+    (folder / "station.toml").write_text(
+        'number = 9\ntitle = "x"\nminutes = 1\n'
+        '[[run]]\nscript = "x.py"\ntitle = "x"\nvariants = ["cuda"]\noptional = "yes"\n'
+    )
+    with pytest.raises(LabError, match="`optional` must be a bool"):
+        stations.load(folder)
+    (folder / "station.toml").write_text(
+        (folder / "station.toml").read_text().replace('optional = "yes"', "optional = true")
+    )
+    assert stations.load(folder).optional_variants == ("cuda",)
