@@ -20,6 +20,7 @@ from lab import bundle as lab_bundle
 from lab import containers, locks, signals, station_run
 from lab import doctor as lab_doctor
 from lab import images as lab_images
+from lab import platforms as lab_platforms
 from lab import registry as registry_ops
 from lab import stations as lab_stations
 from lab.config import ROOT, VARIANTS
@@ -65,12 +66,13 @@ def doctor(c, json=False, compare=None):
         raise Exit("lab: something is missing: run the `fix:` commands above", code=1)
 
 
-@task
+@task(help={"platform": "linux/arm64: another architecture's base (debootstrap, emulated)"})
 @one_line_errors
-def base(c):
+def base(c, platform=None):
     """Pull the pinned base image, or debootstrap one of that name."""
-    lab_images.ensure_base()
-    print(f"[base] {lab_images.base_image()} is here")
+    chosen = lab_platforms.parse(platform) if platform else None
+    lab_images.ensure_base(chosen)
+    print(f"[base] {lab_images.base_for(chosen)} is here")
 
 
 @task(
@@ -78,13 +80,14 @@ def base(c):
         "variant": "stock, debug, ft, or cuda (default: the three CPython builds)",
         "optimize": "PGO+LTO for stock and ft (much slower to build)",
         "force": "rebuild even when the image is current",
+        "platform": "linux/arm64: build for another architecture, under emulation",
     }
 )
 @one_line_errors
-def images(c, variant=None, optimize=False, force=False):
+def images(c, variant=None, optimize=False, force=False, platform=None):
     """Build the images that are missing or out of date."""
     chosen = [lookup_variant(variant)] if variant else list(VARIANTS.values())
-    lab_images.build(chosen, optimize=optimize, force=force)
+    lab_images.build(chosen, optimize=optimize, force=force, platform=platform)
 
 
 @task(help={"variant": "stock, debug, ft or cuda", "command": "run this instead of bash"})

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
-from lab import docker, safe_files, signals
+from lab import docker, identity, platforms, safe_files, signals
 from lab.config import ROOT, Variant, results_dir
 from lab.errors import LabError
 from lab.stations import stations_dir
@@ -51,6 +51,23 @@ def image_ids(variants: Sequence[Variant]) -> dict[str, str]:
             require_image(variant)
         ids = [docker.image_id(image) for image in images]
     return {v.name: image_id for v, image_id in zip(variants, ids, strict=True)}
+
+
+def emulated(variants: Sequence[Variant]) -> dict[str, str]:
+    """{variant: why} for the images this engine runs under emulation (an arm64 image on an
+    x86-64 engine, as `invoke images --platform` builds): their timings say nothing about the
+    machine. One call for the images, one for the engine."""
+    if not variants:
+        return {}
+    out = docker.docker(
+        ["image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", *(v.image for v in variants)]
+    )
+    engine = identity.engine_platform()
+    notes = {
+        v.name: platforms.emulation_note(platform, engine)
+        for v, platform in zip(variants, out.split(), strict=True)
+    }
+    return {name: note for name, note in notes.items() if note}
 
 
 @cache

@@ -8,9 +8,10 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterable
+from contextlib import nullcontext
 from pathlib import Path
 
-from lab import docker, identity
+from lab import docker, identity, platforms
 from lab.config import ALL_VARIANTS, CPYTHON_DIR, IMAGES_DIR, Variant, dockerfile_pin
 from lab.errors import LabError
 
@@ -25,48 +26,67 @@ def base_image() -> str:
     return dockerfile_pin("BASE_IMAGE")
 
 
-def base_rootfs() -> str:
+def base_for(platform: str | None = None) -> str:
+    """The base image's local name: the pinned tag, with the architecture appended for a
+    foreign platform (the engine's image store holds one image per name)."""
+    if platform is None or platforms.is_native(platform):
+        return base_image()
+    return f"{base_image()}-{platforms.architecture(platform)}"
+
+
+def base_rootfs(platform: str | None = None) -> str:
     """The base image's rootfs identity, which the images' fingerprints record."""
-    facts = identity.inspect(base_image())
+    facts = identity.inspect(base_for(platform))
     return facts.rootfs if facts else "unknown"
 
 
-def ensure_base() -> None:
-    """Pull the pinned base image, or build one of the same name with debootstrap."""
-    name = base_image()
+def ensure_base(platform: str | None = None) -> None:
+    """Pull the pinned base image, or build one of the same name with debootstrap; a
+    foreign platform's is always debootstrapped, for its architecture."""
+    name = base_for(platform)
     if docker.image_labels(name) is not None:
         return
-    print(f"[base] pulling {name}", flush=True)
-    try:
-        pulled = subprocess.run(["docker", "pull", "-q", name], capture_output=True, timeout=300)
-        if pulled.returncode == 0:
-            return
-    except subprocess.TimeoutExpired:
-        pass
-    print("[base] no registry answers: building it from a Debian mirror", flush=True)
+    native = name == base_image()
+    if native and pulled(name):
+        return
+    print("[base] building it from a Debian mirror with debootstrap", flush=True)
     if os.geteuid() != 0 or not shutil.which("debootstrap"):
         raise LabError(
             f"{name} is not here and cannot be pulled: run `sudo invoke base` "
             "(needs debootstrap: scripts/install-docker.sh installs it)"
         )
-    suite = name.split(":")[1].split("-")[0]
+    suite = base_image().split(":")[1].split("-")[0]
     script = IMAGES_DIR / "base" / "bootstrap.sh"
-    if subprocess.run(["bash", str(script), name, suite]).returncode != 0:
+    arch = [] if native else [platforms.architecture(platform or "")]
+    if subprocess.run(["bash", str(script), name, suite, *arch]).returncode != 0:
         raise LabError(f"building {name} with debootstrap failed (see the lines above)")
 
 
-def inputs_digest(optimize: bool, context: Path = CPYTHON_DIR) -> str:
-    """A digest of everything a build reads: the context's files and the build switch."""
-    digest = hashlib.sha256(f"optimize={optimize}".encode())
+def pulled(name: str) -> bool:
+    print(f"[base] pulling {name}", flush=True)
+    try:
+        done = subprocess.run(["docker", "pull", "-q", name], capture_output=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        return False
+    if done.returncode != 0:
+        print("[base] no registry answers", flush=True)
+    return done.returncode == 0
+
+
+def inputs_digest(optimize: bool, context: Path = CPYTHON_DIR, platform: str = "") -> str:
+    """A digest of everything a build reads: the context's files, the build switch and, for
+    a foreign platform, the platform (so that `invoke images` builds the native one back)."""
+    digest = hashlib.sha256(f"optimize={optimize}".encode() + platform.encode())
     for path in sorted(p for p in context.rglob("*") if p.is_file()):
         digest.update(str(path.relative_to(context)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
 
-def variant_digest(variant: Variant, optimize: bool) -> str:
-    """The inputs digest of VARIANT's build; an image built FROM another one of ours also
-    follows that image's ID, so rebuilding stock makes the CUDA image out of date."""
-    digest = inputs_digest(optimize, variant.context)
+def variant_digest(variant: Variant, optimize: bool, foreign: str = "") -> str:
+    """The inputs digest of VARIANT's build (FOREIGN: the platform, where not the engine's);
+    an image built FROM another one of ours also follows that image's ID, so rebuilding
+    stock makes the CUDA image out of date."""
+    digest = inputs_digest(optimize, variant.context, foreign)
     if variant.based_on:
         base = ALL_VARIANTS[variant.based_on].image
         digest = hashlib.sha256(f"{digest} {docker.image_id(base)}".encode()).hexdigest()[:16]
@@ -97,29 +117,70 @@ def extra_ca() -> str:
     return str(SYSTEM_CA_BUNDLE) if SYSTEM_CA_BUNDLE.is_file() else "/dev/null"
 
 
-def build(variants: Iterable[Variant], *, optimize: bool = False, force: bool = False) -> None:
+def build(
+    variants: Iterable[Variant],
+    *,
+    optimize: bool = False,
+    force: bool = False,
+    platform: str | None = None,
+) -> None:
+    """Build VARIANTS (and the images they are built on) that are missing or out of date;
+    PLATFORM (`linux/arm64`) builds them for another architecture under emulation."""
     docker.require_engine()
-    ensure_base()
+    foreign = platforms.parse(platform) if platform else ""
+    if foreign and platforms.is_native(foreign):
+        foreign = ""
     asked = list(variants)
-    for variant in with_bases(asked):  # --force rebuilds what was asked, not its base
-        digest = variant_digest(variant, optimize)  # after its base image is built
-        if not (force and variant in asked) and is_current(variant, digest):
-            print(f"[images] {variant.image} is current (inputs {digest}), skipping", flush=True)
-            continue
-        print(f"[images] building {variant.image} (inputs {digest})", flush=True)
-        compose_build(variant, digest, optimize)
+    if foreign:
+        refuse_foreign(asked, foreign)
+    ensure_base(foreign or None)
+    with platforms.served(base_for(foreign)) if foreign else nullcontext() as served_base:
+        for variant in with_bases(asked):  # --force rebuilds what was asked, not its base
+            digest = variant_digest(variant, optimize, foreign)  # after its base is built
+            if not (force and variant in asked) and is_current(variant, digest):
+                print(
+                    f"[images] {variant.image} is current (inputs {digest}), skipping", flush=True
+                )
+                continue
+            print(f"[images] building {variant.image} (inputs {digest})", flush=True)
+            compose_build(variant, digest, optimize, foreign, served_base)
+    if foreign:
+        names = ", ".join(v.image for v in with_bases(asked))
+        print(
+            f"[images] {names}: {foreign} images, which this engine runs under emulation;"
+            " `invoke images` builds this machine's own back",
+            flush=True,
+        )
 
 
-def compose_build(variant: Variant, digest: str, optimize: bool) -> None:
-    """`docker compose build`, its output streamed; a failure becomes the build's own line."""
-    env = docker.compose_env(
-        {
-            "LAB_OPTIMIZE": "yes" if optimize else "no",
-            "LAB_INPUTS": digest,
-            "LAB_EXTRA_CA": extra_ca(),
-            "LAB_BASE_ROOTFS": base_rootfs(),
-        }
-    )
+def refuse_foreign(variants: list[Variant], platform: str) -> None:
+    """Only the CPython images are built for another platform; emulation must be there."""
+    based = [v for v in variants if v.based_on]
+    if based:
+        raise LabError(
+            f"{based[0].image} is built for this engine's platform only: its torch lock holds"
+            f" x86-64 CUDA wheels; --platform {platform} builds stock, debug and ft"
+        )
+    platforms.require_emulation(platform)
+
+
+def compose_build(
+    variant: Variant, digest: str, optimize: bool, foreign: str = "", base: str | None = None
+) -> None:
+    """`docker compose build`, its output streamed; a failure becomes the build's own line.
+    For a FOREIGN platform, BASE names the base image as the build can reach it."""
+    settings = {
+        "LAB_OPTIMIZE": "yes" if optimize else "no",
+        "LAB_INPUTS": digest,
+        "LAB_EXTRA_CA": extra_ca(),
+        "LAB_BASE_ROOTFS": base_rootfs(foreign or None),
+    }
+    if foreign:
+        settings |= {"DOCKER_DEFAULT_PLATFORM": foreign, "BASE_IMAGE": base or ""}
+    env = docker.compose_env(settings)
+    if not foreign:  # the engine's own platform and the pinned base, whatever the shell says
+        env.pop("DOCKER_DEFAULT_PLATFORM", None)
+        env.pop("BASE_IMAGE", None)
     command = docker.compose_command(["--progress", "plain", "build", variant.service])
     reason = None
     with subprocess.Popen(

@@ -43,11 +43,20 @@ class Observations:
         variants_run: set[str] | None = None,
         planned: dict[str, tuple[str, ...]] | None = None,
         why_not_run: str = "--variant",
+        emulated: dict[str, str] | None = None,
     ) -> None:
         self.records: list[Observation] = list(records or [])
         self.variants_run = variants_run  # None: every variant ran
         self.planned = planned or {}  # experiment -> the variants it runs on
         self.why_not_run = why_not_run  # what left the other variants out
+        self.emulated = emulated or {}  # variant -> why its timings say nothing
+
+    def timed(self, *variants: str) -> None:
+        """A check that judges a time or a speedup calls this first: it skips, saying why,
+        where those variants (any of the run's, if none is named) ran under emulation."""
+        for variant in variants or tuple(self.emulated):
+            if variant in self.emulated:
+                raise NotRun(f"timed on {variant}, {self.emulated[variant]}: not judged")
 
     def add(self, record: Observation) -> None:
         self.records.append(record)

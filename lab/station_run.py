@@ -73,7 +73,7 @@ def optional_images(station: Station, options: Options) -> tuple[list[Variant], 
 class StationRun:
     def __init__(
         self, station: Station, options: Options, runner: Runner, say: Callable,
-        absent: tuple[str, ...] = (),
+        absent: tuple[str, ...] = (), emulated: dict[str, str] | None = None,
     ) -> None:  # fmt: skip
         self.station, self.options, self.runner, self.say = station, options, runner, say
         self.absent = absent  # optional images not built here: their experiments are skipped
@@ -87,6 +87,7 @@ class StationRun:
             variants_run=ran,
             planned={e.name: e.variants for e in station.experiments},
             why_not_run=why,
+            emulated=emulated,
         )
         self.labels: dict[str, str] = {}
         self.output = Path()
@@ -320,7 +321,10 @@ def attempt(station, options, runner, say, folder, ids, checks, absent=()) -> di
         note = containers.device_note(variant)
         if note:
             say(note)
-    run = StationRun(station, options, runner, say, tuple(absent))
+    emulated = containers.emulated(variants)
+    for name, note in emulated.items():
+        say(f"{ALL_VARIANTS[name].image}: {note}; the timing checks skip, the others run")
+    run = StationRun(station, options, runner, say, tuple(absent), emulated)
     run.labels = {"org.lab.run": folder.run_id, "org.lab.results": str(results_dir())}
     run.output = folder.partial
     run.report["images"] = ids

@@ -7,6 +7,8 @@
 # Used by the README's set-up and by .ci/run. Needs root only when it installs.
 #   install-docker.sh              engine, Compose v2, buildx, debootstrap
 #   install-docker.sh --classroom  ... and Debian's registry and iproute2 (README, For a classroom)
+#   install-docker.sh --emulation  ... and the registry, and QEMU registered for arm64 and amd64
+#                                  binaries (`invoke images --platform`, README, Any machine)
 set -euo pipefail
 
 log() { printf '[install-docker] %s\n' "$*" >&2; }
@@ -115,7 +117,27 @@ ensure_classroom_tools() {
   apt_install docker-registry iproute2
 }
 
+# --emulation: QEMU's user-mode emulators, registered with binfmt_misc with the F flag (the
+# emulator is opened at registration, so it runs inside containers and debootstrap's chroot).
+ensure_emulation() {
+  local foreign=aarch64; [ "$(uname -m)" = aarch64 ] && foreign=x86_64
+  local entry=/proc/sys/fs/binfmt_misc/qemu-$foreign
+  [ -e /proc/sys/fs/binfmt_misc/status ] ||
+    as_root mount binfmt_misc -t binfmt_misc /proc/sys/fs/binfmt_misc
+  if ! grep -q '^flags:.*F' "$entry" 2>/dev/null; then
+    log "emulation: installing qemu-user-static and binfmt-support, registering qemu-$foreign"
+    apt_install qemu-user-static binfmt-support
+    as_root update-binfmts --enable "qemu-$foreign"
+  fi
+  grep -q '^flags:.*F' "$entry" 2>/dev/null ||
+    die "qemu-$foreign is not registered with binfmt_misc's F flag: see update-binfmts --display"
+  log "emulation: qemu-$foreign registered ($(head -1 "$entry"))"
+}
+
 ensure_engine
 ensure_plugins
 ensure_debootstrap
-if [ "${1:-}" = --classroom ]; then ensure_classroom_tools; fi
+case "${1:-}" in
+  --classroom) ensure_classroom_tools ;;
+  --emulation) ensure_classroom_tools; ensure_emulation ;;
+esac

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+
+from lab import loopback_registry
+from lab.loopback_registry import stop, wait_for
 
 # A bridge of its own: `--bridge=none` would take the first engine's docker0 away.
 SECOND_BRIDGE = "labd2"
@@ -29,66 +28,14 @@ class Unavailable(Exception):
     """A service cannot run on this machine; the message says what is missing."""
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(ready, what: str, seconds: float, log: Path) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if ready():
-            return
-        time.sleep(0.2)
-    tail = log.read_text(errors="replace")[-1500:] if log.exists() else ""
-    raise RuntimeError(f"{what} did not start within {seconds:.0f} s:\n{tail}")
-
-
-def stop(process: subprocess.Popen, seconds: float = 30) -> None:
-    """SIGTERM by pid, then SIGKILL if it lingers."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(seconds)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @contextmanager
 def registry() -> Iterator[str]:
-    """distribution's registry on 127.0.0.1:PORT (no TLS: engines trust loopback); yields
+    """distribution's registry on 127.0.0.1:PORT (lab/loopback_registry.py); yields
     `127.0.0.1:PORT`."""
-    binary = shutil.which("docker-registry")
-    if binary is None:
+    if shutil.which("docker-registry") is None:
         raise Unavailable("no docker-registry (Debian's package docker-registry)")
-    data = Path(tempfile.mkdtemp(prefix="lab-registry-"))
-    address = f"127.0.0.1:{free_port()}"
-    config = data / "config.yml"
-    config.write_text(
-        "version: 0.1\n"
-        "log: {level: warn}\n"
-        f"storage: {{filesystem: {{rootdirectory: {data / 'store'}}}, delete: {{enabled: true}}}}\n"
-        f"http: {{addr: {address}}}\n"
-    )
-    log = data / "registry.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen([binary, "serve", str(config)], stdout=out, stderr=out)
-    try:
-        wait_for(lambda: answers(f"http://{address}/v2/"), "the registry", 30, log)
+    with loopback_registry.running() as address:
         yield address
-    finally:
-        stop(process)
-        shutil.rmtree(data, ignore_errors=True)
-
-
-def answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 @contextmanager

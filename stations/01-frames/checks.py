@@ -34,6 +34,7 @@ TOO_NOISY = 0.05  # the A/A test off by more: the host cannot tell a ~10% differ
 
 def check_local_read_is_faster(obs):
     """A local read (LOAD_FAST) is faster than a global read (LOAD_GLOBAL), beyond the noise"""
+    obs.timed()
     ratio = obs["load_fast_vs_global.global_over_local@stock"]
     same = obs["load_fast_vs_global.local_over_itself@stock"]
     # The A/A test: the local reader timed against itself is off by the noise alone.
@@ -50,6 +51,7 @@ def check_local_read_is_faster(obs):
 
 def check_specialization_narrows_the_global_read(obs):
     """Without specialization (3.13t) a global read costs more, next to a local, than on stock"""
+    obs.timed()
     stock = obs["load_fast_vs_global.global_over_local@stock"]
     ft = obs["load_fast_vs_global.global_over_local@ft"]
     instruction = obs["load_fast_vs_global.global_instruction@stock"]

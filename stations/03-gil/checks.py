@@ -68,6 +68,7 @@ def check_every_mode_counts_the_right_primes(obs):
 
 def check_stock_threads_do_not_scale(obs):
     """On stock, pure-Python threads take turns holding the GIL: no speedup"""
+    obs.timed()
     speedup = obs["scaling.threads_speedup@stock"]
     busy = obs["scaling.threads_busy_cores@stock"]
     yardstick = obs["scaling.processes_speedup@stock"]
@@ -83,6 +84,7 @@ def check_stock_threads_do_not_scale(obs):
 
 def check_ft_threads_scale(obs):
     """On 3.13t the same threads run in parallel, as far as ft's own process pool does"""
+    obs.timed()
     passed, detail = parallel(obs, "threads", "ft", "ft threads")
     single = obs["scaling.threads_single_s@ft"] / obs["scaling.threads_single_s@stock"]
     return passed, (
@@ -93,6 +95,7 @@ def check_ft_threads_scale(obs):
 
 def check_gil_switched_back_on_serializes(obs):
     """On 3.13t with PYTHON_GIL=1 the GIL is back and the threads serialize again"""
+    obs.timed()
     really_on = obs["scaling.gil_on_really_on@ft"]
     speedup = obs["scaling.threads_gil_speedup@ft"]
     busy = obs["scaling.threads_gil_busy_cores@ft"]
@@ -104,11 +107,13 @@ def check_gil_switched_back_on_serializes(obs):
 
 def check_numpy_threads_scale_on_stock(obs):
     """NumPy releases the GIL inside its loops, so its threads scale even on stock"""
+    obs.timed()
     return parallel(obs, "numpy_threads", "stock", "NumPy threads")
 
 
 def check_processes_scale(obs):
     """Processes scale on stock: one interpreter, and one GIL, each (the yardstick itself)"""
+    obs.timed()
     c, p = cores(obs), physical(obs)
     speedup = obs["scaling.processes_speedup@stock"]
     busy = obs["scaling.processes_busy_cores@stock"]
@@ -142,12 +147,14 @@ def check_processes_scale(obs):
 
 def check_subinterpreters_scale(obs):
     """Subinterpreters scale on stock: a GIL per interpreter (PEP 684)"""
+    obs.timed()
     passed, detail = parallel(obs, "subinterpreters", "stock", "subinterpreters")
     return passed, f"{detail}; {against_stock(obs, 'subinterpreters', 'stock')}"
 
 
 def check_subinterpreter_starts_faster_than_a_fresh_process(obs):
     """A subinterpreter starts faster than a spawned process (fork is reported beside it)"""
+    obs.timed()
     sub, spawn, fork = (
         obs[f"interpreters_cost.start_{k}_ms"] for k in ("subinterpreter", "spawn", "fork")
     )
@@ -157,6 +164,7 @@ def check_subinterpreter_starts_faster_than_a_fresh_process(obs):
 
 def check_sharing_not_the_worker_kind_removes_the_copy(obs):
     """Shared, neither a process nor a subinterpreter pays for the bytes: pickled, both do"""
+    obs.timed()
     mb = obs["interpreters_cost.payload_mb"]
     sub_shared = obs["interpreters_cost.send_subinterpreter_shared_ms"]
     sub_pickled = obs["interpreters_cost.send_subinterpreter_pickled_ms"]
@@ -207,6 +215,7 @@ def check_undeclared_extension_turns_the_gil_on(obs):
 
 def check_numpy_keeps_the_gil_on_small_arrays(obs):
     """NumPy threads scale on large blocks and not on small ones (its loops keep the GIL <= 500)"""
+    obs.timed()
     speedups = obs["numpy_threshold.speedups"]
     small, large = obs["numpy_threshold.blocks"]
     threshold = obs["numpy_threshold.threshold_elements"]
@@ -251,6 +260,7 @@ def geometric_mean(values: list[float]) -> float:
 
 def check_single_thread_tax_on_a_standard_suite(obs):
     """One thread on 3.13t is slower than on stock across pyperformance, where stock specializes"""
+    obs.timed()
     stock, ft = obs["single_thread_tax.mean_s@stock"], obs["single_thread_tax.mean_s@ft"]
     ratios = {name: ft[name] / stock[name] for name in stock if name in ft}
     suite = geometric_mean(list(ratios.values())) if ratios else 0.0

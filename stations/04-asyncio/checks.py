@@ -125,6 +125,7 @@ def check_an_await_that_does_not_suspend_is_no_cancellation_point(obs):
 
 def check_uvloop_is_faster(obs):
     """uvloop serves more echo round trips per second than asyncio's default loop"""
+    obs.timed()
     default, uvloop = obs["echo_loops.asyncio_rps"], obs["echo_loops.uvloop_rps"]
     ratio, best_ratio = (
         obs["echo_loops.uvloop_over_asyncio"],
@@ -148,6 +149,7 @@ def check_uvloop_reads_without_python_frames(obs):
 
 def check_c_task_is_faster(obs):
     """The C Task (_asyncio) runs a task-heavy workload faster than the pure-Python Task"""
+    obs.timed()
     ratio = obs["task_c_vs_python.python_over_c"]
     c_us, python_us = obs["task_c_vs_python.c_task_us"], obs["task_c_vs_python.python_task_us"]
     detail = (

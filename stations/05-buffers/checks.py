@@ -28,6 +28,7 @@ def check_transpose_shares_data(obs):
 
 def check_transpose_is_constant_time(obs):
     """a.T costs the same at every size, while a.T.copy() grows with the element count"""
+    obs.timed()
     elements = obs["transpose_cost.element_growth"]
     t_growth, c_growth = obs["transpose_cost.transpose_growth"], obs["transpose_cost.copy_growth"]
     detail = (

@@ -40,6 +40,7 @@ def check_no_grad_saves_nothing(obs):
 
 def check_no_grad_is_faster_when_overhead_bound(obs):
     """Recording the graph costs time: no_grad is faster on many small layers"""
+    obs.timed()
     ratio = obs["no_grad_inference.grad_over_no_grad"]
     detail = ", ".join(f"{k}: grad / no_grad = {v:.2f}x" for k, v in ratio.items())
     return ratio["small_layers"] > 1.0, f"{detail} on {obs['no_grad_inference.device']}"
@@ -56,6 +57,7 @@ def check_detach_frees_the_graph(obs):
 
 def check_launch_returns_before_the_work(obs):
     """A kernel launch returns long before the GPU has finished it"""
+    obs.timed()
     if not obs["cuda_sync.cuda_available"]:
         return None, NO_GPU
     launch, gpu = obs["cuda_sync.launch_ms"], obs["cuda_sync.gpu_ms"]
@@ -65,6 +67,7 @@ def check_launch_returns_before_the_work(obs):
 
 def check_item_and_synchronize_block(obs):
     """.item() and torch.cuda.synchronize() wait for the queued work"""
+    obs.timed()
     if not obs["cuda_sync.cuda_available"]:
         return None, NO_GPU
     gpu = obs["cuda_sync.gpu_ms"]
@@ -75,6 +78,7 @@ def check_item_and_synchronize_block(obs):
 
 def check_timing_needs_sync(obs):
     """Timing a GPU op without synchronising measures only its launch"""
+    obs.timed()
     if not obs["cuda_sync.cuda_available"]:
         return None, NO_GPU
     naive, synced = obs["cuda_sync.unsynced_ms"], obs["cuda_sync.synced_ms"]

@@ -18,6 +18,7 @@ def station(tmp_path, monkeypatch) -> stations.Station:
     monkeypatch.setattr(
         containers, "image_ids", lambda variants: {v.name: "0123456789ab" for v in variants}
     )
+    monkeypatch.setattr(containers, "emulated", lambda variants: {})
     monkeypatch.setenv("LAB_RESULTS", str(tmp_path / "results"))
     monkeypatch.setenv("LAB_CACHE", str(tmp_path / "cache"))
     return stations.load(folder)

@@ -52,6 +52,7 @@ def no_docker(monkeypatch, tmp_path):
     monkeypatch.setattr(
         containers, "image_ids", lambda variants: {v.name: "0123456789ab" for v in variants}
     )
+    monkeypatch.setattr(containers, "emulated", lambda variants: {})
     monkeypatch.setenv("LAB_RESULTS", str(tmp_path / "results"))
     monkeypatch.setenv("LAB_CACHE", str(tmp_path / "cache"))
     return tmp_path / "results"

@@ -1,0 +1,129 @@
+"""arm64 under emulation, measured: build the CPython images for linux/arm64 on this x86-64
+machine through QEMU (`invoke images --platform linux/arm64`), run stations in them
+(`--quick`), and report the build times and what every check said.
+
+    python bench/arm64.py [--variants stock,ft] [--stations 1,2,3]
+
+Needs `scripts/install-docker.sh --emulation` (QEMU, the loopback registry) and root (the
+arm64 base is debootstrapped). A station runs on the variants built here only (`--variant`),
+so build ft too for station 3's free-threaded half. The machine's own images are kept under
+other tags while it runs and put back after; the arm64 images stay as IMAGE-arm64 and their
+layers in the build cache. Prints a Markdown table; writes results/bench/arm64.json.
+Emulation is many times slower than the machine: a one-off measurement, never a CI step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from lab import identity
+from lab.config import ROOT, VARIANTS
+
+PLATFORM = "linux/arm64"
+OUT = ROOT / "results" / "bench"
+# What a learner sees of a build's progress: invoke's own lines and BuildKit's step headers.
+PROGRESS = ("[images]", "[base]", "[cpython]")
+
+
+def invoke(*args: str, log: Path) -> tuple[int, float, list[str]]:
+    """Run `invoke ARGS`, its output into LOG; show the progress lines. (exit code, seconds,
+    the output's lines)."""
+    started, lines = time.monotonic(), []
+    with open(log, "w") as saved, subprocess.Popen(
+        [sys.executable, "-m", "invoke", *args], cwd=ROOT, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    ) as process:  # fmt: skip
+        for line in process.stdout or ():
+            saved.write(line)
+            lines.append(line.rstrip("\n"))
+            if line.startswith(PROGRESS) or (" RUN " in line and line.startswith("#")):
+                print(f"  {line.rstrip()[:150]}", flush=True)
+    return process.returncode, time.monotonic() - started, lines
+
+
+def retag(source: str, target: str) -> bool:
+    if identity.inspect(source) is None:
+        return False
+    subprocess.run(["docker", "tag", source, target], check=True)
+    subprocess.run(["docker", "rmi", source], check=True, capture_output=True)
+    return True
+
+
+def station_checks(lines: list[str]) -> dict:
+    """The run's checks, from the report.json beside the report it names."""
+    report = next((line.split(": ", 1)[1] for line in lines if line.startswith("report: ")), "")
+    if not report:
+        return {"error": (lines or ["no output"])[-1]}
+    ran = json.loads(Path(report).with_suffix(".json").read_text())
+    return {
+        "seconds": round(ran["seconds"], 1),
+        "checks": {
+            c["name"]: {"status": c["status"], "detail": c["detail"]} for c in ran["checks"]
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", default="stock")
+    parser.add_argument("--stations", default="1,2,3")
+    args = parser.parse_args()
+    variants = [VARIANTS[name] for name in args.variants.split(",")]
+    OUT.mkdir(parents=True, exist_ok=True)
+    figures: dict = {"platform": PLATFORM, "engine": identity.engine_platform(), "builds": {}}
+    kept = [v for v in variants if retag(v.image, f"{v.image}-native")]
+    try:
+        for variant in variants:
+            print(f"building {variant.image} for {PLATFORM} under emulation", flush=True)
+            log = OUT / f"arm64-build-{variant.name}.log"
+            code, seconds, _ = invoke(
+                "images", "--platform", PLATFORM, "--variant", variant.name, log=log
+            )
+            facts = identity.inspect(variant.image)
+            figures["builds"][variant.name] = {
+                "exit": code, "seconds": round(seconds), "platform": facts and facts.platform,
+            }  # fmt: skip
+            print(f"  exit {code} after {seconds / 60:.1f} min ({log})", flush=True)
+        figures["stations"] = {}
+        built = [v for v in variants if figures["builds"][v.name]["exit"] == 0]
+        for number in args.stations.split(","):
+            for variant in built:
+                print(f"station {number} --quick on {variant.name} ({PLATFORM})", flush=True)
+                log = OUT / f"arm64-station-{number}-{variant.name}.log"
+                _, seconds, lines = invoke(
+                    "station", number, "--quick", "--variant", variant.name, log=log
+                )
+                checks = station_checks(lines)
+                figures["stations"][f"{number}@{variant.name}"] = {
+                    "wall_seconds": round(seconds), **checks,
+                }  # fmt: skip
+    finally:
+        for variant in variants:  # the arm64 images aside, the machine's own back
+            retag(variant.image, f"{variant.image}-arm64")
+        for variant in kept:
+            retag(f"{variant.image}-native", variant.image)
+    (OUT / "arm64.json").write_text(json.dumps(figures, indent=1))
+    print(table(figures))
+
+
+def table(figures: dict) -> str:
+    rows = ["| what | time | result |", "|---|---|---|"]
+    for name, build in figures["builds"].items():
+        rows.append(f"| build {name} ({build['platform']}) | {build['seconds'] / 60:.1f} min |"
+                    f" exit {build['exit']} |")  # fmt: skip
+    for name, run in figures.get("stations", {}).items():
+        statuses = [c["status"] for c in run.get("checks", {}).values()]
+        counts = ", ".join(f"{statuses.count(s)} {s}" for s in ("pass", "skip", "fail"))
+        rows.append(f"| station {name} --quick | {run['wall_seconds']} s |"
+                    f" {counts or run.get('error', '')} |")  # fmt: skip
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    main()

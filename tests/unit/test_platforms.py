@@ -1,0 +1,89 @@
+"""Another architecture's images: the platform asked for, QEMU's registration, the base's
+name, what a foreign build refuses, and the timing checks that skip under emulation."""
+
+from __future__ import annotations
+
+import pytest
+
+from lab import identity, images, platforms, stations
+from lab.config import ALL_VARIANTS
+from lab.errors import LabError
+from lab.observations import Observation, Observations, load_checks, run_check
+
+
+@pytest.mark.parametrize("asked", ["linux/arm64", "arm64", "aarch64", "linux/arm64/v8"])
+def test_the_platform_is_read_as_docker_spells_it(asked: str) -> None:
+    assert platforms.parse(asked) == "linux/arm64"
+
+
+def test_an_architecture_the_lab_does_not_build_is_one_line() -> None:
+    with pytest.raises(LabError, match="built for linux/amd64, linux/arm64"):
+        platforms.parse("riscv64")
+
+
+def binfmt(tmp_path, text: str | None):
+    if text is not None:
+        (tmp_path / "qemu-aarch64").write_text(text)
+    return tmp_path
+
+
+def test_emulation_must_be_registered_with_the_f_flag(tmp_path) -> None:
+    fine = "enabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: POCF\n"
+    platforms.require_emulation("linux/arm64", binfmt(tmp_path, fine))
+    with pytest.raises(LabError, match=r"install-docker\.sh --emulation"):
+        platforms.require_emulation("linux/arm64", binfmt(tmp_path / "none", None))
+    with pytest.raises(LabError, match="without the F flag"):
+        platforms.require_emulation("linux/arm64", binfmt(tmp_path, "enabled\nflags: OC\n"))
+    with pytest.raises(LabError, match="disabled"):
+        platforms.require_emulation("linux/arm64", binfmt(tmp_path, "disabled\nflags: POCF\n"))
+
+
+def test_an_image_of_another_architecture_is_emulated() -> None:
+    assert platforms.emulation_note("linux/arm64", "linux/amd64") == (
+        "a linux/arm64 image on a linux/amd64 engine, under emulation"
+    )
+    assert platforms.emulation_note("linux/arm64/v8", "linux/arm64") is None
+
+
+@pytest.fixture
+def amd64_engine(monkeypatch) -> None:
+    monkeypatch.setattr(identity, "engine_platform", lambda: "linux/amd64")
+
+
+def test_a_foreign_base_has_its_own_name(amd64_engine) -> None:
+    assert images.base_for("linux/amd64") == images.base_image()
+    assert images.base_for("linux/arm64") == f"{images.base_image()}-arm64"
+
+
+def test_the_platform_is_an_input_so_the_native_image_is_built_back() -> None:
+    stock = ALL_VARIANTS["stock"]
+    assert images.variant_digest(stock, False, "linux/arm64") != images.variant_digest(stock, False)
+
+
+def test_the_torch_image_is_never_built_for_another_platform(amd64_engine, monkeypatch) -> None:
+    monkeypatch.setattr(images.docker, "require_engine", lambda: None)
+    with pytest.raises(LabError, match="lab-cuda:stock is built for this engine's platform only"):
+        images.build([ALL_VARIANTS["cuda"]], platform="linux/arm64")
+
+
+def scaling_run(emulated: dict[str, str]) -> Observations:
+    """A run whose pool did not scale (a fail natively) and whose primes are all right."""
+    values = {"processes_speedup": 1.0, "processes_busy_cores": 1.0, "others_busy_cores": 0.0,
+              "processes_seconds_at_cores": 0.3, "threads_single_s": 0.3, "cores": 2,
+              "physical_cores": 2, "limit": 150_000,
+              "prime_counts_by_mode": {"processes": [13_848]}}  # fmt: skip
+    records = [Observation("scaling", "stock", k, v) for k, v in values.items()]
+    return Observations(records, emulated=emulated)
+
+
+def test_under_emulation_timing_checks_skip_and_the_others_still_judge() -> None:
+    checks = {c.__name__: c for c in load_checks(stations.find("3").checks_file)}
+    timing, counting = (
+        checks["check_processes_scale"],
+        checks["check_every_mode_counts_the_right_primes"],
+    )
+    assert run_check(timing, scaling_run({})).status == "fail"
+    note = platforms.emulation_note("linux/arm64", "linux/amd64")
+    skipped = run_check(timing, scaling_run({"stock": note}))
+    assert skipped.status == "skip" and "under emulation" in skipped.detail
+    assert run_check(counting, scaling_run({"stock": note})).status == "pass"
