@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab import docker, facts, images
+from lab import docker, facts, identity, images, platforms
 from lab.config import ALL_VARIANTS, OPTIONAL_VARIANTS, Variant
 from lab.errors import LabError
 from lab.lockfile import LockedImage
@@ -38,7 +38,9 @@ def image_or_error(variant: Variant) -> LockedImage | LabError | None:
         return error
 
 
-def image_row(variant: Variant, found: LockedImage | LabError | None) -> Row:
+def image_row(
+    variant: Variant, found: LockedImage | LabError | None, engine_platform: str = ""
+) -> Row:
     if isinstance(found, LabError):
         return Row(variant.image, BROKEN, f"{found} (fix: invoke images --force --variant "
                    f"{variant.name})")  # fmt: skip
@@ -50,6 +52,8 @@ def image_row(variant: Variant, found: LockedImage | LabError | None) -> Row:
     debug = ", Py_DEBUG" if fp["Py_DEBUG"] else ""
     detail = f"fingerprint {fp['digest']}  rootfs {found.rootfs[7:19]}  Python {fp['python']} "
     detail += f"({gil}{debug}) {found.platform}"
+    if platforms.emulation_note(found.platform, engine_platform):
+        detail += " (emulated on this engine; `invoke images` builds this machine's own)"
     if "torch" in fp["packages"]:
         detail += f"  torch {fp['packages']['torch']}"
     if variant.left_out:
@@ -96,7 +100,8 @@ def rows() -> list[Row]:
     variants = list(ALL_VARIANTS.values())
     with ThreadPoolExecutor() as pool:  # one container start per image, run side by side
         found = list(pool.map(image_or_error, variants))
-    table += [image_row(v, f) for v, f in zip(variants, found, strict=True)]
+    engine_platform = identity.engine_platform()
+    table += [image_row(v, f, engine_platform) for v, f in zip(variants, found, strict=True)]
     return table
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from lab import identity, images, platforms, stations
+from lab import doctor, identity, images, platforms, stations
 from lab.config import ALL_VARIANTS
 from lab.errors import LabError
+from lab.lockfile import LockedImage
 from lab.observations import Observation, Observations, load_checks, run_check
 
 
@@ -87,3 +88,13 @@ def test_under_emulation_timing_checks_skip_and_the_others_still_judge() -> None
     skipped = run_check(timing, scaling_run({"stock": note}))
     assert skipped.status == "skip" and "under emulation" in skipped.detail
     assert run_check(counting, scaling_run({"stock": note})).status == "pass"
+
+
+def test_doctor_says_which_images_this_engine_emulates() -> None:
+    fingerprint = {"digest": "f" * 16, "Py_GIL_DISABLED": False, "Py_DEBUG": False,
+                   "python": "3.13.5", "packages": {}}  # fmt: skip
+    arm64 = LockedImage("stock", "lab-cpython:stock", "linux/arm64", "sha256:" + "0" * 64,
+                        fingerprint)  # fmt: skip
+    stock = ALL_VARIANTS["stock"]
+    assert "emulated on this engine" in doctor.image_row(stock, arm64, "linux/amd64").detail
+    assert "emulated" not in doctor.image_row(stock, arm64, "linux/arm64").detail
