@@ -2,13 +2,14 @@
 machine through QEMU (`invoke images --platform linux/arm64`), run stations in them
 (`--quick`), and report the build times and what every check said.
 
-    python bench/arm64.py [--variants stock,ft] [--stations 1,2,3]
+    python bench/arm64.py [--variants stock,ft,cuda] [--stations 1,2,3,5,6]
 
 Needs `scripts/install-docker.sh --emulation` (QEMU, the loopback registry) and root (the
 arm64 base is debootstrapped). A station runs on the variants built here only (`--variant`),
-so build ft too for station 3's free-threaded half. The machine's own images are kept under
-other tags while it runs and put back after; the arm64 images stay as IMAGE-arm64 and their
-layers in the build cache. Prints a Markdown table; writes results/bench/arm64.json.
+so build ft too for station 3's free-threaded half, and cuda (torch's aarch64 wheel, a CPU
+build) for stations 5 and 6. The machine's own images are kept under other tags while it
+runs and put back after; the arm64 images stay as IMAGE-arm64 and their layers in the build
+cache. Prints a Markdown table; writes results/bench/arm64.json.
 Emulation is many times slower than the machine: a one-off measurement, never a CI step.
 """
 
@@ -22,8 +23,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from lab import identity
-from lab.config import ROOT, VARIANTS
+from lab import identity, stations
+from lab.config import ALL_VARIANTS, ROOT
 
 PLATFORM = "linux/arm64"
 OUT = ROOT / "results" / "bench"
@@ -74,7 +75,7 @@ def main() -> None:
     parser.add_argument("--variants", default="stock")
     parser.add_argument("--stations", default="1,2,3")
     args = parser.parse_args()
-    variants = [VARIANTS[name] for name in args.variants.split(",")]
+    variants = [ALL_VARIANTS[name] for name in args.variants.split(",")]
     OUT.mkdir(parents=True, exist_ok=True)
     figures: dict = {"platform": PLATFORM, "engine": identity.engine_platform(), "builds": {}}
     kept = [v for v in variants if retag(v.image, f"{v.image}-native")]
@@ -93,7 +94,8 @@ def main() -> None:
         figures["stations"] = {}
         built = [v for v in variants if figures["builds"][v.name]["exit"] == 0]
         for number in args.stations.split(","):
-            for variant in built:
+            used = stations.find(number).variants
+            for variant in (v for v in built if v.name in used):
                 print(f"station {number} --quick on {variant.name} ({PLATFORM})", flush=True)
                 log = OUT / f"arm64-station-{number}-{variant.name}.log"
                 _, seconds, lines = invoke(

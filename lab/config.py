@@ -35,6 +35,7 @@ class Variant:
     tag: str = ""  # default: the name
     context: Path = CPYTHON_DIR  # what its build reads (the inputs digest covers it)
     based_on: str | None = None  # the image its Dockerfile starts FROM: built first
+    from_arg: str = "BASE_IMAGE"  # the build arg naming that image (or the base)
     gpu: bool = False  # given the host's NVIDIA GPUs where the engine has the runtime
 
     @property
@@ -77,6 +78,7 @@ OPTIONAL_VARIANTS: dict[str, Variant] = {
         tag="stock",
         context=IMAGES_DIR,  # images/cuda, and images/cpython/fetch_sdist.py
         based_on="stock",
+        from_arg="CPYTHON_IMAGE",
         gpu=True,
     ),
 }

@@ -55,7 +55,10 @@ def image_row(
     if platforms.emulation_note(found.platform, engine_platform):
         detail += " (emulated on this engine; `invoke images` builds this machine's own)"
     if "torch" in fp["packages"]:
-        detail += f"  torch {fp['packages']['torch']}"
+        torch = fp["packages"]["torch"]
+        detail += f"  torch {torch}"
+        if "+cu" not in torch:  # the hashed lock's own wheel for this architecture
+            detail += " (a CPU build: the lock's wheel for this architecture has no CUDA)"
     if variant.left_out:
         left_out = (f"{name}: {why}" for name, why in variant.left_out.items())
         detail += "  left out: " + "; ".join(left_out)

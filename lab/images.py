@@ -132,9 +132,9 @@ def build(
         foreign = ""
     asked = list(variants)
     if foreign:
-        refuse_foreign(asked, foreign)
+        platforms.require_emulation(foreign)
     ensure_base(foreign or None)
-    with platforms.served(base_for(foreign)) if foreign else nullcontext() as served_base:
+    with platforms.serving() if foreign else nullcontext() as serve:
         for variant in with_bases(asked):  # --force rebuilds what was asked, not its base
             digest = variant_digest(variant, optimize, foreign)  # after its base is built
             if not (force and variant in asked) and is_current(variant, digest):
@@ -143,7 +143,8 @@ def build(
                 )
                 continue
             print(f"[images] building {variant.image} (inputs {digest})", flush=True)
-            compose_build(variant, digest, optimize, foreign, served_base)
+            start = serve(from_image(variant, foreign)) if serve else None
+            compose_build(variant, digest, optimize, foreign, start)
     if foreign:
         names = ", ".join(v.image for v in with_bases(asked))
         print(
@@ -153,22 +154,16 @@ def build(
         )
 
 
-def refuse_foreign(variants: list[Variant], platform: str) -> None:
-    """Only the CPython images are built for another platform; emulation must be there."""
-    based = [v for v in variants if v.based_on]
-    if based:
-        raise LabError(
-            f"{based[0].image} is built for this engine's platform only: its torch lock holds"
-            f" x86-64 CUDA wheels; --platform {platform} builds stock, debug and ft"
-        )
-    platforms.require_emulation(platform)
+def from_image(variant: Variant, platform: str) -> str:
+    """The local image VARIANT's Dockerfile starts FROM: the base, or one of ours."""
+    return ALL_VARIANTS[variant.based_on].image if variant.based_on else base_for(platform)
 
 
 def compose_build(
-    variant: Variant, digest: str, optimize: bool, foreign: str = "", base: str | None = None
+    variant: Variant, digest: str, optimize: bool, foreign: str = "", start: str | None = None
 ) -> None:
     """`docker compose build`, its output streamed; a failure becomes the build's own line.
-    For a FOREIGN platform, BASE names the base image as the build can reach it."""
+    For a FOREIGN platform, START names the image it is built FROM as the build reaches it."""
     settings = {
         "LAB_OPTIMIZE": "yes" if optimize else "no",
         "LAB_INPUTS": digest,
@@ -176,11 +171,11 @@ def compose_build(
         "LAB_BASE_ROOTFS": base_rootfs(foreign or None),
     }
     if foreign:
-        settings |= {"DOCKER_DEFAULT_PLATFORM": foreign, "BASE_IMAGE": base or ""}
+        settings |= {"DOCKER_DEFAULT_PLATFORM": foreign, variant.from_arg: start or ""}
     env = docker.compose_env(settings)
-    if not foreign:  # the engine's own platform and the pinned base, whatever the shell says
+    if not foreign:  # the engine's own platform and the pinned FROM, whatever the shell says
         env.pop("DOCKER_DEFAULT_PLATFORM", None)
-        env.pop("BASE_IMAGE", None)
+        env.pop(variant.from_arg, None)
     command = docker.compose_command(["--progress", "plain", "build", variant.service])
     reason = None
     with subprocess.Popen(

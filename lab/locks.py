@@ -20,7 +20,9 @@ LOCKS: dict[str, Path] = {
 
 
 def compile_lock(name: str) -> Path:
-    """Resolve LOCKS[name] (a `.in`) for the pinned CPython on Linux into its `.txt`, hashed."""
+    """Resolve LOCKS[name] (a `.in`) for the pinned CPython into its `.txt`, hashed. Universal:
+    one lock for x86-64 and arm64 alike, with markers where they differ (torch's nvidia-*
+    libraries and triton are x86-64's only). uv keeps the pins already in the `.txt`."""
     uv = shutil.which("uv")
     if uv is None:
         raise LabError("`invoke lock` needs uv: pip install uv")
@@ -28,7 +30,7 @@ def compile_lock(name: str) -> Path:
     source = LOCKS[name]
     out = source.with_suffix(".txt")
     argv = [uv, "pip", "compile", "--quiet", "--generate-hashes", "--no-header",
-            "--python-version", python, "--python-platform", "linux",
+            "--python-version", python, "--universal",
             "--output-file", str(out), str(source)]  # fmt: skip
     if subprocess.run(argv).returncode:
         raise LabError(f"uv could not resolve {source.relative_to(ROOT)} (see above)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -69,17 +69,24 @@ def require_emulation(platform: str, binfmt: Path = BINFMT) -> None:
 
 
 @contextmanager
-def served(image: str) -> Iterator[str]:
-    """IMAGE pushed to a registry on loopback for as long as the block runs; yields the
-    reference a build's FROM names."""
-    with loopback_registry.running() as address:
+def serving() -> Iterator[Callable[[str], str]]:
+    """A registry on loopback for as long as the block runs; yields `serve(image)`, which
+    pushes a local image there and returns the reference a build's FROM names."""
+    served: list[str] = []
+
+    def serve(image: str) -> str:
         reference = f"{address}/{image}"
         for argv in (["tag", image, reference], ["push", "-q", reference]):
             done = subprocess.run(["docker", *argv], capture_output=True, text=True)
             if done.returncode != 0:
                 why = (done.stderr.strip().splitlines() or ["no reason given"])[-1]
                 raise LabError(f"could not serve {image} to the build: {why}")
+        served.append(reference)
+        return reference
+
+    with loopback_registry.running() as address:
         try:
-            yield reference
+            yield serve
         finally:
-            subprocess.run(["docker", "rmi", reference], capture_output=True)
+            for reference in served:
+                subprocess.run(["docker", "rmi", reference], capture_output=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from lab import doctor, identity, images, platforms, stations
-from lab.config import ALL_VARIANTS
+from lab.config import ALL_VARIANTS, CUDA_DIR
 from lab.errors import LabError
 from lab.lockfile import LockedImage
 from lab.observations import Observation, Observations, load_checks, run_check
@@ -61,10 +61,18 @@ def test_the_platform_is_an_input_so_the_native_image_is_built_back() -> None:
     assert images.variant_digest(stock, False, "linux/arm64") != images.variant_digest(stock, False)
 
 
-def test_the_torch_image_is_never_built_for_another_platform(amd64_engine, monkeypatch) -> None:
-    monkeypatch.setattr(images.docker, "require_engine", lambda: None)
-    with pytest.raises(LabError, match="lab-cuda:stock is built for this engine's platform only"):
-        images.build([ALL_VARIANTS["cuda"]], platform="linux/arm64")
+def test_each_image_is_built_from_its_own_platforms_start(amd64_engine) -> None:
+    assert images.from_image(ALL_VARIANTS["ft"], "linux/arm64") == f"{images.base_image()}-arm64"
+    assert images.from_image(ALL_VARIANTS["cuda"], "linux/arm64") == "lab-cpython:stock"
+
+
+def test_one_torch_lock_serves_both_architectures() -> None:
+    """Pip skips what a marker rules out: x86-64 gets the CUDA libraries, arm64 torch alone."""
+    lock = (CUDA_DIR / "requirements.txt").read_text()
+    pins = [line for line in lock.splitlines() if "==" in line and not line.startswith(" ")]
+    x86_only = [line.split("==")[0] for line in pins if "platform_machine == 'x86_64'" in line]
+    assert "triton" in x86_only and all(line.startswith(("nvidia-", "triton")) for line in x86_only)
+    assert any(line.startswith("torch==") and ";" not in line for line in pins)
 
 
 def scaling_run(emulated: dict[str, str]) -> Observations:
