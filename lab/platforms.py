@@ -3,7 +3,8 @@ instructor on x86-64 preparing arm64 images for Apple-silicon laptops and Gravit
 
 The base of a foreign image is debootstrapped for that architecture (`bootstrap.sh ARCH`).
 BuildKit in engines before 23 looks for a foreign FROM image in a registry, never in the local
-image store, so for the length of the build the base is served from a registry on loopback.
+image store, so for the length of the build the image each build starts FROM (the base, or
+stock for the CUDA image) is served from a registry on loopback.
 """
 
 from __future__ import annotations
