@@ -183,7 +183,15 @@ def compose_build(
     ) as process:
         for line in process.stdout or ():
             sys.stdout.write(line)
-            if "lab-build-error:" in line and reason is None:
-                reason = line.split("lab-build-error:", 1)[1].strip()
+            reason = reason or build_error(line)
     if process.returncode != 0:
         raise LabError(f"building {variant.image} failed: {reason or 'see the output above'}")
+
+
+def build_error(line: str) -> str | None:
+    """The reason a step gave on a `lab-build-error:` line; not BuildKit's echo of a failed
+    step's command, which holds the same words inside an `echo "..."` never run."""
+    before, found, reason = line.partition("lab-build-error:")
+    if not found or 'echo "' in before:
+        return None
+    return reason.strip()

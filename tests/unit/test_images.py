@@ -31,3 +31,14 @@ def test_extra_ca_comes_from_the_environment(tmp_path, monkeypatch) -> None:
     assert images.extra_ca() == str(bundle)
     monkeypatch.setenv("LAB_EXTRA_CA", str(tmp_path / "missing.pem"))
     assert images.extra_ca() == str(bundle), "a named file that is not there is skipped"
+
+
+def test_a_build_error_is_the_steps_own_line_not_the_echo_of_its_command() -> None:
+    said = "#9 12.34 lab-build-error: torch is 2.5.1, not the pinned 2.6.0"
+    echoed = (
+        '#9 ERROR: executor failed running [... || { echo "lab-build-error: torch is'
+        ' $installed, not the pinned 2.6.0" >&2; exit 1; }; }]'
+    )
+    assert images.build_error(said) == "torch is 2.5.1, not the pinned 2.6.0"
+    assert images.build_error(echoed) is None
+    assert images.build_error("#9 12.34 Collecting torch") is None
