@@ -27,6 +27,9 @@ from lab.stations import Experiment, Station
 
 MARKER = "@@lab-observation "  # labkit.protocol's: what an experiment's observe() prints
 MAX_FILES = 500  # files listed in the report
+# How much longer an experiment may take in an image of another architecture: under QEMU,
+# station 3's prime count took over 23x its native 12.8 s (and hit the 300 s timeout).
+EMULATION_SLOWDOWN = 30
 
 
 @dataclass
@@ -156,7 +159,10 @@ class StationRun:
         env = {"LAB_OUTPUT": OUTPUT_MOUNT}
         if self.options.quick:
             env["LAB_QUICK"] = "1"
-        job = Job(experiment.name, ["python3", script], env, experiment.timeout)
+        timeout = experiment.timeout
+        if variant.name in self.observations.emulated:
+            timeout *= EMULATION_SLOWDOWN
+        job = Job(experiment.name, ["python3", script], env, timeout)
         collector = Collector(experiment.name, variant.name, self.observations, self.say)
         outcome: Outcome = self.runner.run(
             variant, job, capabilities=experiment.capabilities, output=self.output,

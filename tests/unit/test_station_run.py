@@ -11,7 +11,7 @@ from labkit.protocol import MARKER
 from lab import containers, stations
 from lab.observations import Observation
 from lab.runner import Outcome
-from lab.station_run import Options, StationRun, run_station
+from lab.station_run import EMULATION_SLOWDOWN, Options, StationRun, run_station
 
 
 class FakeRunner:
@@ -21,6 +21,7 @@ class FakeRunner:
         self.fail_on = fail_on
         self.calls: list[tuple[str, str]] = []
         self.envs: list[dict[str, str]] = []
+        self.timeouts: list[float] = []
         self.stopped = 0
 
     def prepare(self, groups, output, labels) -> None:
@@ -33,6 +34,7 @@ class FakeRunner:
         script = job.argv[-1].rsplit("/", 1)[-1]
         self.calls.append((script, variant.name))
         self.envs.append(job.env)
+        self.timeouts.append(job.timeout)
         if script == self.fail_on:
             raise KeyboardInterrupt  # the learner pressed Ctrl-C mid-run
         on_line("ordinary output")
@@ -147,3 +149,17 @@ def test_an_optional_image_that_is_built_runs(no_docker, monkeypatch) -> None:
     runner = FakeRunner()
     run_station(stations.find("5"), Options(), runner=runner, say=lambda _: None)
     assert ("tensor_buffer.py", "cuda") in runner.calls
+
+
+def test_an_emulated_image_gets_longer_to_run_in(no_docker, monkeypatch) -> None:
+    station = stations.find("1")
+    native = FakeRunner()
+    run_station(station, Options(variant="stock"), runner=native, say=lambda _: None)
+    note = "a linux/arm64 image on a linux/amd64 engine, under emulation"
+    monkeypatch.setattr(containers, "emulated", lambda variants: {"stock": note})
+    emulated, said = FakeRunner(), []
+    report, _ = run_station(station, Options(variant="stock"), runner=emulated, say=said.append)
+    assert emulated.timeouts == [t * EMULATION_SLOWDOWN for t in native.timeouts]
+    assert any(note in line for line in said)
+    local_read = {c["name"]: c for c in report["checks"]}["local_read_is_faster"]
+    assert local_read["status"] == "skip" and "under emulation" in local_read["detail"]
