@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +58,7 @@ def image_row(
     if "torch" in fp["packages"]:
         torch = fp["packages"]["torch"]
         detail += f"  torch {torch}"
-        if "+cu" not in torch:  # the hashed lock's own wheel for this architecture
+        if not re.search(r"\+cu\d", torch):  # 2.6.0+cpu: the lock's aarch64 wheel
             detail += " (a CPU build: the lock's wheel for this architecture has no CUDA)"
     if variant.left_out:
         left_out = (f"{name}: {why}" for name, why in variant.left_out.items())
