@@ -28,7 +28,7 @@ from lab.stations import Experiment, Station
 MARKER = "@@lab-observation "  # labkit.protocol's: what an experiment's observe() prints
 MAX_FILES = 500  # files listed in the report
 # How much longer an experiment may take in an image of another architecture: under QEMU,
-# station 3's prime count took over 23x its native 12.8 s (and hit the 300 s timeout).
+# station 3's scaling took 457 s against its native 12.8 s (36x, on a busy host).
 EMULATION_SLOWDOWN = 30
 
 
