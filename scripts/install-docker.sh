@@ -7,8 +7,8 @@
 # Used by the README's set-up and by .ci/run. Needs root only when it installs.
 #   install-docker.sh              engine, Compose v2, buildx, debootstrap
 #   install-docker.sh --classroom  ... and Debian's registry and iproute2 (README, For a classroom)
-#   install-docker.sh --emulation  ... and the registry, and QEMU registered for arm64 and amd64
-#                                  binaries (`invoke images --platform`, README, Any machine)
+#   install-docker.sh --emulation  ... and the registry, and QEMU registered for the other
+#                                  architecture (`invoke images --platform`; README, arm64)
 set -euo pipefail
 
 log() { printf '[install-docker] %s\n' "$*" >&2; }
