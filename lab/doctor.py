@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,8 +57,9 @@ def image_row(
     if "torch" in fp["packages"]:
         torch = fp["packages"]["torch"]
         detail += f"  torch {torch}"
-        if not re.search(r"\+cu\d", torch):  # 2.6.0+cpu: the lock's aarch64 wheel
-            detail += " (a CPU build: the lock's wheel for this architecture has no CUDA)"
+        # The lock's CUDA libraries are x86-64's only: on arm64 torch's wheel is a CPU build.
+        if not any(name.startswith("nvidia-cuda-runtime") for name in fp["packages"]):
+            detail += " (a CPU build: the lock has no CUDA libraries for this architecture)"
     if variant.left_out:
         left_out = (f"{name}: {why}" for name, why in variant.left_out.items())
         detail += "  left out: " + "; ".join(left_out)
