@@ -70,9 +70,9 @@ def doctor(c, json=False, compare=None):
 @one_line_errors
 def base(c, platform=None):
     """Pull the pinned base image, or debootstrap one of that name."""
-    chosen = lab_platforms.parse(platform) if platform else None
-    lab_images.ensure_base(chosen)
-    print(f"[base] {lab_images.base_for(chosen)} is here")
+    foreign = lab_platforms.foreign(platform)
+    lab_images.ensure_base(foreign)
+    print(f"[base] {lab_images.base_for(foreign)} is here")
 
 
 @task(

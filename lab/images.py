@@ -26,28 +26,25 @@ def base_image() -> str:
     return dockerfile_pin("BASE_IMAGE")
 
 
-def base_for(platform: str | None = None) -> str:
+def base_for(foreign: str = "") -> str:
     """The base image's local name: the pinned tag, with the architecture appended for a
-    foreign platform (the engine's image store holds one image per name)."""
-    if platform is None or platforms.is_native(platform):
-        return base_image()
-    return f"{base_image()}-{platforms.architecture(platform)}"
+    FOREIGN platform (platforms.foreign; the engine's image store holds one image a name)."""
+    return f"{base_image()}-{platforms.architecture(foreign)}" if foreign else base_image()
 
 
-def base_rootfs(platform: str | None = None) -> str:
+def base_rootfs(foreign: str = "") -> str:
     """The base image's rootfs identity, which the images' fingerprints record."""
-    facts = identity.inspect(base_for(platform))
+    facts = identity.inspect(base_for(foreign))
     return facts.rootfs if facts else "unknown"
 
 
-def ensure_base(platform: str | None = None) -> None:
+def ensure_base(foreign: str = "") -> None:
     """Pull the pinned base image, or build one of the same name with debootstrap; a
-    foreign platform's is always debootstrapped, for its architecture."""
-    name = base_for(platform)
+    FOREIGN platform's is always debootstrapped, for its architecture."""
+    name = base_for(foreign)
     if docker.image_labels(name) is not None:
         return
-    native = name == base_image()
-    if native and pulled(name):
+    if not foreign and pulled(name):
         return
     print("[base] building it from a Debian mirror with debootstrap", flush=True)
     if os.geteuid() != 0 or not shutil.which("debootstrap"):
@@ -57,7 +54,7 @@ def ensure_base(platform: str | None = None) -> None:
         )
     suite = base_image().split(":")[1].split("-")[0]
     script = IMAGES_DIR / "base" / "bootstrap.sh"
-    arch = [] if native else [platforms.architecture(platform or "")]
+    arch = [platforms.architecture(foreign)] if foreign else []
     if subprocess.run(["bash", str(script), name, suite, *arch]).returncode != 0:
         raise LabError(f"building {name} with debootstrap failed (see the lines above)")
 
@@ -127,13 +124,11 @@ def build(
     """Build VARIANTS (and the images they are built on) that are missing or out of date;
     PLATFORM (`linux/arm64`) builds them for another architecture under emulation."""
     docker.require_engine()
-    foreign = platforms.parse(platform) if platform else ""
-    if foreign and platforms.is_native(foreign):
-        foreign = ""
+    foreign = platforms.foreign(platform)
     asked = list(variants)
     if foreign:
         platforms.require_emulation(foreign)
-    ensure_base(foreign or None)
+    ensure_base(foreign)
     with platforms.serving() if foreign else nullcontext() as serve:
         for variant in with_bases(asked):  # --force rebuilds what was asked, not its base
             digest = variant_digest(variant, optimize, foreign)  # after its base is built
@@ -154,9 +149,9 @@ def build(
         )
 
 
-def from_image(variant: Variant, platform: str) -> str:
+def from_image(variant: Variant, foreign: str) -> str:
     """The local image VARIANT's Dockerfile starts FROM: the base, or one of ours."""
-    return ALL_VARIANTS[variant.based_on].image if variant.based_on else base_for(platform)
+    return ALL_VARIANTS[variant.based_on].image if variant.based_on else base_for(foreign)
 
 
 def compose_build(
@@ -168,7 +163,7 @@ def compose_build(
         "LAB_OPTIMIZE": "yes" if optimize else "no",
         "LAB_INPUTS": digest,
         "LAB_EXTRA_CA": extra_ca(),
-        "LAB_BASE_ROOTFS": base_rootfs(foreign or None),
+        "LAB_BASE_ROOTFS": base_rootfs(foreign),
     }
     if foreign:
         settings |= {"DOCKER_DEFAULT_PLATFORM": foreign, variant.from_arg: start or ""}

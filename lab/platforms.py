@@ -38,8 +38,13 @@ def architecture(platform: str) -> str:
     return platform.split("/")[1]
 
 
-def is_native(platform: str) -> bool:
-    return identity.runs_on(platform, identity.engine_platform())
+def foreign(asked: str | None) -> str:
+    """The platform ASKED names, where this engine does not run it natively; "" where none
+    was asked for, or the engine's own was."""
+    if not asked:
+        return ""
+    platform = parse(asked)
+    return "" if identity.runs_on(platform, identity.engine_platform()) else platform
 
 
 def emulation_note(image_platform: str, engine_platform: str) -> str | None:

@@ -52,8 +52,8 @@ def amd64_engine(monkeypatch) -> None:
 
 
 def test_a_foreign_base_has_its_own_name(amd64_engine) -> None:
-    assert images.base_for("linux/amd64") == images.base_image()
-    assert images.base_for("linux/arm64") == f"{images.base_image()}-arm64"
+    assert images.base_for(platforms.foreign("linux/amd64")) == images.base_image()
+    assert images.base_for(platforms.foreign("arm64")) == f"{images.base_image()}-arm64"
 
 
 def test_the_platform_is_an_input_so_the_native_image_is_built_back() -> None:
