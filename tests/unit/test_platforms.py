@@ -98,23 +98,23 @@ def test_under_emulation_timing_checks_skip_and_the_others_still_judge() -> None
     assert run_check(counting, scaling_run({"stock": note})).status == "pass"
 
 
-def test_doctor_says_which_images_this_engine_emulates() -> None:
+def doctor_row(variant: str, platform: str, engine: str, packages: dict | None = None) -> str:
+    """What doctor says of an image of VARIANT built for PLATFORM, on an ENGINE."""
     fingerprint = {"digest": "f" * 16, "Py_GIL_DISABLED": False, "Py_DEBUG": False,
-                   "python": "3.13.5", "packages": {}}  # fmt: skip
-    arm64 = LockedImage("stock", "lab-cpython:stock", "linux/arm64", "sha256:" + "0" * 64,
+                   "python": "3.13.5", "packages": packages or {}}  # fmt: skip
+    image = LockedImage(variant, ALL_VARIANTS[variant].image, platform, "sha256:" + "0" * 64,
                         fingerprint)  # fmt: skip
-    stock = ALL_VARIANTS["stock"]
-    assert "emulated on this engine" in doctor.image_row(stock, arm64, "linux/amd64").detail
-    assert "emulated" not in doctor.image_row(stock, arm64, "linux/arm64").detail
+    return doctor.image_row(ALL_VARIANTS[variant], image, engine).detail
+
+
+def test_doctor_says_which_images_this_engine_emulates() -> None:
+    assert "emulated on this engine" in doctor_row("stock", "linux/arm64", "linux/amd64")
+    assert "emulated" not in doctor_row("stock", "linux/arm64", "linux/arm64")
 
 
 def test_doctor_says_when_torch_is_a_cpu_build() -> None:
-    def row(packages: dict) -> str:
-        fingerprint = {"digest": "f" * 16, "Py_GIL_DISABLED": False, "Py_DEBUG": False,
-                       "python": "3.13.5", "packages": {"torch": "2.6.0", **packages}}  # fmt: skip
-        image = LockedImage("cuda", "lab-cuda:stock", "linux/arm64", "sha256:" + "0" * 64,
-                            fingerprint)  # fmt: skip
-        return doctor.image_row(ALL_VARIANTS["cuda"], image, "linux/arm64").detail
-
-    assert "a CPU build" in row({})  # arm64: the lock's markers leave the nvidia-* out
-    assert "a CPU build" not in row({"nvidia-cuda-runtime-cu12": "12.4.127"})
+    # arm64: the lock's markers leave the nvidia-* out; torch is recorded as plain 2.6.0.
+    arm64 = doctor_row("cuda", "linux/arm64", "linux/arm64", {"torch": "2.6.0"})
+    assert "a CPU build" in arm64
+    x86 = {"torch": "2.6.0", "nvidia-cuda-runtime-cu12": "12.4.127"}
+    assert "a CPU build" not in doctor_row("cuda", "linux/amd64", "linux/amd64", x86)
