@@ -1,4 +1,5 @@
-"""The unit tests' shared fixture: a hostile station written into a temporary folder."""
+"""The unit tests' shared fixtures: an engine that is never asked (its images stand in), and a
+hostile station written into a temporary folder."""
 
 from __future__ import annotations
 
@@ -9,16 +10,22 @@ from tests.unit.test_hostile import CHECKS, STATION_TOML
 
 
 @pytest.fixture
-def station(tmp_path, monkeypatch) -> stations.Station:
-    folder = tmp_path / "stations" / "08-hostile"
-    folder.mkdir(parents=True)
-    (folder / "station.toml").write_text(STATION_TOML)
-    (folder / "exp.py").write_text("")
-    (folder / "checks.py").write_text(CHECKS)
+def no_docker(monkeypatch, tmp_path):
+    """Every image is there, native, with a made-up ID; results and cache under tmp_path."""
     monkeypatch.setattr(
         containers, "image_ids", lambda variants: {v.name: "0123456789ab" for v in variants}
     )
     monkeypatch.setattr(containers, "emulated", lambda variants: {})
     monkeypatch.setenv("LAB_RESULTS", str(tmp_path / "results"))
     monkeypatch.setenv("LAB_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "results"
+
+
+@pytest.fixture
+def station(tmp_path, no_docker) -> stations.Station:
+    folder = tmp_path / "stations" / "08-hostile"
+    folder.mkdir(parents=True)
+    (folder / "station.toml").write_text(STATION_TOML)
+    (folder / "exp.py").write_text("")
+    (folder / "checks.py").write_text(CHECKS)
     return stations.load(folder)

@@ -49,17 +49,6 @@ class FakeRunner:
         pass
 
 
-@pytest.fixture
-def no_docker(monkeypatch, tmp_path):
-    monkeypatch.setattr(
-        containers, "image_ids", lambda variants: {v.name: "0123456789ab" for v in variants}
-    )
-    monkeypatch.setattr(containers, "emulated", lambda variants: {})
-    monkeypatch.setenv("LAB_RESULTS", str(tmp_path / "results"))
-    monkeypatch.setenv("LAB_CACHE", str(tmp_path / "cache"))
-    return tmp_path / "results"
-
-
 def test_report_has_every_section(no_docker) -> None:
     runner, said = FakeRunner(), []
     report, folder = run_station(stations.find("1"), Options(), runner=runner, say=said.append)
