@@ -21,18 +21,19 @@ def check_graph_from_grad_fn(obs):
 
 
 def check_no_grad_saves_nothing(obs):
-    """With grad on, the graph saves activations and the heap holds them; under no_grad, not"""
+    """With grad on, the graph saves activations and memory holds them; under no_grad, not"""
     graphs, held = obs["no_grad_inference.graph_saved"], obs["no_grad_inference.held_bytes"]
+    where = obs["no_grad_inference.held_in"]  # the heap, or the CUDA caching allocator
     ok, parts = True, []
     for name, graph in graphs.items():
         grad, no_grad = graph["grad"], graph["no_grad"]
         extra = held[name]["grad"] - held[name]["no_grad"]
-        # The heap must hold at least half of what the graph says it saved, beyond no_grad.
+        # Memory must hold at least half of what the graph says it saved, beyond no_grad.
         ok &= grad["saved_bytes"] > 0 and no_grad["nodes"] == 0 and no_grad["saved_bytes"] == 0
         ok &= extra >= grad["saved_bytes"] / 2
         parts.append(
             f"{name}: graph {grad['nodes']} nodes saving {grad['saved_bytes'] / 2**20:.2f} MiB"
-            f" vs {no_grad['nodes']} nodes; heap held {held[name]['grad'] / 2**20:.2f} MiB vs"
+            f" vs {no_grad['nodes']} nodes; {where} held {held[name]['grad'] / 2**20:.2f} MiB vs"
             f" {held[name]['no_grad'] / 2**20:.2f} MiB"
         )
     return ok, "; ".join(parts)
@@ -72,7 +73,11 @@ def check_item_and_synchronize_block(obs):
         return None, NO_GPU
     gpu = obs["cuda_sync.gpu_ms"]
     waited, item = obs["cuda_sync.synchronize_blocked_ms"], obs["cuda_sync.item_blocked_ms"]
-    detail = f"GPU work {gpu:.1f} ms; synchronize() blocked {waited:.1f} ms, .item() {item:.1f} ms"
+    queued = obs["cuda_sync.item_queue_ms"]  # long when queueing waited instead of .item()
+    detail = (
+        f"GPU work {gpu:.1f} ms; synchronize() blocked {waited:.1f} ms, .item() {item:.1f} ms"
+        f" (queueing the work before it: {queued:.1f} ms)"
+    )
     return waited > gpu / 2 and item > gpu / 2, detail
 
 

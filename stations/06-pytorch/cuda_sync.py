@@ -31,8 +31,13 @@ device = torch.device("cuda")
 print(f"{torch.cuda.get_device_name(device)}; current stream: {torch.cuda.current_stream()}")
 a = torch.randn(N, N, device=device)
 b = torch.randn(N, N, device=device)
-for _ in range(3):  # warm-up: cuBLAS handle, kernel choice
-    a @ b
+# Warm-up: cuBLAS's handle and kernel choice, and every kernel timed below loaded once. CUDA
+# loads a kernel's module at its first launch (lazy loading, torch's default), and that
+# launch waits for the GPU to go idle: on an H200 a first .sum() after ten queued matmuls
+# took 223 ms to launch, leaving .item() 1.3 ms; with CUDA_MODULE_LOADING=EAGER, or the
+# sum's kernel run once before, the launch took 0.1-4.5 ms and .item() waited 211-215 ms.
+for _ in range(3):
+    (a @ b).sum().item()
 torch.cuda.synchronize()
 
 # 1. Launches return at once; the GPU works on; synchronize() waits for it.
@@ -52,13 +57,16 @@ print(f"{KERNELS} matmuls {N}x{N}: launches returned in {launched * 1e3:.2f} ms,
       f"GPU busy {gpu_ms:.1f} ms; synchronize() blocked {waited * 1e3:.1f} ms")  # fmt: skip
 
 # 2. .item() copies one number to the host, so it waits for everything queued before it.
+t2 = time.perf_counter()
 for _ in range(KERNELS):
     c = a @ b
 total = c.sum()  # queued as well: returns a GPU tensor at once
-t2 = time.perf_counter()
+queued = time.perf_counter() - t2
+t2 += queued
 value = total.item()
 item_blocked = time.perf_counter() - t2
-print(f".item() after {KERNELS} queued matmuls blocked {item_blocked * 1e3:.1f} ms")
+print(f".item() after {KERNELS} queued matmuls and a sum blocked {item_blocked * 1e3:.1f} ms "
+      f"(queueing them took {queued * 1e3:.2f} ms)")  # fmt: skip
 
 # 3. Timing without synchronising measures the launch, not the work.
 torch.cuda.synchronize()
@@ -96,6 +104,7 @@ observe("gpu_ms", gpu_ms, "ms")
 observe("still_running_after_launch", still_running)
 observe("synchronize_blocked_ms", waited * 1e3, "ms")
 observe("item_blocked_ms", item_blocked * 1e3, "ms")
+observe("item_queue_ms", queued * 1e3, "ms")
 observe("unsynced_ms", naive * 1e3, "ms")
 observe("synced_ms", synced * 1e3, "ms")
 observe("side_stream", inside)
