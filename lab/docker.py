@@ -172,7 +172,7 @@ NVIDIA_SMI_QUERY = ["--query-gpu=name,driver_version", "--format=csv,noheader"]
 
 def host_gpus(run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> list[str]:
     """The NVIDIA GPUs this machine's driver answers for (`nvidia-smi`), one line each
-    (`NVIDIA H100 80GB HBM3, 550.54.15`); [] where there is none or it does not answer."""
+    (`NVIDIA H200, 580.159.04`); [] where there is none or it does not answer."""
     if not shutil.which("nvidia-smi"):
         return []
     try:

@@ -137,8 +137,8 @@ def fake_smi(monkeypatch, returncode: int, recording: str):
 
 
 def test_host_gpus_reads_nvidia_smi(monkeypatch) -> None:
-    run = fake_smi(monkeypatch, 0, "nvidia-smi-h100-query.txt")
-    assert docker.host_gpus(run) == ["NVIDIA H100 80GB HBM3, 550.127.05"]
+    run = fake_smi(monkeypatch, 0, "nvidia-smi-h200-query.txt")
+    assert docker.host_gpus(run) == ["NVIDIA H200, 580.159.04"]
 
 
 def test_nvidia_smi_without_a_driver_is_no_gpu(monkeypatch) -> None:
@@ -152,19 +152,19 @@ def test_no_nvidia_smi_is_no_gpu(monkeypatch) -> None:
 
 
 # -- invoke doctor's row ---------------------------------------------------------------------
-H100 = ["NVIDIA H100 80GB HBM3, 550.127.05"]
+H200 = ["NVIDIA H200, 580.159.04"]
 
 
 def test_doctor_gpu_unreachable_says_so_with_the_fix() -> None:
-    row = doctor.gpu_row(None, H100, [])
+    row = doctor.gpu_row(None, H200, [])
     assert row.status == doctor.MISSING
-    assert "GPU (NVIDIA H100 80GB HBM3, 550.127.05) that containers cannot reach" in row.detail
+    assert "GPU (NVIDIA H200, 580.159.04) that containers cannot reach" in row.detail
     assert row.detail.endswith("fix: sudo scripts/install-nvidia-toolkit.sh")
     assert "CPU only" not in row.detail
 
 
 def test_doctor_names_a_cdi_spec_the_engine_does_not_read() -> None:
-    row = doctor.gpu_row(None, H100 * 2, [Path("/etc/cdi/nvidia.yaml")])
+    row = doctor.gpu_row(None, H200 * 2, [Path("/etc/cdi/nvidia.yaml")])
     assert "/etc/cdi/nvidia.yaml names nvidia.com/gpu, but the engine reads no CDI" in row.detail
     assert "and 1 more" in row.detail and row.status == doctor.MISSING
 
@@ -176,7 +176,7 @@ def test_doctor_without_gpu_is_cpu_only_and_healthy() -> None:
 
 def test_doctor_with_access_names_the_form(tmp_path) -> None:
     info = with_cdi(recorded("docker-info-ubuntu-cdi.json"), tmp_path, "nvidia.yaml")
-    row = doctor.gpu_row(docker.gpu_access(info), H100, [])
+    row = doctor.gpu_row(docker.gpu_access(info), H200, [])
     assert row.status == "yes" and row.detail.startswith("CDI (nvidia.com/gpu in ")
 
 
@@ -184,7 +184,7 @@ def test_doctor_table_has_the_gpu_row_from_the_machine(monkeypatch) -> None:
     monkeypatch.setattr(docker, "engine_version", lambda: "27.5.1")
     monkeypatch.setattr(docker, "plugin_version", lambda plugin: "2.30.0")
     monkeypatch.setattr(docker, "gpu_runtime", lambda: None)
-    monkeypatch.setattr(docker, "host_gpus", lambda: H100)
+    monkeypatch.setattr(docker, "host_gpus", lambda: H200)
     monkeypatch.setattr(docker, "cdi_gpu_specs", lambda: [])
     monkeypatch.setattr(docker, "image_labels", lambda image: {})
     monkeypatch.setattr(doctor, "image_or_error", lambda variant: None)

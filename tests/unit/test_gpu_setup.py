@@ -30,7 +30,7 @@ FAKE = {
     # nvidia-smi: answers with the recorded `-L`, or fails as with no driver loaded.
     "nvidia-smi": """
 if [ -n "${FAKE_SMI_FAILS:-}" ]; then cat "$MACHINES/nvidia-smi-no-driver.txt"; exit 9; fi
-cat "$MACHINES/nvidia-smi-h100-L.txt"
+cat "$MACHINES/nvidia-smi-h200-L.txt"
 """,
     # docker: `info` replays the recorded JSON; `run` sees the GPU unless told otherwise.
     "docker": """
@@ -40,7 +40,7 @@ case $1 in
   run) if [ -n "${FAKE_RUN_FAILS:-}" ]; then
          echo 'could not select device driver "" with capabilities: [[gpu]]' >&2; exit 125
        fi
-       cat "$MACHINES/nvidia-smi-h100-L.txt" ;;
+       cat "$MACHINES/nvidia-smi-h200-L.txt" ;;
 esac
 """,
     "nvidia-ctk": 'echo "nvidia-ctk $*" >>"$CALLS"',
@@ -208,7 +208,7 @@ def test_install_with_the_pinned_key_installs_configures_restarts_and_checks(
     assert order == sorted(order), steps
     assert "nvidia-ctk runtime configure --runtime=docker" in calls
     assert "docker run --rm --gpus all debian:trixie-20251020-slim nvidia-smi -L" in calls
-    assert "a container sees: GPU 0: NVIDIA H100" in out
+    assert "a container sees: GPU 0: NVIDIA H200" in out
 
 
 @pytest.mark.parametrize(
