@@ -130,3 +130,17 @@ def check_profiler_records_the_forward(obs):
     calls = max((v["calls"] for v in linear.values()), default=0)
     detail = f"{obs['profile_forward.events']} events, trace {trace:,} B; top ops: {', '.join(ops)}"
     return calls >= 12 and trace > 0, detail
+
+
+def check_profiler_records_the_kernels(obs):
+    """On a GPU, the profiler also records the kernels the forward launched (CUPTI)"""
+    if obs["profile_forward.device"] != "cuda":
+        return None, NO_GPU
+    launches, kernels = obs["profile_forward.kernel_launches"], obs["profile_forward.top_kernels"]
+    device_us = sum(k["device_us"] for k in kernels.values())
+    longest = ", ".join(
+        f"{n[:40]} x{k['calls']} {k['device_us']:.0f} us" for n, k in kernels.items()
+    )
+    # 3 passes x 4 layers, each a matrix product and a ReLU: 24 kernels at the least.
+    ok = launches >= 24 and device_us > 0
+    return ok, f"{launches} kernel launches; the longest: {longest}"

@@ -7,6 +7,7 @@ The trace is saved for the report (open it in chrome://tracing or Perfetto).
 
 import torch
 from labkit import observe, output_dir
+from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 
 torch.manual_seed(0)
@@ -35,3 +36,14 @@ observe("trace_bytes", trace.stat().st_size, "B")
 observe("events", len(recorded.events()))
 observe("top_ops", {e.key: {"calls": e.count, "self_cpu_us": round(e.self_cpu_time_total, 1)}
                     for e in top})  # fmt: skip
+
+# The GPU's side (CUPTI): the kernels the ops launched, by the time they ran on the device.
+# Their names are cuBLAS's and ATen's own, and change with the GPU and the library version.
+if device == "cuda":
+    kernels = [e for e in averages if e.device_type == DeviceType.CUDA]  # not the aten ops
+    top_kernels = sorted(kernels, key=lambda e: e.self_device_time_total, reverse=True)[:6]
+    print(f"{len(kernels)} kernels ran on the GPU, {sum(e.count for e in kernels)} launches")
+    observe("kernel_launches", sum(e.count for e in kernels))
+    observe("top_kernels", {e.key: {"calls": e.count,
+                                     "device_us": round(e.self_device_time_total, 1)}
+                            for e in top_kernels})  # fmt: skip

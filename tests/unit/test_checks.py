@@ -540,6 +540,20 @@ def test_profiler_must_record_the_linear_layers() -> None:
     assert status("profiler_records_the_forward", "6", profiled(12, trace=0)) == "fail"
 
 
+def test_profiler_must_see_the_gpu_kernels() -> None:
+    def profiled(launches: int, device_us: float = 64.0, device: str = "cuda") -> Observations:
+        # an H200's longest kernel (torch 2.11.0+cu130): 36 launches in all
+        gemm = "void cutlass::Kernel2<cutlass_80_simt_sgemm_64x64_8x5_tn_align1>(...)"
+        kernels = {gemm: {"calls": 12, "device_us": device_us}}
+        values = {"device": device, "kernel_launches": launches, "top_kernels": kernels}
+        return observations("profile_forward", values, "cuda")
+
+    assert status("profiler_records_the_kernels", "6", profiled(36)) == "pass"
+    assert status("profiler_records_the_kernels", "6", profiled(0)) == "fail"  # CPU side only
+    assert status("profiler_records_the_kernels", "6", profiled(36, device_us=0)) == "fail"
+    assert status("profiler_records_the_kernels", "6", profiled(0, device="cpu")) == "skip"
+
+
 def pool(speedup: float, busy: float, others: float = 0.05, physical: int = 2) -> Observations:
     figures = {"processes_busy_cores": busy, "others_busy_cores": others}
     return scaling(
