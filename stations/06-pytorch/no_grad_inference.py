@@ -174,9 +174,8 @@ for name, (model, shape) in MODELS.items():
     graphs[name] = {"grad": graph_saved(with_grad()), "no_grad": graph_saved(under_no_grad())}
     ms, mib = latency[name], saved[name]["grad"] / 2**20
     print(f"{name:>13} on {device}, best of {REPEATS}: grad {ms['grad']:.3f} ms, "
-          f"no_grad {ms['no_grad']:.3f} ms, inference_mode {ms['inference_mode']:.3f} ms; "
-          f"saved for backward: "
-          f"{mib:.2f} MiB with grad, {no_grad_saved} B under no_grad")  # fmt: skip
+          f"no_grad {ms['no_grad']:.3f} ms, inference_mode {ms['inference_mode']:.3f} ms; saved "
+          f"for backward: {mib:.2f} MiB with grad, {no_grad_saved} B under no_grad")  # fmt: skip
     print(f"{'':>13} graph from grad_fn: {graphs[name]}; {HELD_IN} held with the output kept: "
           f"{held[name]['grad'] / 2**20:.2f} MiB with grad, "
           f"{held[name]['no_grad'] / 2**20:.2f} MiB under no_grad")  # fmt: skip
