@@ -3,13 +3,17 @@ machine through QEMU (`invoke images --platform linux/arm64`), run stations in t
 (`--quick`), and report the build times and what every check said.
 
     python bench/arm64.py [--variants stock,ft,cuda] [--stations 1,2,3,5,6]
+                          [--reuse] [--together]
 
 Needs `scripts/install-docker.sh --emulation` (QEMU, the loopback registry) and root (the
 arm64 base is debootstrapped). A station runs on the variants built here only (`--variant`),
 so build ft too for station 3's free-threaded half, and cuda (torch's aarch64 wheel, a CPU
-build) for stations 5 and 6. The machine's own images are kept under other tags while it
-runs and put back after; the arm64 images stay as IMAGE-arm64 and their layers in the build
-cache. Prints a Markdown table; writes results/bench/arm64.json.
+build) for stations 5 and 6. `--together` runs a station once on all the variants it uses
+(they must all be among --variants), so its checks that compare variants are judged;
+`--reuse` builds nothing and takes the IMAGE-arm64 images an earlier run left. The
+machine's own images are kept under other tags while it runs and put back after; the arm64
+images stay as IMAGE-arm64 and their layers in the build cache. Prints a Markdown table;
+writes results/bench/arm64.json.
 Emulation is many times slower than the machine: a one-off measurement, never a CI step.
 """
 
@@ -24,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from lab import identity, stations
-from lab.config import ALL_VARIANTS, ROOT
+from lab.config import ALL_VARIANTS, ROOT, Variant
 
 PLATFORM = "linux/arm64"
 OUT = ROOT / "results" / "bench"
@@ -70,10 +74,45 @@ def station_checks(lines: list[str]) -> dict:
     }
 
 
+def build(variant: Variant, reuse: bool) -> dict:
+    """VARIANT's arm64 image under its own name: built here, or (REUSE) the one an earlier
+    run left as IMAGE-arm64."""
+    if reuse:
+        print(f"using {variant.image}-arm64, built earlier", flush=True)
+        code, seconds = (0 if retag(f"{variant.image}-arm64", variant.image) else 1), 0.0
+    else:
+        print(f"building {variant.image} for {PLATFORM} under emulation", flush=True)
+        log = OUT / f"arm64-build-{variant.name}.log"
+        code, seconds, _ = invoke(
+            "images", "--platform", PLATFORM, "--variant", variant.name, log=log
+        )
+        print(f"  exit {code} after {seconds / 60:.1f} min ({log})", flush=True)
+    facts = identity.inspect(variant.image)
+    return {
+        "exit": code, "seconds": round(seconds), "platform": facts and facts.platform,
+        "reused": reuse,
+    }  # fmt: skip
+
+
+def station_runs(number: str, built: list[Variant], together: bool) -> list[tuple]:
+    """(--variant, label) of each run of station NUMBER: one per built variant it uses, or
+    (TOGETHER) one run on all of them, so that its cross-variant checks are judged too."""
+    used = stations.find(number).variants
+    if not together:
+        return [(v.name, v.name) for v in built if v.name in used]
+    missing = set(used) - {v.name for v in built}
+    if missing:  # the machine's own image would stand in: a mix no check expects
+        print(f"station {number}: not run together, {', '.join(sorted(missing))} not built")
+        return []
+    return [(None, "+".join(used))]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", default="stock")
     parser.add_argument("--stations", default="1,2,3")
+    parser.add_argument("--reuse", action="store_true", help="build nothing: use IMAGE-arm64")
+    parser.add_argument("--together", action="store_true", help="one run a station, no --variant")
     args = parser.parse_args()
     variants = [ALL_VARIANTS[name] for name in args.variants.split(",")]
     OUT.mkdir(parents=True, exist_ok=True)
@@ -81,28 +120,17 @@ def main() -> None:
     kept = [v for v in variants if retag(v.image, f"{v.image}-native")]
     try:
         for variant in variants:
-            print(f"building {variant.image} for {PLATFORM} under emulation", flush=True)
-            log = OUT / f"arm64-build-{variant.name}.log"
-            code, seconds, _ = invoke(
-                "images", "--platform", PLATFORM, "--variant", variant.name, log=log
-            )
-            facts = identity.inspect(variant.image)
-            figures["builds"][variant.name] = {
-                "exit": code, "seconds": round(seconds), "platform": facts and facts.platform,
-            }  # fmt: skip
-            print(f"  exit {code} after {seconds / 60:.1f} min ({log})", flush=True)
+            figures["builds"][variant.name] = build(variant, args.reuse)
         figures["stations"] = {}
         built = [v for v in variants if figures["builds"][v.name]["exit"] == 0]
         for number in args.stations.split(","):
-            used = stations.find(number).variants
-            for variant in (v for v in built if v.name in used):
-                print(f"station {number} --quick on {variant.name} ({PLATFORM})", flush=True)
-                log = OUT / f"arm64-station-{number}-{variant.name}.log"
-                _, seconds, lines = invoke(
-                    "station", number, "--quick", "--variant", variant.name, log=log
-                )
+            for name, label in station_runs(number, built, args.together):
+                print(f"station {number} --quick on {label} ({PLATFORM})", flush=True)
+                log = OUT / f"arm64-station-{number}-{label}.log"
+                chosen = ("--variant", name) if name else ()
+                _, seconds, lines = invoke("station", number, "--quick", *chosen, log=log)
                 checks = station_checks(lines)
-                figures["stations"][f"{number}@{variant.name}"] = {
+                figures["stations"][f"{number}@{label}"] = {
                     "wall_seconds": round(seconds), **checks,
                 }  # fmt: skip
     finally:
@@ -116,9 +144,9 @@ def main() -> None:
 
 def table(figures: dict) -> str:
     rows = ["| what | time | result |", "|---|---|---|"]
-    for name, build in figures["builds"].items():
-        rows.append(f"| build {name} ({build['platform']}) | {build['seconds'] / 60:.1f} min |"
-                    f" exit {build['exit']} |")  # fmt: skip
+    for name, made in figures["builds"].items():
+        took = "reused" if made.get("reused") else f"{made['seconds'] / 60:.1f} min"
+        rows.append(f"| build {name} ({made['platform']}) | {took} | exit {made['exit']} |")
     for name, run in figures.get("stations", {}).items():
         statuses = [c["status"] for c in run.get("checks", {}).values()]
         counts = ", ".join(f"{statuses.count(s)} {s}" for s in ("pass", "skip", "fail"))
