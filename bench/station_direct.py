@@ -41,10 +41,10 @@ class DirectRunner:
 
     def run(self, variant, job, *, capabilities, output, labels, on_line) -> Outcome:
         # The job names the container's paths: the stations mount, the output mount.
-        script = job.argv[1].replace(STATIONS_MOUNT, str(stations.stations_dir()))
-        argv = [sys.executable, script, *job.argv[2:]]
+        here = stations.stations_dir()
+        argv = [sys.executable, job.argv[1].replace(STATIONS_MOUNT, str(here)), *job.argv[2:]]
         local = Job(job.name, argv, {**job.env, "LAB_OUTPUT": str(output)}, job.timeout)
-        env = {**os.environ, "PYTHONPATH": str(stations.stations_dir() / "_lib")}
+        env = {**os.environ, "PYTHONPATH": str(here / "_lib")}
         frames, lines = Frames(0, job.timeout, on_line), Lines()
         command = [sys.executable, "-m", "labkit.supervisor", plan([local])]
         with subprocess.Popen(command, env=env, stdout=subprocess.PIPE) as process:

@@ -42,8 +42,9 @@ observe("top_ops", {e.key: {"calls": e.count, "self_cpu_us": round(e.self_cpu_ti
 if device == "cuda":
     kernels = [e for e in averages if e.device_type == DeviceType.CUDA]  # not the aten ops
     top_kernels = sorted(kernels, key=lambda e: e.self_device_time_total, reverse=True)[:6]
-    print(f"{len(kernels)} kernels ran on the GPU, {sum(e.count for e in kernels)} launches")
-    observe("kernel_launches", sum(e.count for e in kernels))
+    launches = sum(e.count for e in kernels)
+    print(f"{len(kernels)} kernels ran on the GPU, {launches} launches")
+    observe("kernel_launches", launches)
     observe("top_kernels", {e.key: {"calls": e.count,
                                      "device_us": round(e.self_device_time_total, 1)}
                             for e in top_kernels})  # fmt: skip
