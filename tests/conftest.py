@@ -1,7 +1,9 @@
 """Shared fixtures. Tests under tests/images and tests/stations start the real images.
 
-Where no engine runs or an image is not built, those tests skip with the reason, except
-in CI (CI=true), where a missing image is a failure: CI builds them first.
+Where no engine runs, an image is not built or a tool is missing, those tests skip with the
+reason, except in CI (CI=true), where that is a failure: CI provisions everything first. The
+tools are installed by `invoke test` itself (scripts/install-test-tools.sh), so what skips for
+one is only where it cannot be installed (no root and no sudo, no apt-get).
 """
 
 from __future__ import annotations
@@ -27,9 +29,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.container)
 
 
+TOOLS_HINT = "scripts/install-test-tools.sh installs it (`invoke test` runs it; root or sudo)"
+
+
 def unavailable(reason: str) -> NoReturn:
     if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI builds everything before the tests)")
+        pytest.fail(f"{reason} (CI provisions everything before the tests)")
     pytest.skip(reason)
 
 

@@ -10,7 +10,7 @@ import pytest
 from lab.config import VARIANTS
 from tests import services
 from tests.cli import invoke
-from tests.conftest import built, unavailable
+from tests.conftest import TOOLS_HINT, built, unavailable
 
 # The CUDA image is 7 GB: the classroom's end-to-end tests carry the three CPU images.
 CPU_VARIANTS = ",".join(VARIANTS)
@@ -27,7 +27,7 @@ def registry() -> Iterator[str]:
         with services.registry() as address:
             yield address
     except services.Unavailable as missing:
-        unavailable(f"{missing}: run scripts/install-docker.sh")
+        unavailable(f"{missing}: {TOOLS_HINT}")
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +36,8 @@ def student() -> Iterator[dict[str, str]]:
     try:
         with services.second_engine() as env:
             yield env
-    except services.Unavailable as missing:
-        unavailable(str(missing))
+    except services.Unavailable as missing:  # iproute2 can be installed; root cannot
+        unavailable(f"{missing}: {TOOLS_HINT}" if "iproute2" in str(missing) else str(missing))
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """The dev container, for real, with the dev containers CLI (`devcontainer`, from npm):
 `devcontainer up` builds it from .devcontainer/ and installs the host side; `invoke
-station 1 --quick` inside passes on the host's engine. Skipped where the CLI is absent."""
+station 1 --quick` inside passes on the host's engine. `invoke test` installs the CLI first
+(scripts/install-test-tools.sh, a pinned version); it skips only where that could not."""
 
 from __future__ import annotations
 
@@ -8,10 +9,9 @@ import json
 import shutil
 import subprocess
 
-import pytest
-
 from lab import docker, images
 from lab.config import ROOT
+from tests.conftest import TOOLS_HINT, unavailable
 
 
 def devcontainer(command: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -23,9 +23,9 @@ def devcontainer(command: str, *args: str, timeout: float = 600) -> subprocess.C
 
 def test_station_1_runs_in_the_dev_container(stock, ft) -> None:
     if not shutil.which("devcontainer"):
-        pytest.skip("no dev containers CLI: npm install -g @devcontainers/cli")
+        unavailable(f"no dev containers CLI (npm's @devcontainers/cli): {TOOLS_HINT}")
     if docker.image_labels(images.base_image()) is None:
-        pytest.skip(f"{images.base_image()} is not here: run `invoke base`")
+        unavailable(f"{images.base_image()} is not here: run `invoke base`")
     ca = images.extra_ca()  # pip behind a TLS-intercepting proxy trusts the host's CA
     trust = [] if ca == "/dev/null" else [
         "--mount", f"type=bind,source={ca},target=/etc/lab/host-ca.crt",

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# What the container tests need beyond the README's set-up, installed where it is missing.
+# `invoke test` runs it first (not `invoke test --unit`), so a learner's set-up stays light.
+#   docker-registry, iproute2  the classroom tests' registry and second engine's bridge
+#                              (the distribution's packages)
+#   node, npm                  the distribution's nodejs and npm, where either is missing
+#   devcontainer               the dev containers CLI: npm's @devcontainers/cli, pinned below
+# Idempotent: one line per thing it installs, nothing when all is there. Installs as root,
+# or through sudo. What it cannot install it names, one line each, and exits 1: the tests
+# that need it then skip saying why (in CI, CI=true, they fail).
+set -euo pipefail
+
+# The newest release that runs on Node 18 (Debian 12's and Ubuntu 24.04's nodejs);
+# 0.85.0 and later need Node 20.
+DEVCONTAINERS_CLI=@devcontainers/cli@0.83.0
+NODE_MAJOR_MIN=16  # that release's engines: ^16.13.0 || >=18.0.0
+
+log() { printf '[install-test-tools] %s\n' "$*" >&2; }
+missing=()
+cannot() { printf 'install-test-tools: cannot install %s\n' "$*" >&2; missing+=("$1"); }
+
+# `ip` lives in /sbin, which a user's PATH may lack.
+has() { PATH="$PATH:/usr/sbin:/sbin" command -v "$1" >/dev/null; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+privileged() { [ "$(id -u)" -eq 0 ] || command -v sudo >/dev/null; }
+
+# A command's output only where it fails (apt's and npm's chatter is no news otherwise).
+quiet() {
+  local out
+  out=$("$@" 2>&1) || { printf '%s\n' "$out" >&2; return 1; }
+}
+
+apt_updated=""
+apt_install() {
+  [ -n "$apt_updated" ] || { quiet as_root apt-get update -qq; apt_updated=1; }
+  quiet as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
+# Each package when its command is missing: "command:package ...".
+ensure_packages() {
+  local pair want=() what=()
+  for pair in "$@"; do
+    has "${pair%%:*}" || { want+=("${pair#*:}"); what+=("${pair%%:*}"); }
+  done
+  [ ${#want[@]} -gt 0 ] || return 0
+  if ! privileged; then cannot "${want[*]}: not root and no sudo"; return 0; fi
+  if ! command -v apt-get >/dev/null; then cannot "${want[*]}: no apt-get here"; return 0; fi
+  log "installing ${want[*]} (the distribution's packages, for ${what[*]})"
+  apt_install "${want[@]}"
+}
+
+node_major() { node -e 'process.stdout.write(process.versions.node.split(".")[0])'; }
+
+ensure_devcontainer_cli() {
+  has devcontainer && return 0
+  ensure_packages node:nodejs npm:npm
+  has node && has npm || return 0  # already named as missing
+  if [ "$(node_major)" -lt "$NODE_MAJOR_MIN" ]; then
+    cannot "$DEVCONTAINERS_CLI: node $(node --version) is older than it needs (16.13+)"
+    return 0
+  fi
+  if ! privileged; then cannot "$DEVCONTAINERS_CLI: not root and no sudo"; return 0; fi
+  log "installing $DEVCONTAINERS_CLI (npm, global)"
+  quiet as_root npm install --global --no-fund --no-audit --no-update-notifier --loglevel=error \
+    "$DEVCONTAINERS_CLI"
+  has devcontainer || cannot "$DEVCONTAINERS_CLI: npm installed it, but devcontainer is not on PATH"
+}
+
+ensure_packages docker-registry:docker-registry ip:iproute2
+ensure_devcontainer_cli
+[ ${#missing[@]} -eq 0 ] || exit 1
