@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import selectors
+import stat
+import subprocess
+import time
+from pathlib import Path
 from typing import Any
 
 from lab.errors import LabError
@@ -94,3 +100,91 @@ def _reading_entry(entry: object) -> dict:
         elif isinstance(value, list) and all(isinstance(v, str) for v in value):
             clean[text(key, 40)] = [text(v) for v in value[:50]]
     return clean
+
+
+# -- files and commands whose bytes come from elsewhere (a bundle, a lock, another machine) --
+
+MAX_STDERR = 64 * 1024  # what is kept of a command's stderr: enough for its last line
+
+
+def regular_file(path: Path, limit: int) -> bytes:
+    """PATH's bytes, where it is a regular file of at most LIMIT bytes; else one line
+    (a device, a fifo or a folder is refused unread: /dev/zero never ends, a fifo blocks)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as error:
+        raise LabError(f"cannot read {path}: {error.strerror}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise LabError(f"{path} is not a regular file")
+    with os.fdopen(fd, "rb") as file:
+        try:
+            data = file.read(limit + 1)
+        except OSError as error:
+            raise LabError(f"cannot read {path}: {error.strerror}") from None
+    if len(data) > limit:
+        raise LabError(f"{path} is over {limit:,} bytes: not a file the lab wrote")
+    return data
+
+
+def json_value(data: bytes, source: str) -> Any:
+    """DATA as JSON, or one line naming SOURCE: not UTF-8, not JSON, NaN, or nested so deep
+    that the parser would recurse out of its stack."""
+    try:
+        return json.loads(data.decode("utf-8"), parse_constant=_no_constants)
+    except UnicodeDecodeError:
+        raise LabError(f"{source} is not UTF-8 text") from None
+    except RecursionError:
+        raise LabError(f"{source} nests too deep to be JSON the lab wrote") from None
+    except ValueError as error:
+        raise LabError(f"{source} is not JSON ({text(str(error), 80)})") from None
+
+
+def json_file(path: Path, limit: int) -> Any:
+    """The JSON in PATH, a regular file of at most LIMIT bytes; one line for anything else."""
+    return json_value(regular_file(path, limit), str(path))
+
+
+def run_bounded(argv: list[str], limit: int, timeout: float, what: str) -> tuple[int, bytes, bytes]:
+    """Run ARGV, whose output is untrusted: (exit code, stdout, stderr's first 64 KiB).
+    More than LIMIT bytes on stdout, or a run past TIMEOUT seconds, kills it: one line."""
+    with subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as process:
+        try:
+            out, err = _collect(process, limit, time.monotonic() + timeout, what, timeout)
+            process.wait(max(0.1, timeout))
+        except subprocess.TimeoutExpired:
+            raise LabError(f"{what} took over {timeout:.0f} s") from None
+        finally:
+            if process.poll() is None:
+                process.kill()
+    return process.returncode, out, err
+
+
+def _collect(process, limit: int, deadline: float, what: str, timeout: float):
+    """Read both pipes as they fill: stdout up to LIMIT, stderr's head (its rest dropped)."""
+    kept = {process.stdout: bytearray(), process.stderr: bytearray()}
+    with selectors.DefaultSelector() as selector:
+        for stream in kept:
+            selector.register(stream, selectors.EVENT_READ)
+        while selector.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise LabError(f"{what} took over {timeout:.0f} s")
+            for key, _ in selector.select(left):
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    selector.unregister(key.fileobj)
+                    continue
+                _keep(kept[key.fileobj], chunk, key.fileobj is process.stdout, limit, what)
+    return bytes(kept[process.stdout]), bytes(kept[process.stderr])
+
+
+def _keep(buffer: bytearray, chunk: bytes, is_stdout: bool, limit: int, what: str) -> None:
+    if is_stdout:
+        buffer += chunk
+        if len(buffer) > limit:
+            raise LabError(f"{what} is over {limit} bytes: not what the lab wrote")
+    elif len(buffer) < MAX_STDERR:
+        buffer += chunk[: MAX_STDERR - len(buffer)]
