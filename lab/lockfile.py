@@ -11,15 +11,39 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
-from lab.config import ROOT
+from lab import untrusted
+from lab.config import ALL_VARIANTS, ROOT
 from lab.errors import LabError
 
 LOCK_FILE = ROOT / "lab.lock"
 FORMAT = 1
+LOCK_LIMIT = 4 << 20  # bytes: four images' fingerprints take about 100 KB
+
+# A lock is untrusted (it came with a bundle, or in a pull request): every field is checked
+# whole before anything reads it. An image reference as docker's grammar has it, so that no
+# value can reach `docker pull` as an option or as a path.
+_DOMAIN = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+REPOSITORY = re.compile(rf"(?:{_DOMAIN}(?::[0-9]{{1,5}})?/)?{_COMPONENT}(?:/{_COMPONENT})*")
+SHA256 = re.compile(r"sha256:[0-9a-f]{64}")
+FIELDS = {  # field: (pattern, what it must be, whether it may be null)
+    "image": (re.compile(rf"{REPOSITORY.pattern}:[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}}"),
+              "NAME:TAG", False),
+    "platform": (re.compile(r"[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?"), "OS/ARCH[/VARIANT]", False),
+    "rootfs": (SHA256, "sha256:<64 hex>", False),
+    "repository": (REPOSITORY, "an image repository (HOST[:PORT]/PATH)", True),
+    "digest": (SHA256, "sha256:<64 hex>", True),
+}  # fmt: skip
+REQUIRED_FIELDS = {"image", "platform", "rootfs", "fingerprint"}
+ALLOWED_FIELDS = {*FIELDS, "fingerprint"}
+# Fingerprint fields that hold {name: version}; every other field is a JSON scalar.
+PACKAGE_FIELDS = ("packages", "debian_packages")
 
 
 @dataclass(frozen=True)
@@ -42,32 +66,73 @@ class LockedImage:
 
 def read(path: Path = LOCK_FILE) -> dict[str, LockedImage]:
     """The images PATH locks, by variant; one clear line if it is missing or malformed."""
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise LabError(
-            f"no {path.name} at {path}: an instructor writes it with `invoke publish`"
-        ) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise LabError(f"{path} is not a lab.lock ({error})") from None
-    return parse(text, str(path))
+    if not os.path.lexists(path):
+        raise LabError(f"no {path.name} at {path}: an instructor writes it with `invoke publish`")
+    return parse(untrusted.regular_file(path, LOCK_LIMIT), str(path))
 
 
-def parse(text: str, source: str) -> dict[str, LockedImage]:
-    """The images a lock's TEXT names; SOURCE says where it came from, in the one line."""
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise LabError(f"{source} is not a lab.lock ({error})") from None
-    if not isinstance(raw, dict) or raw.get("lab_lock") != FORMAT:
+def parse(text: str | bytes, source: str) -> dict[str, LockedImage]:
+    """The images a lock's TEXT names, every field checked; SOURCE says where it came
+    from, in the one line."""
+    data = text.encode() if isinstance(text, str) else text
+    return from_json(untrusted.json_value(data, source), source)
+
+
+def from_json(raw: Any, source: str) -> dict[str, LockedImage]:
+    """The images of a lock already parsed as JSON (RAW), checked as parse checks them."""
+    if not isinstance(raw, dict) or not is_format(raw.get("lab_lock")):
         raise LabError(f"{source} is not a lab.lock (format {FORMAT} expected)")
-    try:
-        return {
-            variant: LockedImage(variant=variant, **entry)
-            for variant, entry in raw["images"].items()
-        }
-    except (KeyError, TypeError, AttributeError) as error:
-        raise LabError(f"{source}: a malformed image entry ({error})") from None
+    if not isinstance(raw.get("images"), dict):
+        raise LabError(f"{source} is not a lab.lock: its images are not a JSON object")
+    if not isinstance(raw.get("registry"), (str, type(None))):
+        raise LabError(f"{source} is not a lab.lock: its registry is not a string")
+    return {name: checked_entry(name, entry, source) for name, entry in raw["images"].items()}
+
+
+def is_format(value: Any) -> bool:
+    return type(value) is int and value == FORMAT  # not `true`, which equals 1
+
+
+def checked_entry(name: str, entry: Any, source: str) -> LockedImage:
+    """One image's entry, every field of the right type and form."""
+    check_variant(name, source)
+    if not isinstance(entry, dict):
+        raise LabError(f"{source}: its {name} entry is not a JSON object")
+    if not (entry.keys() >= REQUIRED_FIELDS and entry.keys() <= ALLOWED_FIELDS):
+        fields = ", ".join(untrusted.text(str(key), 40) for key in sorted(map(str, entry)))
+        raise LabError(f"{source}: its {name} entry has the fields {fields}, not "
+                       "image, platform, rootfs, fingerprint[, repository, digest]")  # fmt: skip
+    for field, (pattern, form, nullable) in FIELDS.items():
+        value = entry.get(field)
+        if not (value is None and nullable) and not matches(pattern, value):
+            shown = untrusted.text(json.dumps(value)[:100], 80)
+            raise LabError(f"{source}: {name}'s {field} is not {form}: {shown}")
+    check_fingerprint(entry["fingerprint"], f"{source}: {name}'s fingerprint")
+    return LockedImage(variant=name, **entry)
+
+
+def matches(pattern: re.Pattern, value: Any) -> bool:
+    return isinstance(value, str) and len(value) <= 255 and bool(pattern.fullmatch(value))
+
+
+def check_variant(name: str, source: str) -> None:
+    if name not in ALL_VARIANTS:
+        raise LabError(f"{source} names {untrusted.text(repr(name), 60)}, which is not an "
+                       f"image of this lab ({', '.join(ALL_VARIANTS)})")  # fmt: skip
+
+
+def check_fingerprint(fingerprint: Any, source: str) -> None:
+    """What fingerprint.py writes: JSON scalars, and {name: version} in the package fields.
+    It is compared and shown, so nothing nested deeper, and only strings as names."""
+    if not isinstance(fingerprint, dict):
+        raise LabError(f"{source} is not a JSON object")
+    for key, value in fingerprint.items():
+        if key in PACKAGE_FIELDS and isinstance(value, dict):
+            if not all(isinstance(v, str) for v in value.values()):
+                raise LabError(f"{source}: {key} holds a version that is not a string")
+        elif not isinstance(value, (str, int, float, type(None))):
+            shown = untrusted.text(key, 60)
+            raise LabError(f"{source}: {shown} is a JSON {type(value).__name__}, not a scalar")
 
 
 def as_json(images: dict[str, LockedImage], registry: str | None) -> str:
