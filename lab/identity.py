@@ -44,7 +44,9 @@ class ImageFacts:
 
 def inspect(reference: str) -> ImageFacts | None:
     """The facts of the image REFERENCE names (a tag, an ID or repo@digest), or None."""
-    out = docker.docker(["image", "inspect", "--format", "{{json .}}", reference], check=False)
+    out = docker.docker(
+        ["image", "inspect", "--format", "{{json .}}", "--", reference], check=False
+    )
     if not out.strip():
         return None
     raw = json.loads(out)

@@ -65,13 +65,13 @@ def publish(registry: str, names: str | None, lock_path: Path) -> dict[str, Lock
 def push(variant: Variant, repository: str, registry: str) -> str:
     """Push VARIANT's image as REPOSITORY:TAG; return the manifest digest the registry took."""
     target = f"{repository}:{variant.image.split(':')[1]}"
-    docker.docker(["tag", variant.image, target])
+    docker.docker(["tag", "--", variant.image, target])
     print(f"[publish] pushing {variant.image} to {target}", flush=True)
     started = time.monotonic()
     try:
-        done = transfer(["push", target])
+        done = transfer(["push", "--", target])
     finally:
-        docker.docker(["rmi", target], check=False)  # only the extra name goes
+        docker.docker(["rmi", "--", target], check=False)  # only the extra name goes
     if done.returncode != 0:
         reason = last_line(done)
         hint = "is it running there, and may this machine push to it?"
@@ -89,8 +89,8 @@ def push(variant: Variant, repository: str, registry: str) -> str:
 
 def pull(lock_path: Path) -> dict[str, LockedImage]:
     """Fetch every image LOCK names by digest, verify it, then tag it under the lab's name."""
+    locked = lockfile.read(lock_path)  # checked whole, before the engine is asked anything
     docker.require_engine()
-    locked = lockfile.read(lock_path)
     check_platforms(locked.values(), f"{lock_path.name}")
     fetched: dict[str, str] = {}  # variant -> repository@digest, verified
     for name, entry in locked.items():
@@ -101,7 +101,7 @@ def pull(lock_path: Path) -> dict[str, LockedImage]:
             continue
         fetched[name] = fetch(entry)
     for name, reference in fetched.items():  # every one verified: now they get the lab's names
-        docker.docker(["tag", reference, ALL_VARIANTS[name].image])
+        docker.docker(["tag", "--", reference, ALL_VARIANTS[name].image])
         print(f"[pull] {ALL_VARIANTS[name].image} <- {reference}")
     return locked
 
@@ -111,7 +111,7 @@ def fetch(entry: LockedImage) -> str:
     registry = reference.split("/")[0]
     print(f"[pull] {reference}", flush=True)
     started = time.monotonic()
-    done = transfer(["pull", reference])
+    done = transfer(["pull", "--", reference])  # `--`: a name, never an option
     if done.returncode != 0:
         reason = last_line(done)
         if any(word in reason.lower() for word in ABSENT):
@@ -124,7 +124,7 @@ def fetch(entry: LockedImage) -> str:
         raise LabError(f"pulling {reference} failed: {reason}")
     got = identity.inspect(reference)
     if got is None or got.rootfs != entry.rootfs:
-        docker.docker(["rmi", reference], check=False)
+        docker.docker(["rmi", "--", reference], check=False)
         raise LabError(
             f"{reference} has rootfs {got.rootfs if got else 'none'}, not the locked "
             f"{entry.rootfs}: not tagged, removed"

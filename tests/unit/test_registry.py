@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -55,4 +57,42 @@ def test_a_pulled_image_with_another_rootfs_is_not_kept(monkeypatch) -> None:
     monkeypatch.setattr(registry.docker, "docker", lambda args, **kw: removed.append(args))
     with pytest.raises(LabError, match="not the locked"):
         registry.fetch(ENTRY)
-    assert removed == [["rmi", ENTRY.reference]]
+    assert removed == [["rmi", "--", ENTRY.reference]]
+
+
+def test_docker_takes_the_locked_reference_as_a_name_never_an_option(monkeypatch) -> None:
+    calls = []
+    done = registry.subprocess.CompletedProcess([], 0, "", "")
+    monkeypatch.setattr(registry, "transfer", lambda args: calls.append(args) or done)
+    same = registry.identity.ImageFacts("sha256:1", ENTRY.rootfs, "linux/amd64", (), {})
+    monkeypatch.setattr(registry.identity, "inspect", lambda reference: same)
+    registry.fetch(ENTRY)
+    assert calls == [["pull", "--", ENTRY.reference]]
+
+
+def bad_lock(tmp_path, **fields) -> Path:
+    entry = {k: v for k, v in ENTRY.__dict__.items() if k != "variant"} | fields
+    path = tmp_path / "lab.lock"
+    path.write_text(json.dumps({"lab_lock": 1, "registry": None, "images": {"ft": entry}}))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("fields", "says"), [({"platform": 5}, "platform"), ({"repository": "--help"}, "repository")]
+)
+def test_pull_refuses_a_bad_lock_before_the_engine(tmp_path, monkeypatch, fields, says) -> None:
+    asked = []
+    monkeypatch.setattr(registry.docker, "require_engine", lambda: asked.append(1))
+    monkeypatch.setattr(registry, "transfer", lambda args: pytest.fail("pulled"))
+    with pytest.raises(LabError, match=says):
+        registry.pull(bad_lock(tmp_path, **fields))
+    assert asked == [], "the lock is read before the engine is asked"
+
+
+def test_inspect_takes_a_reference_as_a_name_never_an_option(monkeypatch) -> None:
+    calls = []
+    monkeypatch.setattr(
+        registry.identity.docker, "docker", lambda args, **kw: calls.append(args) or ""
+    )
+    assert registry.identity.inspect("--help") is None
+    assert calls[0][-2:] == ["--", "--help"]
