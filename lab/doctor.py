@@ -13,6 +13,7 @@ from lab.config import ALL_VARIANTS, OPTIONAL_VARIANTS, Variant
 from lab.errors import LabError
 from lab.lockfile import LockedImage
 from lab.table import render
+from lab.untrusted import text
 
 OK, MISSING, BROKEN = "ok", "MISSING", "BROKEN"
 # An image built only on request (the CUDA image): absent is no fault of the machine.
@@ -38,6 +39,11 @@ def image_or_error(variant: Variant) -> LockedImage | LabError | None:
         return error
 
 
+def shown(value: object) -> str:
+    """A value an image printed, as one short printable line."""
+    return text(str(value), 80)
+
+
 def image_row(
     variant: Variant, found: LockedImage | LabError | None, engine_platform: str = ""
 ) -> Row:
@@ -47,18 +53,18 @@ def image_row(
     if found is None:
         status = NOT_BUILT if variant.name in OPTIONAL_VARIANTS else MISSING
         return Row(variant.image, status, f"fix: invoke images --variant {variant.name}")
-    fp = found.fingerprint
-    gil = "no GIL" if fp["Py_GIL_DISABLED"] else "GIL"
-    debug = ", Py_DEBUG" if fp["Py_DEBUG"] else ""
-    detail = f"fingerprint {fp['digest']}  rootfs {found.rootfs[7:19]}  Python {fp['python']} "
-    detail += f"({gil}{debug}) {found.platform}"
+    fp = found.fingerprint  # what the image printed, checked (facts.fingerprint): shown as text
+    packages = fp.get("packages") if isinstance(fp.get("packages"), dict) else {}
+    gil = "no GIL" if fp.get("Py_GIL_DISABLED") else "GIL"
+    debug = ", Py_DEBUG" if fp.get("Py_DEBUG") else ""
+    detail = f"fingerprint {shown(fp.get('digest'))}  rootfs {found.rootfs[7:19]}  Python "
+    detail += f"{shown(fp.get('python'))} ({gil}{debug}) {found.platform}"
     if platforms.emulation_note(found.platform, engine_platform):
         detail += " (emulated on this engine; `invoke images` builds this machine's own)"
-    if "torch" in fp["packages"]:
-        torch = fp["packages"]["torch"]
-        detail += f"  torch {torch}"
+    if "torch" in packages:
+        detail += f"  torch {shown(packages['torch'])}"
         # The lock's CUDA libraries are x86-64's only: on arm64 torch's wheel is a CPU build.
-        if not any(name.startswith("nvidia-cuda-runtime") for name in fp["packages"]):
+        if not any(name.startswith("nvidia-cuda-runtime") for name in packages):
             detail += " (a CPU build: the lock has no CUDA libraries for this architecture)"
     if variant.left_out:
         left_out = (f"{name}: {why}" for name, why in variant.left_out.items())

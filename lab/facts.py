@@ -3,15 +3,15 @@
 
 from __future__ import annotations
 
-import json
+import secrets
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
-from lab import docker, identity
+from lab import docker, identity, lockfile, untrusted
 from lab.config import ALL_VARIANTS, Variant
 from lab.errors import LabError
-from lab.lockfile import FORMAT as LOCK_FORMAT
 from lab.lockfile import LockedImage
 
 FACTS_FORMAT = 1
@@ -20,15 +20,35 @@ FINGERPRINT_FILE = "/etc/lab/fingerprint.json"
 DERIVED_FIELDS = {"digest", "debian_packages_digest"}
 # Fields that hold {name: version}, compared name by name: {field: how a line names one}.
 PACKAGE_FIELDS = {"packages": "package", "debian_packages": "Debian package"}
+REFERENCE_LIMIT = 16 << 20  # bytes of another machine's JSON: its own is about 200 KB
+FINGERPRINT_LIMIT = 4 << 20  # bytes an image may print as its fingerprint
+# The fingerprint is read as a station's container runs (compose.yaml): the image is no
+# more trusted than what runs in it. Only `cat` of one file, so small limits, no writes.
+FINGERPRINT_RUN = [
+    "--network", "none", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+    "--read-only", "--memory", "64m", "--memory-swap", "64m", "--pids-limit", "16",
+    "--log-driver", "none", "--entrypoint", "cat",
+]  # fmt: skip
 
 
 def fingerprint(image: str) -> dict:
-    """The fingerprint IMAGE recorded when it was built."""
-    out = docker.docker(["run", "--rm", "--network", "none", image, "cat", FINGERPRINT_FILE])
+    """The fingerprint IMAGE recorded when it was built, read in a locked-down container."""
+    uid, gid = docker.host_ids()
+    name = f"lab-fingerprint-{secrets.token_hex(6)}"
+    argv = ["docker", "run", "--rm", "--name", name, "--user", f"{uid}:{gid}", *FINGERPRINT_RUN,
+            image, FINGERPRINT_FILE]  # fmt: skip
+    what = f"{image}'s {FINGERPRINT_FILE}"
     try:
-        return json.loads(out)
-    except json.JSONDecodeError:
-        raise LabError(f"{image}'s {FINGERPRINT_FILE} is not JSON") from None
+        code, out, err = untrusted.run_bounded(argv, FINGERPRINT_LIMIT, 60, what)
+        if code != 0:
+            reason = docker.telling_line(err.decode(errors="replace"))
+            raise LabError(f"reading {what} failed: {untrusted.text(reason, 200)}")
+    except LabError:
+        docker.docker(["rm", "-f", name], check=False)  # a client killed leaves it running
+        raise
+    found = untrusted.json_value(out, what)
+    lockfile.check_fingerprint(found, what)
+    return found
 
 
 def local_image(variant: Variant) -> LockedImage | None:
@@ -80,16 +100,30 @@ def machine_facts() -> dict:
 
 def read_reference(path: Path) -> dict[str, dict | None]:
     """The images FILE describes, by variant: a `doctor --json` (every variant, null where not
-    built) or a lab.lock (only the variants it locks)."""
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise LabError(f"cannot compare with {path}: {error}") from None
-    raw = raw if isinstance(raw, dict) else {}
-    known = raw.get("lab_facts") == FACTS_FORMAT or raw.get("lab_lock") == LOCK_FORMAT
-    if not known or not isinstance(raw.get("images"), dict):
-        raise LabError(f"{path} is neither `invoke doctor --json` output nor a lab.lock")
-    return raw["images"]
+    built) or a lab.lock (only the variants it locks). Another machine's file is untrusted:
+    bounded, and every entry checked as a lock's is."""
+    raw = untrusted.json_file(path, REFERENCE_LIMIT)
+    neither = LabError(f"{path} is neither `invoke doctor --json` output nor a lab.lock")
+    if not isinstance(raw, dict):
+        raise neither
+    if lockfile.is_format(raw.get("lab_lock")):
+        return {name: as_entry(image) for name, image in lockfile.from_json(raw, str(path)).items()}
+    if not lockfile.is_format(raw.get("lab_facts")) or not isinstance(raw.get("images"), dict):
+        raise neither
+    return {name: facts_entry(name, entry, str(path)) for name, entry in raw["images"].items()}
+
+
+def facts_entry(name: str, entry: Any, source: str) -> dict | None:
+    """One image of a `doctor --json`: null (not built there), or a lock's entry's fields."""
+    if entry is None:
+        lockfile.check_variant(name, source)
+        return None
+    return as_entry(lockfile.checked_entry(name, entry, source))
+
+
+def shown(value: Any) -> str:
+    """A value from either side, as a line may hold it: the other side's is untrusted."""
+    return untrusted.text(str(value), 200)
 
 
 def differences(here: dict[str, dict | None], there: dict[str, dict | None]) -> list[str]:
@@ -100,12 +134,14 @@ def differences(here: dict[str, dict | None], there: dict[str, dict | None]) -> 
         if mine is None and theirs is None:
             continue
         if mine is None or theirs is None:
-            lines.append(f"{variant}: image {'missing here' if mine is None else 'missing there'}")
+            where = "missing here" if mine is None else "missing there"
+            lines.append(f"{shown(variant)}: image {where}")
             continue
         for key in ("rootfs", "platform"):
             if mine.get(key) != theirs.get(key):
-                lines.append(f"{variant}: {key}: {mine.get(key)} here, {theirs.get(key)} there")
-        lines += [f"{variant}: {line}" for line in fingerprint_differences(mine, theirs)]
+                here, there = shown(mine.get(key)), shown(theirs.get(key))
+                lines.append(f"{shown(variant)}: {key}: {here} here, {there} there")
+        lines += [f"{shown(variant)}: {line}" for line in fingerprint_differences(mine, theirs)]
     return lines
 
 
@@ -115,11 +151,13 @@ def fingerprint_differences(mine: dict, theirs: dict) -> list[str]:
     for key in sorted((set(a) | set(b)) - DERIVED_FIELDS):
         if key not in a or key not in b:
             where = "here" if key not in a else "there"
-            lines.append(f"{key}: not recorded {where} (an image built before the lab recorded it)")
+            lines.append(
+                f"{shown(key)}: not recorded {where} (an image built before the lab recorded it)"
+            )
         elif key in PACKAGE_FIELDS and isinstance(a[key], dict) and isinstance(b[key], dict):
             lines += package_differences(PACKAGE_FIELDS[key], a[key], b[key])
         elif a[key] != b[key]:
-            lines.append(f"{key}: {a[key]} here, {b[key]} there")
+            lines.append(f"{shown(key)}: {shown(a[key])} here, {shown(b[key])} there")
     return lines
 
 
@@ -128,5 +166,5 @@ def package_differences(label: str, mine: dict, theirs: dict) -> list[str]:
     for name in sorted(set(mine) | set(theirs)):
         here, there = mine.get(name, "not installed"), theirs.get(name, "not installed")
         if here != there:
-            lines.append(f"{label} {name}: {here} here, {there} there")
+            lines.append(f"{label} {shown(name)}: {shown(here)} here, {shown(there)} there")
     return lines

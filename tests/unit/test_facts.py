@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -101,3 +103,137 @@ def test_rootfs_identity_is_over_the_ordered_diff_ids() -> None:
     assert platform_of("linux", "amd64") == "linux/amd64"
     assert runs_on("linux/arm64/v8", "linux/arm64")
     assert not runs_on("linux/arm64/v8", "linux/amd64")
+
+
+# -- another machine's JSON is untrusted ---------------------------------------------------
+
+
+def facts_file(tmp_path: Path, images) -> Path:
+    path = tmp_path / "theirs.json"
+    path.write_text(json.dumps({"lab_facts": 1, "images": images}))
+    return path
+
+
+@pytest.mark.parametrize(
+    "images",
+    [
+        [],
+        {"stock": []},
+        {"stock": {**ENTRY, "image": 5}},
+        {"stock": {**ENTRY, "rootfs": 12}},
+        {"stock": {**ENTRY, "platform": ["linux"]}},
+        {"stock": {**ENTRY, "fingerprint": "x"}},
+        {"stock": {**ENTRY, "fingerprint": {**FINGERPRINT, "packages": ["numpy"]}}},
+        {"stock": {**ENTRY, "fingerprint": {**FINGERPRINT, "packages": {"numpy": 2}}}},
+        {"stock": {**ENTRY, "fingerprint": {**FINGERPRINT, "python": {"a": 1}}}},
+        {"../../x": ENTRY},
+    ],
+)
+def test_wrong_types_are_one_line(tmp_path: Path, images) -> None:
+    with pytest.raises(LabError, match=r"theirs\.json") as caught:
+        facts.read_reference(facts_file(tmp_path, images))
+    assert "\n" not in str(caught.value)
+
+
+def test_deep_json_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "deep.json").write_text("[" * 100_000)
+    with pytest.raises(LabError, match=r"deep\.json"):
+        facts.read_reference(tmp_path / "deep.json")
+
+
+@pytest.mark.parametrize("where", ["/dev/zero", "folder", "fifo"])
+def test_what_is_not_a_regular_file_is_not_read(tmp_path: Path, where: str) -> None:
+    (tmp_path / "folder").mkdir()
+    os.mkfifo(tmp_path / "fifo")
+    path = Path(where) if where.startswith("/") else tmp_path / where
+    with pytest.raises(LabError, match="not a regular file"):
+        facts.read_reference(path)
+
+
+def test_a_file_over_the_limit_is_not_read(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(facts, "REFERENCE_LIMIT", 100)
+    path = facts_file(tmp_path, {"stock": ENTRY})
+    with pytest.raises(LabError, match="over"):
+        facts.read_reference(path)
+
+
+ESCAPES = "\x1b]52;c;cm0gLXJmIH4=\x07\x1b[2J\x9b"
+
+
+def test_the_other_machines_strings_reach_no_terminal_raw(tmp_path: Path) -> None:
+    theirs = copy.deepcopy(ENTRY)
+    theirs["fingerprint"]["python"] = ESCAPES
+    theirs["fingerprint"]["packages"][ESCAPES] = ESCAPES
+    theirs["fingerprint"]["debian_packages"]["libc6"] = ESCAPES
+    theirs["fingerprint"][ESCAPES] = ESCAPES
+    there = facts.read_reference(facts_file(tmp_path, {"stock": theirs}))
+    lines = facts.differences({"stock": ENTRY}, there)
+    assert len(lines) == 4
+    for line in lines:
+        assert not any(ch in line for ch in "\x1b\x07\x9b"), repr(line)
+
+
+def test_a_good_facts_file_still_compares(tmp_path: Path) -> None:
+    there = facts.read_reference(facts_file(tmp_path, {"stock": ENTRY, "ft": None}))
+    assert facts.differences({"stock": ENTRY, "ft": None}, there) == []
+
+
+# -- the fingerprint read: a station's kind of container, its output bounded ---------------
+
+
+def test_the_fingerprint_is_read_in_a_locked_down_container(monkeypatch) -> None:
+    runs = []
+
+    def run(argv, limit, timeout, what):
+        runs.append(argv)
+        return 0, json.dumps(FINGERPRINT).encode(), b""
+
+    monkeypatch.setattr(facts.untrusted, "run_bounded", run)
+    monkeypatch.setattr(facts.docker, "host_ids", lambda: (1234, 1234))
+    assert facts.fingerprint("lab-cpython:stock") == FINGERPRINT
+    argv = runs[0]
+    pairs = set(itertools.pairwise(argv))
+    for pair in [("--user", "1234:1234"), ("--cap-drop", "ALL"), ("--network", "none"),
+                 ("--security-opt", "no-new-privileges"), ("--entrypoint", "cat")]:  # fmt: skip
+        assert pair in pairs, pair
+    assert {"--read-only", "--memory", "--pids-limit"} <= set(argv)
+    assert argv[-2:] == ["lab-cpython:stock", facts.FINGERPRINT_FILE]
+
+
+@pytest.mark.parametrize(
+    "printed", [b"[1]", b"[" * 100_000, b"\xff\xfe", b'{"python": {"x": [1]}}', b"{}" + b" " * 10]
+)
+def test_what_an_image_prints_as_its_fingerprint_is_checked(monkeypatch, printed: bytes) -> None:
+    monkeypatch.setattr(facts.untrusted, "run_bounded", lambda *a, **k: (0, printed, b""))
+    monkeypatch.setattr(facts.docker, "host_ids", lambda: (1000, 1000))
+    if printed.startswith(b"{}"):
+        assert facts.fingerprint("img") == {}
+        return
+    with pytest.raises(LabError, match="fingerprint"):
+        facts.fingerprint("img")
+
+
+def test_a_failed_fingerprint_read_is_one_clean_line(monkeypatch) -> None:
+    err = b"cat: /etc/lab/fingerprint.json: \x1b[2JNo such file\n"
+    monkeypatch.setattr(facts.untrusted, "run_bounded", lambda *a, **k: (1, b"", err))
+    monkeypatch.setattr(facts.docker, "host_ids", lambda: (1000, 1000))
+    removed = []
+    monkeypatch.setattr(facts.docker, "docker", lambda args, **kw: removed.append(args) or "")
+    with pytest.raises(LabError, match="No such file") as caught:
+        facts.fingerprint("img")
+    assert "\x1b" not in str(caught.value)
+    assert removed and removed[0][:2] == ["rm", "-f"], "its container is removed"
+
+
+def test_doctor_shows_an_images_fingerprint_as_clean_text() -> None:
+    from lab import doctor
+    from lab.config import ALL_VARIANTS
+
+    odd = {"python": ESCAPES, "digest": ESCAPES, "packages": {"torch": ESCAPES}}
+    for fingerprint in (odd, {}):  # {}: an image that recorded none of them
+        found = LockedImage(
+            "stock", "lab-cpython:stock", "linux/amd64", ENTRY["rootfs"], fingerprint
+        )
+        row = doctor.image_row(ALL_VARIANTS["stock"], found, "linux/amd64")
+        assert row.status == doctor.OK
+        assert not any(ch in row.detail for ch in "\x1b\x07\x9b"), repr(row.detail)
