@@ -9,6 +9,12 @@ A bundle is a plain tar of three parts, in this order:
 `load` checks all of it before the engine sees a byte, then loads the images untagged
 (they were saved by ID), checks each one's rootfs identity again, and only then tags them
 under the lab's names. A truncated or altered bundle loads nothing and names the part.
+
+A bundle is untrusted (a USB stick passed around a room). `docker load` applies whatever
+tags the saved tar names (manifest.json's RepoTags, a legacy `repositories` file, an OCI
+index's name annotations), so a bundle naming any is refused, as is one holding an image
+its lock does not name; and a tag that changed during the load anyway is undone. Every
+part is streamed: what is kept in memory is capped, part by part.
 """
 
 from __future__ import annotations
@@ -16,21 +22,21 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import zstandard
 
-from lab import docker, facts, identity, lockfile
+from lab import docker, facts, identity, lockfile, untrusted
 from lab.config import ALL_VARIANTS
 from lab.errors import LabError
 from lab.lockfile import LockedImage
@@ -39,8 +45,19 @@ from lab.registry import chosen_variants
 SUMS, LOCK, IMAGES = "SHA256SUMS", "lab.lock", "images.tar.zst"
 PARTS = (SUMS, LOCK, IMAGES)
 CHUNK = 1 << 20
-SMALL = 1 << 20  # members of `docker save` kept in memory: manifest.json and image configs
 ZSTD_LEVEL = 3  # level 19 saves a further ~10% for ten times the time
+# What is read into memory, at most, from an untrusted bundle (a real one's is far less):
+SUMS_LIMIT = 4096  # SHA256SUMS: two lines
+LOCK_LIMIT = lockfile.LOCK_LIMIT
+JSON_LIMIT = 4 << 20  # manifest.json, index.json, each image config (a CUDA image's: ~30 KB)
+HEADER_LIMIT = 64 << 10  # a pax or GNU long-name record, which tarfile reads whole
+MAX_MEMBERS = 10_000  # in `docker save`'s tar (tarfile keeps each header): ~100 for 4 images
+MANIFEST, INDEX, LEGACY_TAGS = "manifest.json", "index.json", "repositories"
+# What a `docker save` names its members: <id>.json, <id>/layer.tar, blobs/sha256/<digest>.
+MEMBER_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}(?:/[A-Za-z0-9_.-]{1,128}){0,3}")
+CONFIG_NAME = re.compile(r"(?:blobs/sha256/)?[0-9a-f]{64}(?:\.json)?")
+# Annotations of an OCI index by which the containerd image store names (tags) an image.
+NAMING_ANNOTATIONS = {"io.containerd.image.name", "org.opencontainers.image.ref.name"}
 
 
 class HashingFile(io.RawIOBase):
@@ -170,40 +187,52 @@ class Checked:
 
 
 def load(path: Path, lock_path: Path = lockfile.LOCK_FILE) -> Checked:
-    docker.require_engine()
+    require_file(path)
     reference = lockfile.read(lock_path) if lock_path.is_file() else {}
+    docker.require_engine()
     print(f"[load] checking {path}: its sums, its lock, each image's rootfs", flush=True)
     checked = check(path, identity.engine_platform(), reference)
     print(f"[load] loading {', '.join(checked.image_ids)} into the engine", flush=True)
-    docker_load(path, checked)
+    load_untagged(path, checked)
     for name, image_id in checked.image_ids.items():
         got = identity.inspect(image_id)
         if got is None or got.rootfs != checked.lock[name].rootfs:
             raise LabError(f"{name}: the engine holds no image {image_id} with the locked rootfs")
     for name, image_id in checked.image_ids.items():  # everything checked: now the names
-        docker.docker(["tag", image_id, ALL_VARIANTS[name].image])
+        docker.docker(["tag", "--", image_id, ALL_VARIANTS[name].image])
     return checked
+
+
+def require_file(path: Path) -> None:
+    """A bundle is a regular file: a folder, a device or a fifo is refused unopened."""
+    if path.is_file():
+        return
+    if not os.path.lexists(path):
+        raise LabError(f"no bundle at {path}")
+    raise LabError(f"'{path}' is not a file: give the bundle's file (e.g. lab-bundle.tar)")
 
 
 def check(path: Path, engine_platform: str, reference: dict[str, LockedImage]) -> Checked:
     """Every check `load` makes before the engine sees the bundle; no engine needed."""
-    with open_bundle(path) as outer:
-        sums = parse_sums(read_part(outer, SUMS, path))
-        lock_bytes = read_part(outer, LOCK, path)
+    with open_bundle(path) as (outer, parts):
+        sums = parse_sums(read_part(outer, parts[SUMS], SUMS_LIMIT, path))
+        lock_bytes = read_part(outer, parts[LOCK], LOCK_LIMIT, path)
         if hashlib.sha256(lock_bytes).hexdigest() != sums[LOCK]:
             raise LabError(f"{path}: {LOCK} does not match {SUMS}: the bundle was altered")
-        lock = parse_lock(lock_bytes, path)
+        lock = lockfile.parse(lock_bytes, f"{path}'s {LOCK}")  # every field, variant names too
         check_lock(path, lock, engine_platform, reference)  # before reading gigabytes
-        configs, images_sha256 = scan_images(outer, path)
+        inventory, images_sha256 = scan_images(outer, parts[IMAGES], path)
     if images_sha256 != sums[IMAGES]:
         raise LabError(f"{path}: {IMAGES} does not match {SUMS}: the bundle was altered or damaged")
-    return Checked(lock, match_configs(lock, configs, path), images_sha256)
+    return Checked(lock, match_images(lock, saved_images(inventory, path), path), images_sha256)
 
 
 def check_lock(
     path: Path, lock: dict[str, LockedImage], engine_platform: str, reference: dict
 ) -> None:
     """The bundle's images run here, and they are the ones the class's lab.lock names."""
+    if not lock:
+        raise LabError(f"{path}'s {LOCK} names no image: a lab bundle holds at least one")
     for name, entry in lock.items():
         if not identity.runs_on(entry.platform, engine_platform):
             raise LabError(
@@ -217,19 +246,68 @@ def check_lock(
             )
 
 
+# -- reading an untrusted tar: every header bounded, only plain files read ------------------
+
+EXTENDED_HEADERS = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE,
+                    tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK)  # fmt: skip
+KINDS = {tarfile.DIRTYPE: "folder", tarfile.SYMTYPE: "symbolic link", tarfile.LNKTYPE:
+         "hard link", tarfile.FIFOTYPE: "fifo", tarfile.CHRTYPE: "device", tarfile.BLKTYPE:
+         "device"}  # fmt: skip
+
+
+class Refused(tarfile.TarError):
+    """A tar member refused for its kind or size before tarfile reads it (the one line)."""
+
+
+class Header(tarfile.TarInfo):
+    """A tar header whose extended records (pax, GNU long names), which tarfile reads whole
+    into memory, are capped; sparse members, whose maps it also reads whole, are refused."""
+
+    def _proc_member(self, tar: tarfile.TarFile) -> tarfile.TarInfo:  # tarfile's hook
+        if self.type in EXTENDED_HEADERS and self.size > HEADER_LIMIT:
+            raise Refused(f"a tar header record of {self.size:,} bytes (over {HEADER_LIMIT:,})")
+        if self.type == tarfile.GNUTYPE_SPARSE:
+            raise Refused(f"{untrusted.text(self.name, 100)} is a sparse member, not a plain file")
+        return super()._proc_member(tar)
+
+    def _proc_gnusparse_10(self, member, pax_headers, tar) -> None:
+        raise Refused(f"{untrusted.text(member.name, 100)} is a sparse member, not a plain file")
+
+
+def plain(member: tarfile.TarInfo) -> bool:
+    return member.type in (tarfile.REGTYPE, tarfile.AREGTYPE) and member.sparse is None
+
+
 @contextmanager
-def open_bundle(path: Path) -> Iterator[tarfile.TarFile]:
+def open_bundle(path: Path) -> Iterator[tuple[tarfile.TarFile, dict[str, tarfile.TarInfo]]]:
+    require_file(path)
     try:
-        with tarfile.open(path, "r:") as outer:
-            names = outer.getnames()
-            if tuple(names) != PARTS:
-                raise LabError(f"{path} is not a lab bundle (parts {names}, not {list(PARTS)})")
-            require_end_of_archive(path, outer.getmember(IMAGES))
-            yield outer
-    except FileNotFoundError:
-        raise LabError(f"no bundle at {path}") from None
-    except (tarfile.TarError, EOFError, zstandard.ZstdError) as error:
+        with tarfile.open(path, "r:", tarinfo=Header) as outer:
+            parts = bundle_parts(outer, path)
+            require_end_of_archive(path, parts[IMAGES])
+            yield outer, parts
+    except Refused as error:
+        raise LabError(f"{path}: {error}") from None
+    except (tarfile.TarError, EOFError, zstandard.ZstdError, RecursionError) as error:
         raise LabError(f"{path} is truncated or damaged ({error})") from None
+    except OSError as error:
+        raise LabError(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def bundle_parts(outer: tarfile.TarFile, path: Path) -> dict[str, tarfile.TarInfo]:
+    """The three parts, in order, each a plain file; no header past a fourth is read."""
+    members = []
+    while len(members) <= len(PARTS) and (member := outer.next()) is not None:
+        members.append(member)
+    names = [member.name for member in members]
+    if tuple(names) != PARTS:
+        shown = untrusted.text(str(names), 300)
+        raise LabError(f"{path} is not a lab bundle (parts {shown}, not {list(PARTS)})")
+    for member in members:
+        if not plain(member):
+            kind = KINDS.get(member.type, "special member")
+            raise LabError(f"{path}: its {member.name} is not a plain file (a {kind})")
+    return dict(zip(names, members, strict=True))
 
 
 def require_end_of_archive(path: Path, last: tarfile.TarInfo) -> None:
@@ -239,96 +317,243 @@ def require_end_of_archive(path: Path, last: tarfile.TarInfo) -> None:
         raise LabError(f"{path} is truncated (it ends before the tar's end-of-archive marker)")
 
 
-def read_part(outer: tarfile.TarFile, name: str, path: Path) -> bytes:
-    data = outer.extractfile(name).read()
-    if len(data) != outer.getmember(name).size:
-        raise LabError(f"{path}: {name} is truncated")
+def read_part(outer: tarfile.TarFile, member: tarfile.TarInfo, limit: int, path: Path) -> bytes:
+    if member.size > limit:
+        raise LabError(
+            f"{path}: its {member.name} is {member.size:,} bytes, over the {limit:,} it may be"
+        )
+    data = outer.extractfile(member).read(limit + 1)
+    if len(data) != member.size:
+        raise LabError(f"{path}: {member.name} is truncated")
     return data
 
 
+SUMS_LINE = re.compile(r"([0-9a-f]{64})  (\S+)")
+
+
 def parse_sums(data: bytes) -> dict[str, str]:
-    sums = {}
-    for line in data.decode(errors="replace").splitlines():
-        digest, _, name = line.partition("  ")
-        sums[name] = digest
-    if set(sums) != {LOCK, IMAGES}:
+    lines = data.decode(errors="replace").splitlines()
+    found = [SUMS_LINE.fullmatch(line) for line in lines]
+    sums = {match[2]: match[1] for match in found if match}
+    if len(lines) != 2 or set(sums) != {LOCK, IMAGES}:
         raise LabError(f"the bundle's {SUMS} does not list {LOCK} and {IMAGES}")
     return sums
 
 
-def parse_lock(data: bytes, path: Path) -> dict[str, LockedImage]:
-    try:
-        return lockfile.parse(data.decode(), f"{path}'s {LOCK}")
-    except UnicodeDecodeError:
-        raise LabError(f"{path}: its {LOCK} is not text") from None
+# -- what `docker save`'s tar holds: kept small, and naming no tag ---------------------------
 
 
-def scan_images(outer: tarfile.TarFile, path: Path) -> tuple[dict[str, bytes], str]:
-    """Hash images.tar.zst and read `docker save`'s small members (manifest and configs) from
-    it, in one pass; the layers stream past. Returns ({member: bytes}, sha256)."""
-    member = outer.getmember(IMAGES)
+@dataclass
+class Inventory:
+    """What `load` needs of `docker save`'s tar: its manifest and index, and of each image
+    config its ID and rootfs identity (not its bytes)."""
+
+    manifest: Any = None
+    index: Any = None
+    configs: dict[str, tuple[str, str]] = field(default_factory=dict)  # member: (ID, rootfs)
+    names: set[str] = field(default_factory=set)
+
+
+def scan_images(
+    outer: tarfile.TarFile, member: tarfile.TarInfo, path: Path
+) -> tuple[Inventory, str]:
+    """Hash images.tar.zst and take stock of the tar inside, in one pass: the layers stream
+    past, and no more than JSON_LIMIT of one member is held at a time."""
     hashed = HashingFile(outer.extractfile(member))
-    small: dict[str, bytes] = {}
+    inventory = Inventory()
     try:
         stream = zstandard.ZstdDecompressor().stream_reader(hashed, read_across_frames=True)
-        with tarfile.open(fileobj=stream, mode="r|") as saved:
+        with tarfile.open(fileobj=stream, mode="r|", tarinfo=Header) as saved:
             for item in saved:
-                if item.isfile() and item.size <= SMALL:
-                    small[item.name] = saved.extractfile(item).read()
+                take(inventory, saved, item)
         sha256 = hashed.drain()
-    except (tarfile.TarError, zstandard.ZstdError, EOFError, OSError) as error:
+    except Refused as error:
+        raise LabError(f"{path}: {IMAGES}: {error}") from None
+    except (tarfile.TarError, zstandard.ZstdError, EOFError, OSError, RecursionError) as error:
         raise LabError(f"{path}: {IMAGES} is damaged or truncated ({error})") from None
-    return small, sha256
+    return inventory, sha256
 
 
-def match_configs(
-    lock: dict[str, LockedImage], small: dict[str, bytes], path: Path
-) -> dict[str, str]:
-    """Each locked image's ID in the saved images, found by its rootfs identity."""
+def take(inventory: Inventory, saved: tarfile.TarFile, item: tarfile.TarInfo) -> None:
+    """Note one member: refuse one that tags images or is not named as `docker save` names
+    them; keep the manifest, the index and each config's digests."""
+    name = new_name(inventory, item.name)
+    if name == LEGACY_TAGS:
+        raise Refused(f"it holds a `{LEGACY_TAGS}` file, with which `docker load` tags images")
+    if name in (MANIFEST, INDEX):
+        if not plain(item) or item.size > JSON_LIMIT:
+            raise Refused(f"its {name} is not a plain file of at most {JSON_LIMIT:,} bytes")
+        value = untrusted.json_value(saved.extractfile(item).read(), f"{IMAGES}'s {name}")
+        setattr(inventory, name.removesuffix(".json"), value)
+    elif CONFIG_NAME.fullmatch(name) and plain(item) and item.size <= JSON_LIMIT:
+        note_config(inventory, name, saved.extractfile(item).read())
+
+
+def new_name(inventory: Inventory, name: str) -> str:
+    if len(inventory.names) >= MAX_MEMBERS:
+        raise Refused(f"it holds over {MAX_MEMBERS:,} members (the lab's images: about 100)")
+    if not MEMBER_NAME.fullmatch(name) or {".", ".."} & set(name.split("/")):
+        shown = untrusted.text(repr(name), 100)
+        raise Refused(f"a member is named {shown}, not as `docker save` names them")
+    if name in inventory.names:
+        raise Refused(f"it holds {name} twice")
+    inventory.names.add(name)
+    return name
+
+
+def note_config(inventory: Inventory, name: str, data: bytes) -> None:
+    """An image config's ID and rootfs identity; anything else (a small layer) is dropped."""
     try:
-        manifest = json.loads(small["manifest.json"])
-        by_rootfs = {}
-        for image in manifest:
-            config_bytes = small[image["Config"]]
-            config = json.loads(config_bytes)
-            rootfs = identity.rootfs_identity(config["rootfs"]["diff_ids"])
-            by_rootfs[rootfs] = "sha256:" + hashlib.sha256(config_bytes).hexdigest()
-    except (KeyError, TypeError, ValueError) as error:
-        raise LabError(f"{path}: {IMAGES} is not a `docker save` of images ({error})") from None
+        diff_ids = untrusted.json_value(data, name)["rootfs"]["diff_ids"]
+    except (LabError, KeyError, TypeError):
+        return
+    if isinstance(diff_ids, list) and all(isinstance(diff_id, str) for diff_id in diff_ids):
+        image_id = "sha256:" + hashlib.sha256(data).hexdigest()
+        inventory.configs[name] = (image_id, identity.rootfs_identity(diff_ids))
+
+
+def saved_images(inventory: Inventory, path: Path) -> dict[str, str]:
+    """{rootfs identity: image ID} of each image manifest.json lists."""
+    where = f"{path}: {IMAGES}"
+    if not isinstance(inventory.manifest, list) or not inventory.manifest:
+        raise LabError(f"{where} is not a `docker save` of images (its {MANIFEST} lists none)")
+    check_index(inventory.index, where)
+    by_rootfs: dict[str, str] = {}
+    for entry in inventory.manifest:
+        config = manifest_config(entry, where)
+        if config not in inventory.configs:
+            shown = untrusted.text(config, 100)
+            raise LabError(f"{where} lacks the image config {shown} its {MANIFEST} names")
+        image_id, rootfs = inventory.configs[config]
+        if rootfs in by_rootfs:
+            raise LabError(f"{where} holds two images with the rootfs {rootfs[:19]}")
+        by_rootfs[rootfs] = image_id
+    return by_rootfs
+
+
+def manifest_config(entry: Any, where: str) -> str:
+    """The config one entry of manifest.json names; any tag (RepoTags) is refused."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("Config"), str):
+        raise LabError(f"{where}: an entry of its {MANIFEST} names no config")
+    layers = entry.get("Layers")
+    if not isinstance(layers, list) or not all(isinstance(layer, str) for layer in layers):
+        raise LabError(f"{where}: an entry of its {MANIFEST} lists no layers")
+    tags = entry.get("RepoTags")
+    if tags is not None and tags != []:
+        shown = untrusted.text(", ".join(map(str, tags)) if isinstance(tags, list) else str(tags))
+        raise LabError(
+            f"{where} would tag images (RepoTags {shown[:300]}): a lab bundle tags nothing; "
+            "use the class's bundle"
+        )
+    return entry["Config"]
+
+
+def check_index(index: Any, where: str) -> None:
+    """An OCI index (a `docker save` of Docker 25 or later) must name no image either."""
+    if index is None:
+        return
+    manifests = index.get("manifests") if isinstance(index, dict) else None
+    if not isinstance(manifests, list) or not all(isinstance(m, dict) for m in manifests):
+        raise LabError(f"{where}: its {INDEX} is not an OCI index")
+    for descriptor in manifests:
+        annotations = descriptor.get("annotations") or {}
+        named = NAMING_ANNOTATIONS & set(annotations) if isinstance(annotations, dict) else {"?"}
+        if named:
+            raise LabError(f"{where}: its {INDEX} names images, which `docker load` would tag")
+
+
+def match_images(
+    lock: dict[str, LockedImage], by_rootfs: dict[str, str], path: Path
+) -> dict[str, str]:
+    """Each locked image's ID: the tar holds the images the lock names, and no other."""
     ids = {}
     for name, entry in lock.items():
         if entry.rootfs not in by_rootfs:
             raise LabError(f"{path}: its {name} image's rootfs is not the one its lock names")
         ids[name] = by_rootfs[entry.rootfs]
+    for rootfs, image_id in by_rootfs.items():
+        if image_id not in ids.values():
+            raise LabError(
+                f"{path}: {IMAGES} holds an image its lock does not name (rootfs {rootfs[:19]}): "
+                "use the class's bundle"
+            )
     return ids
+
+
+# -- docker load: untagged, and the engine's tags as they were -------------------------------
+
+
+def engine_tags() -> dict[str, str]:
+    """{repository:tag: image ID} of every tagged image on the engine."""
+    out = docker.docker(
+        ["image", "ls", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]
+    )
+    rows = (line.split() for line in out.splitlines())
+    return {row[0]: row[1] for row in rows if len(row) == 2 and "<none>" not in row[0]}
+
+
+def load_untagged(path: Path, checked: Checked) -> None:
+    """`docker load`, then the engine's tags as they were before it. The checks refuse a
+    bundle that names a tag; this undoes one they missed, or one in a file changed since."""
+    before = engine_tags()
+    try:
+        docker_load(path, checked)
+    finally:
+        restore_tags(before, path)
+
+
+def restore_tags(before: dict[str, str], path: Path) -> None:
+    """Put back each tag the load moved, remove each it added; then one line saying so.
+    (A tag another program changed meanwhile is taken for the load's.)"""
+    changed = {ref for ref, image_id in engine_tags().items() if before.get(ref) != image_id}
+    if not changed:
+        return
+    for ref in sorted(changed):
+        if ref in before:
+            docker.docker(["tag", "--", before[ref], ref], check=False)
+        else:
+            docker.docker(["rmi", "--", ref], check=False)
+    left = {ref for ref, image_id in engine_tags().items() if before.get(ref) != image_id}
+    undone = f"could not undo {', '.join(sorted(left))}" if left else "undone"
+    raise LabError(untrusted.text(
+        f"`docker load` of {path} tagged {', '.join(sorted(changed))} ({undone}): the bundle "
+        "names tags, which a lab bundle never does; nothing of it was tagged", 600,
+    ))  # fmt: skip
 
 
 def docker_load(path: Path, checked: Checked) -> None:
     """Stream images.tar.zst, decompressed, into `docker load` (which tags nothing: the
     images were saved by ID)."""
-    with (
-        tarfile.open(path, "r:") as outer,
-        subprocess.Popen(
-            ["docker", "load"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,  # a few lines at most: it cannot fill the pipe
-        ) as loading,
-    ):
-        hashed = HashingFile(outer.extractfile(IMAGES))
+    with subprocess.Popen(
+        ["docker", "load"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,  # a few lines at most: it cannot fill the pipe
+    ) as loading:
         try:
-            stream = zstandard.ZstdDecompressor().stream_reader(hashed, read_across_frames=True)
-            shutil.copyfileobj(stream, loading.stdin, CHUNK)
-        except BrokenPipeError:
-            pass  # docker load stopped reading: its own message says why
+            sha256 = feed(path, loading.stdin)
         finally:
             with contextlib.suppress(BrokenPipeError):
                 loading.stdin.close()
         err = loading.stderr.read()
         loading.wait()
-        sha256 = hashed.drain()
     if loading.returncode != 0:
-        reason = (err.decode(errors="replace").strip().splitlines() or ["?"])[-1]
+        reason = untrusted.text((err.decode(errors="replace").strip().splitlines() or ["?"])[-1])
         raise LabError(f"`docker load` of {path} failed, nothing was tagged: {reason}")
     if sha256 != checked.images_sha256:  # the file changed between the check and the load
         raise LabError(f"{path} changed while it was loaded: nothing was tagged")
+
+
+def feed(path: Path, sink: BinaryIO) -> str:
+    """Images.tar.zst, decompressed, into SINK; the SHA-256 of the compressed bytes read."""
+    try:
+        with tarfile.open(path, "r:", tarinfo=Header) as outer:
+            hashed = HashingFile(outer.extractfile(IMAGES))
+            stream = zstandard.ZstdDecompressor().stream_reader(hashed, read_across_frames=True)
+            with contextlib.suppress(BrokenPipeError):  # docker load stopped: it says why
+                shutil.copyfileobj(stream, sink, CHUNK)
+            return hashed.drain()
+    except (tarfile.TarError, zstandard.ZstdError, EOFError, KeyError) as error:
+        raise LabError(
+            f"{path} changed since it was checked ({error}): nothing was tagged"
+        ) from None
