@@ -1,5 +1,9 @@
 """Bad input at the command line: one clear line and a non-zero exit."""
 
+import json
+
+import pytest
+
 from tests.cli import assert_one_clear_line, invoke
 
 NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
@@ -30,3 +34,43 @@ def test_list_shows_every_task_with_one_line_help() -> None:
     for name in ("doctor", "images", "shell", "test", "base"):
         lines = [line for line in listing.splitlines() if line.strip().startswith(name + " ")]
         assert lines and len(lines[0].split(None, 1)) == 2, f"{name} has no one-line help"
+
+
+# -- untrusted input at the command line: one `lab:` line, never a traceback -------------
+
+
+def test_load_of_a_folder_or_of_nothing() -> None:
+    assert_one_clear_line(invoke("load", "/tmp", env=NO_ENGINE), "lab: ", "/tmp", "not a file")
+    assert_one_clear_line(invoke("load", "", env=NO_ENGINE), "lab: ", "not a file")
+
+
+def test_compare_with_deep_json(tmp_path) -> None:
+    (tmp_path / "deep.json").write_text("[" * 100_000)
+    result = invoke("doctor", "--compare", str(tmp_path / "deep.json"), env=NO_ENGINE)
+    assert_one_clear_line(result, "lab: ", "deep.json")
+
+
+def test_compare_with_a_device() -> None:
+    result = invoke("doctor", "--compare", "/dev/zero", env=NO_ENGINE, timeout=60)
+    assert_one_clear_line(result, "lab: ", "/dev/zero", "not a regular file")
+
+
+def test_compare_with_wrong_types(tmp_path) -> None:
+    (tmp_path / "t.json").write_text('{"lab_facts": 1, "images": {"stock": [1, 2]}}')
+    result = invoke("doctor", "--compare", str(tmp_path / "t.json"), env=NO_ENGINE)
+    assert_one_clear_line(result, "lab: ", "t.json")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("platform", 5), ("repository", "--help"), ("rootfs", "\x1b[2J")]
+)
+def test_pull_with_a_bad_lock(tmp_path, field: str, value) -> None:
+    entry = {"image": "lab-cpython:ft", "platform": "linux/amd64",
+             "rootfs": "sha256:" + "1" * 64, "fingerprint": {},
+             "repository": "127.0.0.1:5000/class/lab-cpython", "digest": "sha256:" + "2" * 64,
+             field: value}  # fmt: skip
+    lock = tmp_path / "lab.lock"
+    lock.write_text(json.dumps({"lab_lock": 1, "registry": None, "images": {"ft": entry}}))
+    result = invoke("pull", "--lock", str(lock), env=NO_ENGINE)
+    assert_one_clear_line(result, "lab: ", field)
+    assert "\x1b" not in result.stderr
