@@ -132,7 +132,7 @@ class Frames:
         if line == b"@start %d" % self.index:
             self.started = True
         elif line.startswith(b"|%d " % self.index) and self.started:
-            self.on_line(untrusted.text(line.partition(b" ")[2]))
+            self.on_line(untrusted.text(line.partition(b" ")[2], untrusted.MAX_LINE_CHARS))
         elif line.startswith(b"@end %d " % self.index) and self.started:
             self.outcome = self._outcome(line.split(b" ", 2)[2])
             if self.outcome is None:

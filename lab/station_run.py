@@ -222,39 +222,53 @@ class StationRun:
 
 
 class Collector:
-    """One experiment's lines: observations taken in (checked), the rest shown."""
+    """One experiment's lines: observations taken in (checked), the rest shown; both capped,
+    so an endless stream fills neither the host's memory nor the terminal."""
 
     def __init__(self, experiment: str, variant: str, observations: Observations, say) -> None:
         self.experiment, self.variant = experiment, variant
         self.observations, self.say = observations, say
-        self.taken = self.dropped = self.chars = 0
-        self.malformed: list[str] = []
+        self.taken = self.dropped = self.chars = self.shown = self.hidden = 0
 
     def line(self, line: str) -> None:
-        if not line.startswith(MARKER):
-            self.say(f"  {self.variant:>5} │ {untrusted.text(line)}")
-            return
-        self.chars += len(line)
-        if self.taken >= untrusted.MAX_OBSERVATIONS or self.chars > untrusted.MAX_OBSERVED_CHARS:
+        if line.startswith(MARKER):
+            self.observe(line[len(MARKER) :])
+        else:
+            self.show(f"│ {untrusted.text(line)}")
+
+    def observe(self, payload: str) -> None:
+        over = self.chars + len(payload) > untrusted.MAX_OBSERVED_CHARS
+        if self.taken >= untrusted.MAX_OBSERVATIONS or over:
             self.dropped += 1
             return
         try:
-            record = untrusted.observation(line[len(MARKER) :])
+            record = untrusted.observation(payload)
         except untrusted.Malformed as why:
-            self.malformed.append(str(why))
-            self.say(f"  {self.variant:>5} ✗ a malformed observation, ignored: {why}")
+            self.show(f"✗ a malformed observation, ignored: {why}")
             return
         self.taken += 1
+        self.chars += len(payload)
         observation = Observation(self.experiment, self.variant, **record)
         self.observations.add(observation)
         value = untrusted.text(format_value(observation.value, observation.unit))
-        self.say(f"  {self.variant:>5} ● {observation.key} = {value}")
+        self.show(f"● {observation.key} = {value}")
+
+    def show(self, text: str) -> None:
+        if self.shown >= untrusted.MAX_SHOWN_LINES:
+            self.hidden += 1
+            return
+        self.shown += 1
+        self.say(f"  {self.variant:>5} {text}")
 
     def done(self) -> None:
+        where = f"lab: {self.experiment} on {self.variant}"
+        if self.hidden:
+            self.say(f"{where} printed {self.hidden} more lines, not shown")
         if self.dropped:
             self.say(
-                f"lab: {self.experiment} on {self.variant} printed more observations than the "
-                f"lab keeps ({untrusted.MAX_OBSERVATIONS:,}, or 5 MB); {self.dropped} were ignored"
+                f"{where} printed more observations than the lab keeps "
+                f"({untrusted.MAX_OBSERVATIONS:,}, or {untrusted.MAX_OBSERVED_CHARS:,} "
+                f"characters); {self.dropped} were ignored"
             )
 
 

@@ -20,13 +20,20 @@ from typing import Any
 
 from lab.errors import LabError
 
-MAX_TEXT = 2000  # characters of one line kept
+MAX_TEXT = 2000  # characters of one line shown
+MAX_SHOWN_LINES = 2000  # per experiment: the rest are counted, not shown
 MAX_OBSERVATIONS = 2000  # per experiment: an endless stream must not fill the host's memory
-MAX_VALUE_CHARS = 100_000  # an observation's JSON
-MAX_OBSERVED_CHARS = 5_000_000  # all of one experiment's observations
+MAX_VALUE_CHARS = 100_000  # an observation's JSON, parsed whole
+MAX_OBSERVED_CHARS = 5_000_000  # all of one experiment's observations (5 MB)
+MAX_DEPTH = 20  # lists and objects inside an observation's value: no recursion past it
+# A line as the host takes it from a container: an observation's marker and JSON, whole.
+MAX_LINE_CHARS = MAX_VALUE_CHARS + 1000
 # C0 and C1 controls (escape sequences start with ESC or CSI), DEL, and Unicode's bidi
 # overrides, which can make a terminal line read differently from what it holds.
 CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Lone surrogates: a file name that is not UTF-8 (os.listdir's surrogateescape), or a
+# JSON "\ud800". No UTF-8 writer can encode them.
+SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class Malformed(ValueError):
@@ -37,7 +44,7 @@ def text(raw: bytes | str, limit: int = MAX_TEXT) -> str:
     """RAW as one printable line: decoded leniently, controls shown as `?`, cut at LIMIT."""
     if isinstance(raw, bytes):
         raw = raw.decode("utf-8", errors="replace")
-    clean = CONTROL.sub("?", raw.expandtabs(4))
+    clean = SURROGATE.sub("\ufffd", CONTROL.sub("?", raw.expandtabs(4)))
     return clean if len(clean) <= limit else clean[: limit - 1] + "…"
 
 
@@ -45,14 +52,20 @@ def _no_constants(name: str) -> Any:
     raise Malformed(f"{name} is not a number JSON can hold")
 
 
-def _finite(value: Any) -> Any:
-    """VALUE, with every float checked finite (json also parses 1e999 as inf)."""
+def _finite(value: Any, depth: int = 0) -> Any:
+    """VALUE, with every float checked finite (json also parses 1e999 as inf), lone
+    surrogates replaced, and its nesting bounded: what keeps it (asdict, json.dumps)
+    recurses, and must not run out."""
     if isinstance(value, float) and not math.isfinite(value):
         raise Malformed(f"{value} is not a number JSON can hold")
+    if isinstance(value, str):  # "\ud800": no UTF-8 reader of report.json could take it
+        return SURROGATE.sub("\ufffd", value)
+    if isinstance(value, (list, dict)) and depth >= MAX_DEPTH:
+        raise Malformed(f"nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, list):
-        return [_finite(v) for v in value]
+        return [_finite(v, depth + 1) for v in value]
     if isinstance(value, dict):
-        return {text(k, 200): _finite(v) for k, v in value.items()}
+        return {text(k, 200): _finite(v, depth + 1) for k, v in value.items()}
     return value
 
 
