@@ -9,10 +9,12 @@ CA bundle. What invoke adds per run is the run's own folder, a name and labels.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
@@ -103,21 +105,113 @@ def engine_machine() -> tuple[int, int]:
     return cpus or 1, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
+DEFAULT_DISK_LIMIT = "1g"
+
+
 def limits() -> dict[str, str]:
     """compose.yaml's limits for this machine (LAB_MEMORY_LIMIT etc. set by hand win).
 
     Memory: three quarters of the machine's (what is left keeps it alive when an
-    experiment runs away); processes: 512, or 64 a core on big machines (station 3 starts
-    two workers a core, each with threads); CPUs: all of them (station 3 measures scaling
-    on every core: a quota below that would bend its figures).
+    experiment runs away), for all the lab's containers together (memory_share); processes:
+    512, or 64 a core on big machines (station 3 starts two workers a core, each with
+    threads); CPUs: all of them (station 3 measures scaling on every core: a quota below
+    that would bend its figures); disk: 1 GiB for a run's folder, and for each container's
+    /tmp.
     """
     cpus, memory = engine_machine()
     computed = {
         "LAB_MEMORY_LIMIT": f"{max(memory * 3 // 4 // 2**20, 1024)}m",
         "LAB_PIDS_LIMIT": str(max(512, 64 * cpus)),
         "LAB_CPUS": str(cpus),
+        "LAB_DISK_LIMIT": DEFAULT_DISK_LIMIT,
     }
     return {key: os.environ.get(key) or value for key, value in computed.items()}
+
+
+UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+
+
+def size_bytes(text: str, name: str) -> int:
+    """A size as docker writes it (`512m`, `1g`, `1048576`) in bytes; one line if not."""
+    number, unit = text.strip().lower().rstrip("ib"), ""
+    if number and number[-1] in UNITS:
+        number, unit = number[:-1], number[-1]
+    if not number.isdigit() or int(number) == 0:
+        raise LabError(f"{name}={text!r} is not a size such as 512m or 2g")
+    return int(number) * UNITS[unit]
+
+
+def disk_limit() -> int:
+    """What a run's folder may hold (LAB_DISK_LIMIT), in bytes."""
+    return size_bytes(limits()["LAB_DISK_LIMIT"], "LAB_DISK_LIMIT")
+
+
+# -- memory: one budget for every station run's containers at once ------------------------
+MIN_SHARE = 256 * 2**20  # below this a container is of no use to any station
+
+
+def held_by_other_runs(run_id: str) -> int:
+    """The memory limits of the lab's running station containers that are not RUN_ID's."""
+    ids = docker.docker(["ps", "-q", "--filter", "label=org.lab.run"], check=False).split()
+    if not ids:
+        return 0
+    fields = '{{index .Config.Labels "org.lab.run"}} {{.HostConfig.Memory}}'
+    out = docker.docker(["inspect", "--format", fields, *ids], check=False)
+    held = 0
+    for line in out.splitlines():
+        run, _, memory = line.rpartition(" ")
+        if run != run_id and memory.isdigit():
+            held += int(memory)
+    return held
+
+
+MEMORY_WAIT = 600.0  # seconds a run waits for others to leave it memory
+
+
+@contextmanager
+def memory_share(run_id: str, count: int) -> Iterator[int]:
+    """Bytes of memory for each of a run's COUNT containers: the lab's budget
+    (LAB_MEMORY_LIMIT, three quarters of the machine) less what other runs' containers
+    hold, split evenly, so that runs at once cannot together exceed the machine. While
+    other runs leave too little, the run waits for them (one line says so).
+
+    Held under a lock (in the user's cache folder) until the caller's containers exist,
+    so that two runs starting together do not both count the same free memory.
+    """
+    from lab.reading_cache import cache_dir
+
+    budget = size_bytes(limits()["LAB_MEMORY_LIMIT"], "LAB_MEMORY_LIMIT")
+    folder = cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    waited_since = None
+    while True:
+        fd = os.open(folder / "memory.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            others = held_by_other_runs(run_id)
+            share = (budget - others) // max(count, 1)
+            if not others or share >= MIN_SHARE:
+                yield share
+                return
+        finally:
+            os.close(fd)
+        waited_since = waited_since or _say_waiting(others, budget)
+        if time.monotonic() - waited_since > MEMORY_WAIT:
+            raise LabError(
+                f"other station runs still hold {others / 2**30:.1f} GiB of the lab's memory "
+                f"budget of {budget / 2**30:.1f} GiB (LAB_MEMORY_LIMIT) after "
+                f"{MEMORY_WAIT:.0f} s: try again when they are done"
+            )
+        time.sleep(1)
+
+
+def _say_waiting(others: int, budget: int) -> float:
+    print(
+        f"lab: waiting for other station runs: they hold {others / 2**30:.1f} GiB of the "
+        f"lab's memory budget of {budget / 2**30:.1f} GiB (LAB_MEMORY_LIMIT)",
+        file=sys.stderr, flush=True,
+    )  # fmt: skip
+    return time.monotonic()
 
 
 # -- names and labels: what a signal or the next run finds and removes --------------------

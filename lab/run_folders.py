@@ -49,20 +49,29 @@ class RunFolder:
 
 
 def _take_lock(station_fd: int, name: str, run_id: str) -> int | None:
-    """Lock `.<name>.lock`, made visible only once locked (a sweeper never sees it free)."""
+    """Lock `.<name>.lock`, made visible only once locked (a sweeper never sees it free).
+
+    The scratch file is briefly unlocked between its creation and the flock: another run's
+    sweep may take it for a dead run's and remove it then. That only costs another try.
+    """
     scratch = f".{name}.{run_id}.new"
-    fd = os.open(scratch, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                 0o644, dir_fd=station_fd)  # fmt: skip
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    os.write(fd, json.dumps({"run": run_id, "pid": os.getpid()}).encode())
-    try:
-        os.link(scratch, f".{name}.lock", src_dir_fd=station_fd, dst_dir_fd=station_fd)
-    except FileExistsError:
-        os.close(fd)
-        return None
-    finally:
-        os.unlink(scratch, dir_fd=station_fd)
-    return fd
+    for _ in range(100):
+        fd = os.open(scratch, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     0o644, dir_fd=station_fd)  # fmt: skip
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, json.dumps({"run": run_id, "pid": os.getpid()}).encode())
+        try:
+            os.link(scratch, f".{name}.lock", src_dir_fd=station_fd, dst_dir_fd=station_fd)
+            return fd
+        except FileExistsError:
+            os.close(fd)
+            return None
+        except FileNotFoundError:  # swept away before the flock: make it again
+            os.close(fd)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(scratch, dir_fd=station_fd)
+    raise LabError(f"could not lock a run folder in {scratch}: other runs keep removing it")
 
 
 def new(station_dir: Path, station_fd: int) -> RunFolder:
@@ -129,12 +138,13 @@ def release(run: RunFolder) -> None:
         run.lock_fd = -1
 
 
-def _stale(station_fd: int, lock_name: str) -> str | None:
-    """The run ID in LOCK_NAME when no live run holds it; None while one does."""
+def _stale(station_fd: int, lock_name: str) -> tuple[str, int] | None:
+    """(the run ID in LOCK_NAME, its descriptor, locked by us) when no live run holds it;
+    ("", -1) when there is no lock; None while a run (or another sweep) holds it."""
     try:
         fd = os.open(lock_name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=station_fd)
     except FileNotFoundError:
-        return ""
+        return "", -1
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -142,32 +152,40 @@ def _stale(station_fd: int, lock_name: str) -> str | None:
         return None
     try:
         record = json.loads(os.read(fd, 4096) or b"{}")
-        return str(record.get("run", "")) if isinstance(record, dict) else ""
+        run_id = str(record.get("run", "")) if isinstance(record, dict) else ""
     except ValueError:
-        return ""
-    finally:
-        os.close(fd)
+        run_id = ""
+    return run_id, fd
 
 
 def sweep(results: Path, remove_containers: Callable[[str], None]) -> list[str]:
     """Remove what dead runs left under RESULTS: `.partial` folders, locks, containers.
 
-    Returns what was removed, for one line to say so.
+    Returns what was removed, for one line to say so. A dead run's lock is held while its
+    folder goes, so two runs sweeping at once do not both remove (and name) it.
     """
     swept = []
     for station_dir in sorted(results.glob("station-*")):
         if station_dir.is_symlink() or not station_dir.is_dir():
             continue
         with _opened(station_dir) as station_fd:
-            for name in _dead_runs(station_fd, remove_containers):
-                safe_files.remove_tree(station_dir / f"{name}{PARTIAL}")
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(f".{name}.lock", dir_fd=station_fd)
-                swept.append(f"{station_dir.name}/{name}{PARTIAL}")
+            for name, lock_fd in _dead_runs(station_fd, remove_containers):
+                try:
+                    partial = station_dir / f"{name}{PARTIAL}"
+                    if os.path.lexists(partial):
+                        safe_files.remove_tree(partial)
+                        swept.append(f"{station_dir.name}/{name}{PARTIAL}")
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(f".{name}.lock", dir_fd=station_fd)
+                finally:
+                    if lock_fd >= 0:
+                        os.close(lock_fd)
     return swept
 
 
-def _dead_runs(station_fd: int, remove_containers: Callable[[str], None]) -> Iterator[str]:
+def _dead_runs(
+    station_fd: int, remove_containers: Callable[[str], None]
+) -> Iterator[tuple[str, int]]:
     names = set()
     for entry in os.listdir(station_fd):
         if entry.endswith(PARTIAL) and NAME.fullmatch(entry[: -len(PARTIAL)]):
@@ -175,20 +193,20 @@ def _dead_runs(station_fd: int, remove_containers: Callable[[str], None]) -> Ite
         elif entry.startswith(".") and entry.endswith(".lock") and NAME.fullmatch(entry[1:-5]):
             names.add(entry[1:-5])
     for entry in os.listdir(station_fd):  # a lock file a run died making
-        if (
-            entry.startswith(".")
-            and entry.endswith(".new")
-            and _stale(station_fd, entry) is not None
-        ):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(entry, dir_fd=station_fd)
+        if entry.startswith(".") and entry.endswith(".new"):
+            stale = _stale(station_fd, entry)
+            if stale is not None and stale[1] >= 0:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(entry, dir_fd=station_fd)
+                os.close(stale[1])
     for name in sorted(names):
-        run_id = _stale(station_fd, f".{name}.lock")
-        if run_id is None:
+        stale = _stale(station_fd, f".{name}.lock")
+        if stale is None:
             continue  # a live run
+        run_id, lock_fd = stale
         if run_id:
             remove_containers(run_id)  # first: a container of it may still be writing
-        yield name
+        yield name, lock_fd
 
 
 @contextlib.contextmanager

@@ -30,6 +30,7 @@ STATIONS_MOUNT = "/lab/stations"
 OUTPUT_MOUNT = "/lab/output"
 START_GRACE = 120.0  # seconds for a container to start and read its plan
 STOP_GRACE = 15.0  # beyond an experiment's timeout, before the host stops the container
+DISK_STOP = "stopped: it wrote more than the run's disk limit"
 
 
 @dataclass
@@ -40,6 +41,7 @@ class Job:
     argv: list[str]
     env: dict[str, str]
     timeout: float
+    disk_bytes: int | None = None  # what the run folder (and /tmp) may hold
 
 
 @dataclass
@@ -82,7 +84,7 @@ class Runner(Protocol):
 
 def as_record(job: Job) -> dict:
     """What the supervisor reads of a job."""
-    return {"argv": job.argv, "env": job.env, "timeout": job.timeout}
+    return {"argv": job.argv, "env": job.env, "timeout": job.timeout, "disk_bytes": job.disk_bytes}
 
 
 def plan(jobs: Sequence[Job]) -> str:
@@ -93,9 +95,9 @@ def supervisor_argv(jobs: Sequence[Job]) -> list[str]:
     return ["python3", "-m", "labkit.supervisor", plan(jobs)]
 
 
-def size(count: int | None) -> str:
-    if not count:
-        return "unknown"
+def size(count: object) -> str:
+    if not isinstance(count, int) or isinstance(count, bool) or count <= 0:
+        return "unknown"  # a supervisor's record is checked, not trusted
     return f"{count / 2**30:.1f} GiB" if count >= 2**30 else f"{count / 2**20:.0f} MiB"
 
 
@@ -110,6 +112,8 @@ def why_stopped(record: dict, timeout: float) -> str:
     if stopped == "processes":
         limit = record.get("processes")
         return f"hit the limit of {limit if isinstance(limit, int) else '?'} processes"
+    if stopped == "disk":
+        return f"{DISK_STOP} ({size(record.get('disk_bytes'))}, LAB_DISK_LIMIT)"
     if isinstance(record.get("error"), str):
         return untrusted.text(record["error"], 200)
     return ""
@@ -170,12 +174,12 @@ class Lines:
 class Box:
     """One container (a variant, a set of capabilities) and the supervisor in it."""
 
-    def __init__(self, name: str, command: list[str]) -> None:
+    def __init__(self, name: str, command: list[str], limits: dict[str, str]) -> None:
         self.name, self.jobs, self.broken = name, 0, False
         self.lines = Lines()
         self.process = subprocess.Popen(
             command,
-            env=containers.env(),
+            env=containers.env(limits),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -239,12 +243,28 @@ class ComposeRunner:
     def __init__(self) -> None:
         self.boxes: dict[tuple, Box] = {}
         self.readers: dict[str, subprocess.Popen] = {}
+        self.memory: int | None = None  # each container's share of the lab's memory budget
 
     def prepare(self, groups, output, labels) -> None:
-        for variant, capabilities in groups:
-            key = (variant.name, tuple(sorted(capabilities)))
-            if key not in self.boxes:
-                self._start(variant, capabilities, output, labels, key)
+        run_id = labels.get("org.lab.run", "")
+        with containers.memory_share(run_id, len(groups)) as self.memory:
+            for variant, capabilities in groups:
+                key = (variant.name, tuple(sorted(capabilities)))
+                if key not in self.boxes:
+                    self._start(variant, capabilities, output, labels, key)
+            self._await_containers(run_id)  # counted by the next run, before the lock goes
+
+    def _await_containers(self, run_id: str) -> None:
+        """Until every box's container exists (or its start failed), a few seconds."""
+        until = time.monotonic() + 30
+        while time.monotonic() < until:
+            made = docker.docker(
+                ["ps", "-aq", "--filter", f"label=org.lab.run={run_id}"], check=False
+            ).split()
+            failed = sum(box.process.poll() is not None for box in self.boxes.values())
+            if len(made) + failed >= len(self.boxes):
+                return
+            time.sleep(0.1)
 
     def run(self, variant, job, *, capabilities, output, labels, on_line) -> Outcome:
         key = (variant.name, tuple(sorted(capabilities)))
@@ -268,7 +288,8 @@ class ComposeRunner:
             variant, ["python3", "-m", "labkit.supervisor"], capabilities=capabilities,
             tty=False, name=name, labels=labels, volumes=[(output, OUTPUT_MOUNT, "rw")],
         )  # fmt: skip
-        self.boxes[key] = Box(name, command)
+        memory = {"LAB_MEMORY_LIMIT": str(self.memory)} if self.memory else {}
+        self.boxes[key] = Box(name, command, memory)
         return self.boxes[key]
 
     def close(self) -> None:
@@ -304,7 +325,7 @@ class ComposeRunner:
             command, env=containers.env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, start_new_session=True,
         )  # fmt: skip
-        self.readers[name] = process
+        self.readers[name] = process  # until it answers: a signal meanwhile, stop_all removes it
         try:
             out, err = process.communicate(json.dumps(entries).encode(), timeout=START_GRACE)
         except subprocess.TimeoutExpired:
@@ -312,8 +333,7 @@ class ComposeRunner:
             process.kill()
             out, err = process.communicate()
             err += b"\nit did not answer in time"
-        finally:
-            self.readers.pop(name, None)
+        del self.readers[name]
         if process.returncode != 0:
             last = (err.strip().splitlines() or [b"no output"])[-1]
             raise LabError(

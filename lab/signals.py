@@ -1,4 +1,4 @@
-"""SIGINT, SIGTERM and SIGHUP during a run: stop what was started, say so, exit 128+N.
+"""SIGINT, SIGTERM, SIGHUP and SIGQUIT during a run: stop what was started, say so, exit 128+N.
 
 The signal becomes an `Interrupted` exception in the main thread, wherever it is
 waiting; the code that started containers and folders removes them on the way out
@@ -12,7 +12,7 @@ import contextlib
 import signal
 from collections.abc import Iterator
 
-HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+HANDLED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
 class Interrupted(BaseException):
@@ -42,7 +42,7 @@ def _raise(signum: int, frame: object) -> None:
 
 @contextlib.contextmanager
 def interruptible() -> Iterator[None]:
-    """Within: SIGINT, SIGTERM and SIGHUP raise Interrupted. The old handlers come back after."""
+    """Within: the HANDLED signals raise Interrupted. The old handlers come back after."""
     previous = {s: signal.signal(s, _raise) for s in HANDLED}
     try:
         yield

@@ -1,7 +1,7 @@
 """`invoke station N`: Read, Run, Check, Explain, then a report in results/station-N/<time>/.
 
 The report appears whole when the run finishes, or not at all: on an error, a signal
-(SIGINT, SIGTERM, SIGHUP) or a refused run folder, the run's containers and its
+(SIGINT, SIGTERM, SIGHUP, SIGQUIT) or a refused run folder, the run's containers and its
 `.partial` folder are removed. What the containers wrote or printed is untrusted.
 """
 
@@ -22,7 +22,16 @@ from lab.config import variant as lookup_variant
 from lab.errors import LabError
 from lab.observations import Observation, Observations, load_checks, run_check
 from lab.report import format_value, reading_line, write
-from lab.runner import OUTPUT_MOUNT, STATIONS_MOUNT, ComposeRunner, Job, Outcome, Runner
+from lab.runner import (
+    DISK_STOP,
+    OUTPUT_MOUNT,
+    STATIONS_MOUNT,
+    ComposeRunner,
+    Job,
+    Outcome,
+    Runner,
+    size,
+)
 from lab.stations import Experiment, Station
 
 MARKER = "@@lab-observation "  # labkit.protocol's: what an experiment's observe() prints
@@ -162,7 +171,7 @@ class StationRun:
         timeout = experiment.timeout
         if variant.name in self.observations.emulated:
             timeout *= EMULATION_SLOWDOWN
-        job = Job(experiment.name, ["python3", script], env, timeout)
+        job = Job(experiment.name, ["python3", script], env, timeout, containers.disk_limit())
         collector = Collector(experiment.name, variant.name, self.observations, self.say)
         outcome: Outcome = self.runner.run(
             variant, job, capabilities=experiment.capabilities, output=self.output,
@@ -172,6 +181,10 @@ class StationRun:
         status = f"exit {outcome.exit_code}" if outcome.exit_code else "done"
         note = f": {outcome.note}" if outcome.note else ""
         self.say(f"  {status} in {outcome.seconds:.1f} s{note}")
+        if outcome.note.startswith(DISK_STOP):  # nothing of a run past its limit is kept
+            raise LabError(
+                f"{experiment.name} on {variant.name} {outcome.note}; the run is not kept"
+            )
         if outcome.note:
             self.say(f"lab: {experiment.name} on {variant.name} {outcome.note}")
         self.report["experiments"].append(
@@ -297,8 +310,11 @@ def run_station(
         with signals.interruptible():
             try:
                 report = attempt(station, options, runner, say, folder, ids, checks, absent)
-                with signals.shielded():
-                    return report, finish(report, folder)
+                with signals.shielded() as arrived:  # the report is written whole, then...
+                    write_report(report, folder)
+                    if not arrived:
+                        return report, run_folders.publish(folder)
+                raise signals.Interrupted(arrived[0])  # ... kept only if no signal came
             except BaseException as error:
                 clean_up(runner, folder, error)
                 raise
@@ -311,11 +327,13 @@ def station_folder(results: Path, station: Station) -> tuple[Path, int]:
     root_fd = safe_files.open_root(results)
     try:
         station_dir = results / f"station-{station.label}"
-        return station_dir, safe_files.open_folder(
-            root_fd, station_dir.name, create=True, shown=station_dir
-        )
+        fd = safe_files.open_folder(root_fd, station_dir.name, create=True, shown=station_dir)
     finally:
         os.close(root_fd)
+    if docker.hands_back():  # root's runs lend their folder to uid 1000, which may be a real
+        os.fchown(fd, 0, 0)  # local account: no one else may reach it while the run lasts
+        os.fchmod(fd, 0o700)
+    return station_dir, fd
 
 
 def clean_up(runner: Runner, folder: run_folders.RunFolder, error: BaseException) -> None:
@@ -365,14 +383,20 @@ def attempt(station, options, runner, say, folder, ids, checks, absent=()) -> di
     return report
 
 
-def finish(report: dict, folder: run_folders.RunFolder) -> Path:
-    """Write the report, hand the folder back and publish it (or raise: nothing is kept)."""
+def write_report(report: dict, folder: run_folders.RunFolder) -> None:
+    """Write the report and hand the folder back (or raise: nothing is kept)."""
     if not docker.hands_back():  # the container wrote as this user: it may have locked us out
         os.fchmod(folder.fd, 0o755)
-    leaving = safe_files.links_leaving(folder.partial)
+    leaving = safe_files.links_leaving(folder.partial, OUTPUT_MOUNT)
     if leaving:
         raise LabError(
             f"an experiment left a link out of its run folder ({leaving[0]}); the run is not kept"
+        )
+    limit = containers.disk_limit()
+    if safe_files.tree_bytes(folder.partial, limit) > limit:  # the supervisor's word, checked
+        raise LabError(
+            f"the run folder holds more than the run's disk limit ({size(limit)}, "
+            "LAB_DISK_LIMIT); the run is not kept"
         )
     names = sorted(os.listdir(folder.fd))
     report["files"] = [untrusted.text(name, 200) for name in names[:MAX_FILES]]
@@ -381,7 +405,6 @@ def finish(report: dict, folder: run_folders.RunFolder) -> Path:
     write(report, folder.fd, folder.partial)
     if docker.hands_back():
         safe_files.chown_tree(folder.station_fd, folder.partial.name, os.getuid(), os.getgid())
-    return run_folders.publish(folder)
 
 
 def as_json(report: dict) -> str:

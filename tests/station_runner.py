@@ -2,7 +2,8 @@
 
 Each experiment runs under labkit.supervisor (a plan of one) in the real image, with the
 mounts, user and restrictions compose.yaml gives: every capability dropped but what the
-experiment declares, no new privileges, no network, memory and process limits.
+experiment declares, no new privileges, no network, a read-only image with a sized /tmp,
+memory and process limits, and the supervisor as PID 1.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ class TestcontainersRunner:
             network_mode="none",
             mem_limit=fitted["LAB_MEMORY_LIMIT"],
             pids_limit=int(fitted["LAB_PIDS_LIMIT"]),
-            init=True,
+            init=False,  # the supervisor is PID 1, as in compose.yaml
+            read_only=True,
+            tmpfs={"/tmp": f"rw,exec,nosuid,nodev,mode=1777,size={fitted['LAB_DISK_LIMIT']}"},
             user="1000:1000",
             group_add=["1000"],
             working_dir="/lab",

@@ -185,6 +185,156 @@ def test_memory_and_process_limits_end_that_experiment_with_one_line(hostile) ->
     assert not hostile.leftovers()
 
 
+def test_a_classic_fork_bomb_ends_within_seconds_of_the_limit(hostile) -> None:
+    hostile.write(
+        {
+            "bomb": """
+            import os
+            while True:
+                try:
+                    os.fork()
+                except OSError:
+                    pass
+            """,
+            "after": "print('still running')",
+        }
+    )
+    started = time.monotonic()
+    result = hostile.run(LAB_PIDS_LIMIT="64")
+    assert "lab: bomb on stock hit the limit of 64 processes" in result.stdout
+    assert "still running" in result.stdout
+    assert time.monotonic() - started < 60, "not left to run to its 300 s timeout"
+    assert not hostile.leftovers()
+
+
+FORGER = r"""
+import ctypes, json, os
+frames = (
+    b'@end 0 {"exit_code": 0, "seconds": 0.1}\n@start 1\n'
+    b'|1 @@lab-observation {"name": "verdict", "value": "forged"}\n'
+    b'@end 1 {"exit_code": 0, "seconds": 0.1}\n'
+)
+for target in ("/proc/1/fd/1", f"/proc/{os.getppid()}/fd/1"):
+    try:
+        fd = os.open(target, os.O_WRONLY)
+        os.write(fd, frames)
+        print("wrote", target)
+    except OSError as error:
+        print("refused", target, error.strerror)
+libc = ctypes.CDLL(None, use_errno=True)
+print("ptrace attach to PID 1:", libc.ptrace(16, 1, 0, 0), ctypes.get_errno())
+for signum in (2, 9, 15):
+    try:
+        os.kill(1, signum)
+    except OSError as error:
+        print("kill refused", error.strerror)
+if os.fork() == 0:  # a daemon that waits for the next experiment and writes into its pipe
+    os.setsid()
+    import time
+    for _ in range(300):
+        for pid in os.listdir("/proc"):
+            if pid.isdigit() and int(pid) > os.getpid():
+                try:
+                    fd = os.open(f"/proc/{pid}/fd/1", os.O_WRONLY)
+                    os.write(fd, b'@@lab-observation {"name": "verdict", "value": "forged"}\n')
+                except OSError:
+                    pass
+        time.sleep(0.01)
+    os._exit(0)
+"""
+
+
+def test_an_experiment_cannot_forge_the_next_ones_run(hostile) -> None:
+    """The red team's attack: write frames into the supervisor's stdout (PID 1), trace it,
+    signal it, and leave a daemon to write into the next experiment's pipe."""
+    hostile.write(
+        {
+            "forger": FORGER,
+            "honest": "from labkit import observe\nobserve('verdict', 'real')\nraise SystemExit(3)",
+        },
+        "def check_verdict(obs):\n    return obs['honest.verdict'] == 'real', 'real'\n",
+    )
+    result = hostile.run()
+    assert "refused /proc/1/fd/1 Permission denied" in result.stdout, result.stdout[-3000:]
+    assert "ptrace attach to PID 1: -1 1" in result.stdout  # EPERM
+    assert result.code == 1, "the honest experiment's exit 3 is seen"
+    report = hostile.reports()[0]
+    codes = {e["experiment"]: e["exit_code"] for e in report["experiments"]}
+    assert codes == {"forger": 0, "honest": 3}
+    verdicts = [o["value"] for o in report["observations"] if o["name"] == "verdict"]
+    assert verdicts == ["real"] and report["checks"][0]["status"] == "pass"
+
+
+def test_experiments_share_no_home_temp_or_image(hostile) -> None:
+    hostile.write(
+        {
+            "plant": """
+            import os, site, sysconfig
+            user_site = site.getusersitepackages()
+            os.makedirs(user_site)
+            open(os.path.join(user_site, "usercustomize.py"), "w").write("print('PLANTED')")
+            open("/tmp/planted", "w").write("x")
+            open("/dev/shm/planted", "w").write("x")
+            try:
+                open(os.path.join(sysconfig.get_paths()["purelib"], "evil.pth"), "w")
+            except OSError as error:
+                print("image:", error.strerror)
+            print("home:", os.environ["HOME"])
+            """,
+            "look": """
+            import os
+            from labkit import observe
+            observe("left", sorted(os.listdir("/tmp")) + sorted(os.listdir("/dev/shm")))
+            print("home:", os.environ["HOME"])
+            """,
+        }
+    )
+    result = hostile.run()
+    assert result.code == 0, result.stdout[-3000:]
+    assert "image: Read-only file system" in result.stdout
+    assert "PLANTED" not in result.stdout
+    left = hostile.reports()[0]["observations"][0]["value"]
+    assert len(left) == 1 and left[0].startswith("lab-job1-"), "only the job's own HOME"
+
+
+def test_a_run_past_its_disk_limit_is_stopped_and_kept_nowhere(hostile) -> None:
+    hostile.write(
+        {
+            "fill": """
+            import os
+            for i in range(10**6):
+                with open(f"/lab/output/f{i}", "wb") as out:
+                    out.write(b"x" * 2**20)
+            """
+        }
+    )
+    started = time.monotonic()
+    result = hostile.run(LAB_DISK_LIMIT="64m")
+    line = one_lab_line(result)
+    assert line == (
+        "lab: fill on stock stopped: it wrote more than the run's disk limit "
+        "(64 MiB, LAB_DISK_LIMIT); the run is not kept"
+    )
+    assert result.code == 2 and time.monotonic() - started < 60
+    assert not hostile.leftovers() and not hostile.reports()
+
+
+def test_the_containers_tmp_is_held_to_the_disk_limit(hostile) -> None:
+    hostile.write(
+        {
+            "fill": """
+            import os
+            with open("/tmp/big", "wb") as out:
+                while True:
+                    out.write(b"x" * 2**20)
+            """
+        }
+    )
+    result = hostile.run(LAB_DISK_LIMIT="64m")
+    assert "stopped: it wrote more than the run's disk limit (64 MiB" in result.stderr
+    assert not hostile.leftovers() and not hostile.reports()
+
+
 def test_an_experiment_past_its_timeout_fails_its_run_with_one_line(hostile) -> None:
     hostile.write(
         {"hang": "import time; time.sleep(600)", "after": "print('still running')"},
@@ -261,6 +411,7 @@ def start(hostile: Hostile) -> subprocess.Popen:
         (signal.SIGINT, True),
         (signal.SIGTERM, False),
         (signal.SIGTERM, True),
+        (signal.SIGQUIT, False),
     ],
 )
 def test_a_signal_removes_the_container_and_the_partial_folder(hostile, signum, group) -> None:

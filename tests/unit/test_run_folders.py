@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from lab import run_folders, safe_files
+
+NOBODY = 65534
 
 
 def open_station(path: Path) -> int:
@@ -74,3 +78,54 @@ def test_sweeping_never_follows_a_link(tmp_path) -> None:
     (station / "20200101-000000.partial").symlink_to(elsewhere)
     run_folders.sweep(tmp_path, lambda run_id: None)
     assert (elsewhere / "keep").is_dir()
+
+
+def test_a_sweep_that_removes_the_scratch_lock_before_its_flock_costs_a_retry(
+    tmp_path, monkeypatch
+) -> None:
+    """Another run's sweep may find the scratch file in the moment between its O_EXCL
+    create and its flock, take it for a dead run's, and unlink it: the run tries again."""
+    station = tmp_path / "station-3"
+    fd = open_station(station)
+    real_flock, swept = run_folders.fcntl.flock, []
+
+    def sweep_first(lock_fd: int, operation: int) -> None:
+        if not swept:  # the first flock: the scratch file is there, unlocked
+            swept.append("done")
+            monkeypatch.setattr(run_folders.fcntl, "flock", real_flock)
+            run_folders.sweep(tmp_path, lambda run_id: None)
+        real_flock(lock_fd, operation)
+
+    monkeypatch.setattr(run_folders.fcntl, "flock", sweep_first)
+    run = run_folders.new(station, fd)
+    monkeypatch.undo()
+    assert swept == ["done"] and run.partial.is_dir()
+    assert sorted(p.name for p in station.iterdir()) == [f".{run.name}.lock", run.partial.name]
+    run_folders.discard(run)
+
+
+def test_a_folder_an_experiment_made_unreadable_is_removed() -> None:
+    """As a normal user (root reads any folder, so the test drops to nobody where it can):
+    a container running as that user may leave a mode-0 folder, nested, in its run folder."""
+    top = Path(tempfile.mkdtemp(prefix="lab-mode0-"))
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: the user, making and removing the tree
+            code = 1
+            try:
+                if os.getuid() == 0:
+                    os.chown(top, NOBODY, NOBODY)
+                    os.setgid(NOBODY)
+                    os.setuid(NOBODY)
+                run = top / "20200101-000000.partial"
+                (run / "a" / "b").mkdir(parents=True)
+                (run / "a" / "b" / "f").write_text("x")
+                os.chmod(run / "a" / "b", 0)
+                os.chmod(run / "a", 0)
+                safe_files.remove_tree(run)
+                code = 0 if not run.exists() else 2
+            finally:
+                os._exit(code)
+        assert os.waitpid(pid, 0)[1] == 0
+    finally:
+        shutil.rmtree(top)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -71,3 +72,65 @@ def test_bytes_that_are_not_utf8_pass_through_prefixed() -> None:
     lines = supervise(python("import sys; sys.stdout.buffer.write(b'\\xff\\xfe' * 5000)"))
     pieces = [line for line in lines if line.startswith(b"|0 ")]
     assert len(pieces) == 2 and all(len(p) <= 8192 + 3 for p in pieces)
+
+
+def test_each_job_has_a_home_and_temp_folder_of_its_own() -> None:
+    """What one job leaves in HOME (a usercustomize.py in its user site, say) is gone
+    before the next: each gets a fresh folder, removed after it."""
+    plant = (
+        "import os, site\n"
+        "os.makedirs(site.getusersitepackages())\n"
+        "open(os.path.join(site.getusersitepackages(), 'usercustomize.py'), 'w')"
+        ".write('print(\"PLANTED\")')\n"
+        "print('home', os.environ['HOME'], os.environ['TMPDIR'])\n"
+    )
+    lines = supervise(python(plant), python("import os; print('home', os.environ['HOME'])"))
+    homes = [line.split()[2] for line in lines if line.startswith(b"|") and b" home " in line]
+    assert len(set(homes)) == 2 and not any(b"PLANTED" in line for line in lines)
+    assert not any(Path(home.decode()).exists() for home in homes), "removed after its job"
+
+
+def test_a_job_that_writes_past_the_disk_limit_is_stopped(tmp_path) -> None:
+    writer = (
+        "import os\n"
+        "for i in range(10**6):\n"
+        f"    open(os.path.join({str(tmp_path)!r}, f'f{{i}}'), 'wb').write(b'x' * 2**20)\n"
+    )
+    job = {**python(writer), "env": {"LAB_OUTPUT": str(tmp_path)}, "disk_bytes": 64 * 2**20}
+    started = time.monotonic()
+    end = ends(supervise(job))[0]
+    assert end["stopped"] == "disk" and end["exit_code"] == 137
+    assert time.monotonic() - started < 10
+    assert sum(f.stat().st_size for f in tmp_path.iterdir()) < 512 * 2**20
+
+
+def test_one_file_past_the_disk_limit_is_refused_by_the_kernel(tmp_path) -> None:
+    big = f"open({str(tmp_path / 'big')!r}, 'wb').write(b'x' * 2**21)"
+    job = {**python(big), "env": {"LAB_OUTPUT": str(tmp_path)}, "disk_bytes": 2**20}
+    end = ends(supervise(job))[0]
+    assert end["exit_code"] != 0 and (tmp_path / "big").stat().st_size <= 2**20
+
+
+def test_the_supervisor_cannot_be_traced_or_its_stdout_opened_by_its_jobs() -> None:
+    """Not dumpable: a job running as the same user gets no way to the supervisor's stdout
+    but its own pipe. Run as nobody where the test is root (root may open any process's)."""
+    probe = (
+        "import ctypes, os\n"
+        "try:\n"
+        "    os.open(f'/proc/{os.getppid()}/fd/1', os.O_WRONLY); print('OPENED')\n"
+        "except PermissionError:\n"
+        "    print('open refused')\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "PTRACE_ATTACH = 16\n"
+        "print('attach', libc.ptrace(PTRACE_ATTACH, os.getppid(), 0, 0))\n"
+    )
+    python3 = "/usr/bin/python3"
+    drop = (lambda: (os.setgid(65534), os.setuid(65534))) if os.getuid() == 0 else None
+    job = {**python(probe), "argv": [python3, "-c", probe]}
+    done = subprocess.run(
+        [python3, "-m", "labkit.supervisor", json.dumps([job])],
+        env={"PYTHONPATH": str(STATIONS_DIR / "_lib"), "PATH": "/usr/bin:/bin"},
+        capture_output=True, timeout=60, check=True, preexec_fn=drop, cwd="/",
+    )  # fmt: skip
+    lines = done.stdout.splitlines()
+    assert b"|0 open refused" in lines and b"|0 attach -1" in lines, lines

@@ -16,9 +16,15 @@ to stdout is framed, so the host can tell what is whose:
     @end I {"exit_code": N, "seconds": S, "stopped": null|"timeout"|"memory"|"processes", ...}
 
 An experiment's output is prefixed, never passed through, so it cannot forge a frame by
-printing one. After each job, every process it left behind is killed: the next starts
-clean. The host trusts none of this either (an experiment runs as the same user and could
-reach the container's stdout another way): it keeps its own clock and checks each record.
+printing one; nor can it reach this process's stdout another way. In a station's container
+the supervisor is PID 1 (compose.yaml: no init) and not dumpable, so an experiment running
+as the same user can neither open /proc/1/fd/1 nor ptrace it, and signals from inside the
+container do not reach it. After each job every process it left behind is killed, and its
+HOME and temp folder are wiped: the next job starts clean, so nothing of an earlier one can
+write into the next one's pipe. A job is stopped, with a reason, when it passes its
+timeout, hits the process limit (at once: a fork bomb does not run on to its timeout) or
+writes more than its disk limit into the run folder or /tmp. The host still keeps its own
+clock and checks each record.
 """
 
 from __future__ import annotations
@@ -27,15 +33,24 @@ import contextlib
 import ctypes
 import json
 import os
+import resource
 import select
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 MAX_LINE = 8192  # longer lines are cut into pieces: the host never buffers without bound
 CGROUP = Path("/sys/fs/cgroup")
+TICK = 0.2  # seconds between looks at the limits while a job runs
+# Only as a container's PID 1 does this process own every process and all of /tmp: there it
+# may kill everything but itself and wipe the temp folders. Anywhere else (a plain host, in
+# the unit tests and bench/station_direct.py) it touches only its own jobs.
+SOLE_OWNER = os.getpid() == 1
+SCRATCH = ("/tmp", "/dev/shm")  # a container's writable places besides the run folder
 
 
 def emit(line: bytes) -> None:
@@ -71,6 +86,17 @@ def limits() -> dict:
     memory = cgroup_value("memory.max", "memory/memory.limit_in_bytes")
     processes = cgroup_value("pids.max", "pids/pids.max")
     return {"memory_bytes": memory, "processes": processes}
+
+
+def seal() -> None:
+    """Out of the experiments' reach, though they run as the same user: not dumpable (no
+    /proc/self/fd for them to open, no ptrace), and, as PID 1, deaf to their signals (the
+    kernel drops a signal to a namespace's init that has no handler for it)."""
+    PR_SET_DUMPABLE = 4
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    if SOLE_OWNER:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # Python's own handler would take it
 
 
 def become_subreaper() -> None:
@@ -109,31 +135,87 @@ def kill_the_rest(keep: int = 0) -> None:
                     os.waitpid(pid, os.WNOHANG)
         if not alive:
             return
+        if SOLE_OWNER:  # every process but this one, in one call: faster than a fork bomb
+            with contextlib.suppress(OSError):
+                os.kill(-1, signal.SIGKILL)
         for pid in alive:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
         time.sleep(0.01)
 
 
-def first_to_go() -> None:
-    """In the child: the OOM killer takes the experiment before the supervisor."""
+def job_limits(disk_bytes: int | None) -> None:
+    """In the child: the OOM killer takes the experiment before the supervisor, and no one
+    file it writes may pass the disk limit (Python sees EFBIG; it ignores SIGXFSZ)."""
     with contextlib.suppress(OSError):
         Path("/proc/self/oom_score_adj").write_text("1000")
+    if disk_bytes:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (disk_bytes, disk_bytes))
 
 
-def pump(process: subprocess.Popen, index: int, deadline: float) -> bool:
+def used_bytes(folder: str, stop_at: int) -> int:
+    """What FOLDER holds: apparent sizes, plus a block for each entry (so a million empty
+    files count too). Stops counting past STOP_AT."""
+    total, pending = 0, [folder]
+    while pending and total <= stop_at:
+        try:
+            entries = list(os.scandir(pending.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            with contextlib.suppress(OSError):
+                total += 4096 + entry.stat(follow_symlinks=False).st_size
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(entry.path)
+    return total
+
+
+def tmp_full() -> bool:
+    """Whether the container's /tmp (a tmpfs of the disk limit's size) is full."""
+    try:
+        stats = os.statvfs("/tmp")
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < 1 << 20
+
+
+class Watch:
+    """One job's limits, looked at every TICK: a reason to stop it, or None."""
+
+    def __init__(self, item: dict) -> None:
+        self.deadline = time.monotonic() + float(item["timeout"])
+        self.disk = item.get("disk_bytes")
+        self.output = item.get("env", {}).get("LAB_OUTPUT")
+        self.forks_refused = limit_counters()[1]
+
+    def reason(self) -> str | None:
+        if time.monotonic() >= self.deadline:
+            return "timeout"
+        if limit_counters()[1] > self.forks_refused:
+            return "processes"  # a fork was refused: a bomb does not get to run on
+        if self.disk and self.output and used_bytes(self.output, self.disk) > self.disk:
+            return "disk"
+        if self.disk and SOLE_OWNER and tmp_full():
+            return "disk"
+        return None
+
+
+def pump(process: subprocess.Popen, index: int, watch: Watch) -> str | None:
     """Relay the experiment's output, framed, until it and its pipe are done.
 
-    Returns False when the deadline passed first.
+    Returns why it was stopped early (timeout, processes, disk), or None.
     """
     fd = process.stdout.fileno()
     prefix = b"|%d " % index
     pending = b""
+    next_look = 0.0
     while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return False
-        ready, _, _ = select.select([fd], [], [], min(left, 0.2))
+        if time.monotonic() >= next_look:
+            stop = watch.reason()
+            if stop:
+                return stop
+            next_look = time.monotonic() + TICK
+        ready, _, _ = select.select([fd], [], [], TICK)
         if not ready:
             if process.poll() is not None:
                 kill_the_rest(process.pid)  # its leftovers may hold the pipe open
@@ -150,14 +232,38 @@ def pump(process: subprocess.Popen, index: int, deadline: float) -> bool:
             pending = pending[MAX_LINE:]
     if pending:
         emit(prefix + pending)
-    return True
+    return None
+
+
+def fresh_home(index: int) -> str:
+    """A HOME and temp folder of the job's own (no user site or cache of an earlier job)."""
+    return tempfile.mkdtemp(prefix=f"lab-job{index}-")
+
+
+def wipe(home: str) -> None:
+    """Remove what the job wrote outside the run folder: its HOME, and as PID 1 all of the
+    container's /tmp and /dev/shm (what a job leaves there could steer the next)."""
+    shutil.rmtree(home, ignore_errors=True)
+    if not SOLE_OWNER:
+        return
+    for folder in SCRATCH:
+        with contextlib.suppress(OSError), os.scandir(folder) as entries:
+            for entry in list(entries):
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
 
 
 def run_one(index: int, item: dict) -> dict:
     emit(b"@start %d" % index)
-    oom_before, pids_before = limit_counters()
+    oom_before = limit_counters()[0]
     started = time.monotonic()
-    env = {**os.environ, **{str(k): str(v) for k, v in item.get("env", {}).items()}}
+    home = fresh_home(index)
+    extra = {str(k): str(v) for k, v in item.get("env", {}).items()}
+    env = {**os.environ, "HOME": home, "TMPDIR": home, **extra}
+    watch = Watch(item)
     try:
         process = subprocess.Popen(
             [str(a) for a in item["argv"]],
@@ -166,27 +272,29 @@ def run_one(index: int, item: dict) -> dict:
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,
-            preexec_fn=first_to_go,
+            preexec_fn=lambda: job_limits(watch.disk),
         )
     except OSError as error:
+        wipe(home)
         return {"exit_code": 127, "seconds": 0.0, "stopped": None, "error": str(error)}
-    finished = pump(process, index, started + float(item["timeout"]))
+    stopped = pump(process, index, watch)
     kill_the_rest(process.pid)
     code = process.wait()
     seconds = time.monotonic() - started
-    oom_after, pids_after = limit_counters()
-    stopped = None
-    if not finished:
-        stopped = "timeout"
-    elif code and oom_after > oom_before:
+    if stopped is None and code and limit_counters()[0] > oom_before:
         stopped = "memory"
-    elif code and pids_after > pids_before:
-        stopped = "processes"
+    elif stopped is None and code and watch.reason() in ("processes", "disk"):
+        stopped = watch.reason()
+    wipe(home)
     exit_code = 128 - code if code < 0 else code  # killed by signal N: 128 + N, as shells say
-    return {"exit_code": exit_code, "seconds": seconds, "stopped": stopped, **limits()}
+    return {
+        "exit_code": exit_code, "seconds": seconds, "stopped": stopped,
+        "disk_bytes": watch.disk, **limits(),
+    }  # fmt: skip
 
 
 def main(argv: list[str]) -> int:
+    seal()
     become_subreaper()
     emit(b"@ready")
     jobs = json.loads(argv[1]) if len(argv) > 1 else map(json.loads, sys.stdin)
