@@ -49,7 +49,10 @@ def open_root(path: Path) -> int:
 
 
 def write_new(dir_fd: int, name: str, data: str, *, shown: Path) -> None:
-    """Create DIR/NAME with DATA; never through a link, never over what is there."""
+    """Create DIR/NAME with DATA; never through a link, never over what is there.
+
+    A full disk or quota is one line, and the half-written file is removed."""
+    payload = data.encode("utf-8", errors="replace")  # a lone surrogate is `?`, not a crash
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
         fd = os.open(name, flags, 0o644, dir_fd=dir_fd)
@@ -60,8 +63,22 @@ def write_new(dir_fd: int, name: str, data: str, *, shown: Path) -> None:
         ) from None
     except OSError as error:
         raise LabError(f"cannot write {shown / name}: {error.strerror}") from None
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(data)
+    try:
+        _write_all(fd, payload)
+    except OSError as error:  # ENOSPC, EDQUOT, EIO
+        with contextlib.suppress(OSError):
+            os.unlink(name, dir_fd=dir_fd)
+        raise LabError(f"cannot write {shown / name}: {error.strerror}") from None
+
+
+def _write_all(fd: int, payload: bytes) -> None:
+    """PAYLOAD into FD, then FD closed (a quota can refuse at the close, on NFS)."""
+    try:
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 def links_leaving(folder: Path) -> list[str]:

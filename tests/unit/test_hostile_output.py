@@ -7,16 +7,19 @@ Each limit is tried at its edge: exactly at it is taken, one over is dropped wit
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 from labkit.protocol import MARKER
 
-from lab import untrusted
+from lab import safe_files, untrusted
+from lab.errors import LabError
 from lab.observations import Observations
 from lab.runner import Frames
 from lab.station_run import Collector
 from lab.untrusted import Malformed, observation
-from tests.unit.test_hostile import ScriptedRunner, run, seen
+from tests.unit.test_hostile import ScriptedRunner, nothing_left, run, seen
 
 
 def nested(depth: int) -> str:
@@ -67,9 +70,48 @@ def test_text_replaces_lone_surrogates() -> None:
     assert untrusted.text("a\udcff\ud800b") == "a\ufffd\ufffdb"
 
 
+def test_a_file_name_that_is_not_utf8_is_shown_safely(station) -> None:
+    def plant(output: Path) -> None:
+        os.close(os.open(os.fsencode(output) + b"/bad\xff\x1b[2J.png", os.O_CREAT | os.O_WRONLY))
+
+    report, folder = run(station, ScriptedRunner([seen()], plant))
+    assert report["files"] == ["bad\ufffd?[2J.png"]
+    assert "[bad\ufffd?\\[2J.png](bad%FF%1B%5B2J.png)" in (folder / "report.md").read_text()
+    json.loads((folder / "report.json").read_text(encoding="utf-8"))
+
+
 def test_a_lone_surrogate_in_an_observation_is_replaced() -> None:
     record = observation('{"name": "x", "value": ["\\ud800", {"k": "\\udcff"}]}')
     assert record["value"] == ["\ufffd", {"k": "\ufffd"}]
+
+
+def test_write_new_never_raises_on_a_lone_surrogate(tmp_path) -> None:
+    fd = os.open(tmp_path, os.O_RDONLY)
+    try:
+        safe_files.write_new(fd, "out.md", "name \udcff", shown=tmp_path)
+    finally:
+        os.close(fd)
+    assert (tmp_path / "out.md").read_text(encoding="utf-8") == "name ?"
+
+
+def test_a_file_link_targets_the_real_name_and_shows_a_safe_one(station) -> None:
+    def plant(output: Path) -> None:
+        (output / "a\x1bb c(1).png").write_text("")
+        os.close(os.open(os.fsencode(output) + b"/n\xff.png", os.O_CREAT | os.O_WRONLY))
+
+    _, folder = run(station, ScriptedRunner([seen()], plant))
+    markdown = (folder / "report.md").read_text()
+    assert "- [a?b c(1).png](a%1Bb%20c%281%29.png)" in markdown
+    assert "- [n\ufffd.png](n%FF.png)" in markdown
+
+
+def test_the_note_on_files_left_out_is_no_link(station) -> None:
+    def plant(output: Path) -> None:
+        for i in range(501):
+            (output / f"f{i:03}").write_text("")
+
+    _, folder = run(station, ScriptedRunner([seen()], plant))
+    assert "- ... and 1 more\n" in (folder / "report.md").read_text()
 
 
 # -- 3: lengths and counts at their edges ----------------------------------------------------
@@ -120,3 +162,56 @@ def test_endless_output_is_shown_in_part_and_observations_still_taken(station) -
     assert sum("│ noise" in line for line in said) == 2000
     assert "lab: exp on stock printed 501 more lines, not shown" in said
     assert report["passed"]
+
+
+# -- 4: markup and escape sequences ----------------------------------------------------------
+HOSTILE = "<img src=x onerror=alert(1)> [click](http://evil) `code` *bold* | cell"
+
+
+def test_markup_from_a_container_is_escaped_in_report_md(station) -> None:
+    station.checks_file.write_text(
+        "def check_seen(obs):\n    '''seen <b>it</b>'''\n    return False, obs['exp.seen']\n"
+    )
+    lines = [MARKER + json.dumps({"name": "seen", "value": HOSTILE})]
+
+    def plant(output: Path) -> None:
+        (output / "[x](http:evil)<i>.png").write_text("")
+
+    _, folder = run(station, ScriptedRunner(lines, plant))
+    markdown = (folder / "report.md").read_text()
+    for raw in ("<img", "<b>", "<i>", "[click](", "[x](", "`code`", "*bold*", " | cell"):
+        assert raw not in markdown
+    assert "&lt;img src=x onerror=alert(1)&gt; \\[click\\](http://evil)" in markdown
+
+
+# -- 8: a full disk ---------------------------------------------------------------------------
+@pytest.fixture
+def full_disk(monkeypatch):
+    """The report's files are created, and each write to them fails as on a full disk."""
+    real_open = os.open
+
+    def opened(path, flags, *args, **kwargs):
+        fd = real_open(path, flags, *args, **kwargs)
+        if path in ("report.json", "report.md"):
+            full = real_open("/dev/full", os.O_WRONLY)
+            os.dup2(full, fd)
+            os.close(full)
+        return fd
+
+    monkeypatch.setattr(os, "open", opened)
+
+
+def test_a_full_disk_at_the_report_write_is_one_line_and_no_half_file(tmp_path, full_disk):
+    fd = os.open(tmp_path, os.O_RDONLY)
+    try:
+        with pytest.raises(LabError, match=r"cannot write .*report.md: No space left on device"):
+            safe_files.write_new(fd, "report.md", "x" * 100_000, shown=tmp_path)
+    finally:
+        os.close(fd)
+    assert not (tmp_path / "report.md").exists()
+
+
+def test_a_full_disk_at_the_report_write_keeps_nothing(station, full_disk) -> None:
+    with pytest.raises(LabError, match="No space left on device"):
+        run(station, ScriptedRunner([seen()]))
+    assert nothing_left(station)
