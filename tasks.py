@@ -9,15 +9,20 @@ invoke test              the test suite
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
+import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 from invoke import Exit, task
 
 from lab import bundle as lab_bundle
-from lab import containers, locks, signals, station_run
+from lab import containers, locks, signals, station_run, untrusted
 from lab import doctor as lab_doctor
 from lab import images as lab_images
 from lab import platforms as lab_platforms
@@ -28,6 +33,8 @@ from lab.config import variant as lookup_variant
 from lab.errors import LabError
 from lab.lockfile import LOCK_FILE
 
+SHOWN_CHARS = 2 * untrusted.MAX_TEXT  # a line cut at MAX_TEXT, and what it is prefixed with
+
 
 def one_line_errors(body):
     """Turn a LabError into its one line and a non-zero exit, never a traceback."""
@@ -37,9 +44,41 @@ def one_line_errors(body):
         try:
             return body(*args, **kwargs)
         except LabError as error:
-            raise Exit(f"lab: {error}", code=error.exit_code) from None
+            # It may name what a container made (a link's name): no escape reaches the terminal.
+            message = untrusted.text(str(error), SHOWN_CHARS)
+            raise Exit(f"lab: {message}", code=error.exit_code) from None
 
     return wrapper
+
+
+def quiet_when_stdout_closes(body):
+    """A reader that went away (`invoke station 1 | head -3`) ends the task quietly with
+    128+SIGPIPE, as a shell's own commands do; the run has cleaned up on the way out."""
+
+    @functools.wraps(body)
+    def wrapper(*args, **kwargs):
+        try:
+            return body(*args, **kwargs)
+        except BrokenPipeError:
+            # What is still buffered must not fail again at exit (Python's note on SIGPIPE).
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            with contextlib.suppress(OSError, ValueError):  # stdout may have no descriptor
+                os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+            raise Exit(code=128 + signal.SIGPIPE) from None
+
+    return wrapper
+
+
+def printer(stream: TextIO) -> Callable[[str], None]:
+    """A `say` for STREAM: each line through untrusted.text, so that what a station or its
+    containers printed reaches the terminal without its escape sequences."""
+
+    def say(line: str) -> None:
+        shown = "\n".join(untrusted.text(part, SHOWN_CHARS) for part in line.split("\n"))
+        print(shown, file=stream, flush=True)
+
+    return say
 
 
 @task(
@@ -105,6 +144,7 @@ def shell(c, variant, command=None):
 
 @task
 @one_line_errors
+@quiet_when_stdout_closes
 def stations(c):
     """List the stations, their time and experiments."""
     for line in lab_stations.listing():  # a broken station.toml is one line, not the end
@@ -122,12 +162,13 @@ def stations(c):
     }
 )
 @one_line_errors
+@quiet_when_stdout_closes
 def station(c, number, read_only=False, skip_reading=False, variant=None, json=False, quick=False):
     """Read, run, check and explain one station; report in results/."""
     options = station_run.Options(
         read=not skip_reading, run=not read_only, variant=variant, quick=quick
     )
-    say = functools.partial(print, file=sys.stderr if json else sys.stdout, flush=True)
+    say = printer(sys.stderr if json else sys.stdout)
     try:
         with signals.interruptible():  # containers and the .partial folder are removed
             report, folder = station_run.run_station(lab_stations.find(number), options, say=say)

@@ -20,6 +20,7 @@ import tomllib
 
 from lab.config import ALL_VARIANTS, STATIONS_DIR
 from lab.errors import LabError
+from lab.untrusted import text
 
 DEFAULT_TIMEOUT = 300  # seconds an experiment may run unless its station.toml says otherwise
 MAX_TIMEOUT = 3600
@@ -133,7 +134,7 @@ def _experiment(table: dict, folder: Path, index: int) -> Experiment:
     if not 0 < timeout <= MAX_TIMEOUT:
         raise Invalid(f"{what}: timeout must be between 0 and {MAX_TIMEOUT} seconds")
     optional = _get(table, "optional", bool, what, False)
-    title = _get(table, "title", str, what)
+    title = text(_get(table, "title", str, what))
     return Experiment(script, title, variants, capabilities, timeout, optional)
 
 
@@ -146,6 +147,11 @@ def _reading(table: dict, index: int) -> dict:
     return dict(table)
 
 
+def _question(table: dict) -> Question:
+    what = "[[explain]]"
+    return Question(text(_get(table, "question", str, what)), _strings(table, "evidence", what))
+
+
 def _parse(spec: dict, folder: Path) -> Station:
     number = _get(spec, "number", int, "station.toml")
     aliases = _strings(spec, "aliases", "station.toml")
@@ -154,14 +160,11 @@ def _parse(spec: dict, folder: Path) -> Station:
     read_in = _get(spec, "read_in", str, "station.toml", "stock")
     if read_in not in ALL_VARIANTS:
         raise Invalid(f"read_in names {read_in!r}, not an image of the lab")
-    questions = tuple(
-        Question(_get(q, "question", str, "[[explain]]"), _strings(q, "evidence", "[[explain]]"))
-        for q in _tables(spec, "explain")
-    )
+    questions = tuple(_question(q) for q in _tables(spec, "explain"))
     return Station(
         number=number,
         folder=folder,
-        title=_get(spec, "title", str, "station.toml"),
+        title=text(_get(spec, "title", str, "station.toml")),  # LAB_STATIONS: any folder
         minutes=_get(spec, "minutes", int, "station.toml"),
         aliases=aliases,
         reading=tuple(_reading(t, i) for i, t in enumerate(_tables(spec, "read"))),

@@ -6,18 +6,24 @@ Each limit is tried at its edge: exactly at it is taken, one over is dropped wit
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
+from invoke import Exit
 from labkit.protocol import MARKER
 
-from lab import safe_files, untrusted
+import tasks
+from lab import safe_files, stations, untrusted
 from lab.errors import LabError
 from lab.observations import Observations
 from lab.runner import Frames
-from lab.station_run import Collector
+from lab.station_run import Collector, Options, run_station
 from lab.untrusted import Malformed, observation
 from tests.unit.test_hostile import ScriptedRunner, nothing_left, run, seen
 
@@ -182,6 +188,82 @@ def test_markup_from_a_container_is_escaped_in_report_md(station) -> None:
     for raw in ("<img", "<b>", "<i>", "[click](", "[x](", "`code`", "*bold*", " | cell"):
         assert raw not in markdown
     assert "&lt;img src=x onerror=alert(1)&gt; \\[click\\](http://evil)" in markdown
+
+
+def test_a_station_title_and_question_are_text(station) -> None:
+    toml = station.folder / "station.toml"
+    source = toml.read_text()
+    source = source.replace('title = "hostile"', 'title = "<h1>\\u001b]0;owned\\u0007</h1>"')
+    source = source.replace("what was seen?", "\\u001b[2J[seen](http://evil)?")
+    toml.write_text(source)
+    loaded = stations.load(station.folder)
+    assert loaded.title == "<h1>?]0;owned?</h1>"
+    assert loaded.questions[0].question == "?[2J[seen](http://evil)?"
+    _, folder = run(loaded, ScriptedRunner([seen()]))
+    markdown = (folder / "report.md").read_text()
+    assert markdown.startswith("# Station 8: &lt;h1&gt;?\\]0;owned?&lt;/h1&gt;\n")
+    assert "**?\\[2J\\[seen\\](http://evil)?**" in markdown
+
+
+def test_what_the_station_task_prints_goes_through_text() -> None:
+    out = io.StringIO()
+    tasks.printer(out)("\n== Run ==\n\x1b[2Jcleared \u202eevil")
+    assert out.getvalue() == "\n== Run ==\n?[2Jcleared ?evil\n"
+
+
+def test_an_error_naming_what_a_container_made_is_printed_as_text() -> None:
+    @tasks.one_line_errors
+    def body() -> None:
+        raise LabError("a link out of its run folder (\x1b[2J\x1b]0;owned\x07 -> /etc)")
+
+    with pytest.raises(Exit) as stop:
+        body()
+    assert stop.value.message == "lab: a link out of its run folder (?[2J?]0;owned? -> /etc)"
+
+
+# -- 7: a closed stdout ------------------------------------------------------------------------
+CLOSED_STDOUT = """
+import sys
+import tasks
+from invoke import Exit
+from lab import station_run, stations
+
+def endless(station, options, say):
+    while True:
+        say("a line")
+
+stations.find = lambda number: None
+station_run.run_station = endless
+try:
+    tasks.station.body(None, "8")
+except Exit as stop:
+    if stop.message:
+        print(stop.message, file=sys.stderr)
+    sys.exit(stop.code)
+"""
+
+
+def test_a_closed_stdout_ends_the_station_task_quietly_with_141() -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(CLOSED_STDOUT)],
+        cwd=Path(tasks.__file__).parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    child.stdout.close()  # the reader is gone, as after `| head -3`
+    _, err = child.communicate(timeout=60)
+    assert (child.returncode, err.decode()) == (141, "")
+
+
+def test_a_closed_stdout_mid_run_still_cleans_up(station) -> None:
+    def say(line: str) -> None:
+        if "▶" in line:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    runner = ScriptedRunner([seen()])
+    with pytest.raises(BrokenPipeError):
+        run_station(station, Options(), runner=runner, say=say)
+    assert runner.stopped and nothing_left(station)
 
 
 # -- 8: a full disk ---------------------------------------------------------------------------
