@@ -31,6 +31,7 @@ OUTPUT_MOUNT = "/lab/output"
 START_GRACE = 120.0  # seconds for a container to start and read its plan
 STOP_GRACE = 15.0  # beyond an experiment's timeout, before the host stops the container
 DISK_STOP = "stopped: it wrote more than the run's disk limit"
+MAX_FRAME = 2**20  # a line without end is cut here: above the supervisor's 512 KiB pieces
 
 
 @dataclass
@@ -157,7 +158,7 @@ class Frames:
 
 
 class Lines:
-    """Bytes from a pipe, cut into lines; a line without end is cut at 64 KiB."""
+    """Bytes from a pipe, cut into lines; a line without end is cut at MAX_FRAME."""
 
     def __init__(self) -> None:
         self.pending = b""
@@ -165,7 +166,7 @@ class Lines:
     def feed(self, data: bytes) -> list[bytes]:
         self.pending += data
         *lines, self.pending = self.pending.split(b"\n")
-        if len(self.pending) > 65536:
+        if len(self.pending) > MAX_FRAME:
             lines.append(self.pending)
             self.pending = b""
         return lines

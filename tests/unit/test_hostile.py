@@ -18,7 +18,7 @@ from labkit.protocol import MARKER
 from lab import stations
 from lab.errors import LabError
 from lab.observations import Observations, run_check
-from lab.runner import Frames, Lines, Outcome
+from lab.runner import MAX_FRAME, Frames, Lines, Outcome
 from lab.signals import Interrupted
 from lab.station_run import Options, run_station
 from lab.untrusted import Malformed, observation, text
@@ -116,7 +116,8 @@ def test_a_forged_or_malformed_frame_is_shown_not_obeyed() -> None:
 
 def test_an_endless_line_is_cut_not_buffered() -> None:
     lines = Lines()
-    assert lines.feed(b"x" * 70000) == [b"x" * 70000] and lines.pending == b""
+    endless = b"x" * (MAX_FRAME + 1)
+    assert lines.feed(endless) == [endless] and lines.pending == b""
     assert len(text(b"y" * 10**6)) == 2000
 
 

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from labkit.supervisor import MAX_LINE
+
 from lab.config import STATIONS_DIR
 
 
@@ -69,9 +71,9 @@ def test_a_job_that_cannot_start_is_a_failure_not_a_crash() -> None:
 
 
 def test_bytes_that_are_not_utf8_pass_through_prefixed() -> None:
-    lines = supervise(python("import sys; sys.stdout.buffer.write(b'\\xff\\xfe' * 5000)"))
+    lines = supervise(python("import sys; sys.stdout.buffer.write(b'\\xff\\xfe' * 300_000)"))
     pieces = [line for line in lines if line.startswith(b"|0 ")]
-    assert len(pieces) == 2 and all(len(p) <= 8192 + 3 for p in pieces)
+    assert len(pieces) == 2 and all(len(p) <= MAX_LINE + 3 for p in pieces)
 
 
 def test_each_job_has_a_home_and_temp_folder_of_its_own() -> None:
