@@ -129,3 +129,21 @@ def test_a_folder_an_experiment_made_unreadable_is_removed() -> None:
         assert os.waitpid(pid, 0)[1] == 0
     finally:
         shutil.rmtree(top)
+
+
+def test_a_dead_run_being_swept_is_left_to_that_sweep(tmp_path, monkeypatch) -> None:
+    """Two runs sweeping at once: the first removes and names the dead run; the second,
+    sweeping while the first removes it, neither removes nor names it."""
+    station = tmp_path / "station-4"
+    (station / "20200101-000000.partial").mkdir(parents=True)
+    (station / ".20200101-000000.lock").write_text('{"run": "deadbeef"}')
+    real_remove, second = safe_files.remove_tree, []
+
+    def remove_while_another_sweeps(path) -> None:
+        second.extend(run_folders.sweep(tmp_path, lambda run_id: None))
+        real_remove(path)
+
+    monkeypatch.setattr(safe_files, "remove_tree", remove_while_another_sweeps)
+    first = run_folders.sweep(tmp_path, lambda run_id: None)
+    assert first == ["station-4/20200101-000000.partial"] and second == []
+    assert sorted(p.name for p in station.iterdir()) == []
