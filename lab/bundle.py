@@ -7,14 +7,17 @@ A bundle is a plain tar of three parts, in this order:
   images.tar.zst   `docker save` of those images by ID (layers they share are stored once),
                    compressed with zstd
 `load` checks all of it before the engine sees a byte, then loads the images untagged
-(they were saved by ID), checks each one's rootfs identity again, and only then tags them
-under the lab's names. A truncated or altered bundle loads nothing and names the part.
+(they were saved by ID), checks each one's rootfs identity and config again, and only then
+tags them under the lab's names. A truncated or altered bundle loads nothing and names the
+part.
 
 A bundle is untrusted (a USB stick passed around a room). `docker load` applies whatever
 tags the saved tar names (manifest.json's RepoTags, a legacy `repositories` file, an OCI
 index's name annotations), so a bundle naming any is refused, as is one holding an image
-its lock does not name; and a tag that changed during the load anyway is undone. Every
-part is streamed: what is kept in memory is capped, part by part.
+its lock does not name; and a tag that changed during the load anyway is undone. The
+locked layers under another config (entrypoint, command, user, environment) are another
+image: each config blob is hashed as it streams past and must be the one the class's
+lab.lock names. Every part is streamed: what is kept in memory is capped, part by part.
 """
 
 from __future__ import annotations
@@ -139,14 +142,16 @@ class Saved:
 
 
 def locked_images(names: str | None, lock_path: Path) -> dict[str, Saved]:
-    """The images to bundle, each with its lock entry (the published one where the repo's
-    lab.lock names this very image, so the bundle's lock carries the registry digests)."""
+    """The images to bundle, each with its lock entry and config digest (the published
+    entry where the repo's lab.lock names this very image, so the bundle's lock carries the
+    registry digests)."""
     published = lockfile.read(lock_path) if lock_path.is_file() else {}
     chosen = {}
     for variant in chosen_variants(names):
         local = facts.built_image(variant)
+        local = replace(local, config=identity.config_digest(variant.image))
         same = published.get(variant.name)
-        if same is not None and same.rootfs == local.rootfs:
+        if same is not None and same.rootfs == local.rootfs and same.config in (None, local.config):
             local = replace(local, repository=same.repository, digest=same.digest)
         chosen[variant.name] = Saved(identity.inspect(variant.image).id, local)
     return chosen
@@ -190,17 +195,42 @@ def load(path: Path, lock_path: Path = lockfile.LOCK_FILE) -> Checked:
     require_file(path)
     reference = lockfile.read(lock_path) if lock_path.is_file() else {}
     docker.require_engine()
-    print(f"[load] checking {path}: its sums, its lock, each image's rootfs", flush=True)
+    print(f"[load] checking {path}: its sums, its lock, each image's rootfs and config", flush=True)
     checked = check(path, identity.engine_platform(), reference)
+    if note := unpinned_note(checked, reference, lock_path):
+        print(note, flush=True)
     print(f"[load] loading {', '.join(checked.image_ids)} into the engine", flush=True)
     load_untagged(path, checked)
     for name, image_id in checked.image_ids.items():
-        got = identity.inspect(image_id)
-        if got is None or got.rootfs != checked.lock[name].rootfs:
-            raise LabError(f"{name}: the engine holds no image {image_id} with the locked rootfs")
+        require_loaded(name, image_id, checked.lock[name].rootfs)
     for name, image_id in checked.image_ids.items():  # everything checked: now the names
         docker.docker(["tag", "--", image_id, ALL_VARIANTS[name].image])
     return checked
+
+
+def unpinned_note(checked: Checked, reference: dict[str, LockedImage], lock_path: Path) -> str:
+    """One line where the class's lock predates config digests: those images are checked by
+    their rootfs only (a lock is still good without them; publishing again adds them)."""
+    names = [n for n in checked.image_ids if n in reference and reference[n].config is None]
+    if not names:
+        return ""
+    return (
+        f"[load] note: {lock_path.name} locks no config for {', '.join(names)} (written "
+        "before configs were locked): checked by rootfs only; `invoke publish` adds them"
+    )
+
+
+def require_loaded(name: str, image_id: str, rootfs: str) -> None:
+    """The engine holds IMAGE_ID, the config checked (on the classic store the image ID is
+    the config's digest), with the locked rootfs."""
+    got = identity.inspect(image_id)
+    if got is None or got.rootfs != rootfs:
+        raise LabError(f"{name}: the engine holds no image {image_id} with the locked rootfs")
+    if got.id != image_id:
+        raise LabError(
+            f"{name}: the engine loaded config {got.id[:19]}, not the checked {image_id[:19]}: "
+            "nothing was tagged"
+        )
 
 
 def require_file(path: Path) -> None:
@@ -224,7 +254,9 @@ def check(path: Path, engine_platform: str, reference: dict[str, LockedImage]) -
         inventory, images_sha256 = scan_images(outer, parts[IMAGES], path)
     if images_sha256 != sums[IMAGES]:
         raise LabError(f"{path}: {IMAGES} does not match {SUMS}: the bundle was altered or damaged")
-    return Checked(lock, match_images(lock, saved_images(inventory, path), path), images_sha256)
+    image_ids = match_images(lock, saved_images(inventory, path), path)
+    check_configs(path, lock, image_ids, reference)
+    return Checked(lock, image_ids, images_sha256)
 
 
 def check_lock(
@@ -244,6 +276,30 @@ def check_lock(
                 f"{path}'s {name} is not the image lab.lock names "
                 f"({entry.rootfs[:19]} vs {reference[name].rootfs[:19]}): use the class's bundle"
             )
+        if name in reference and entry.config is not None:  # its claim, before gigabytes
+            require_config(path, name, entry.config, reference[name].config, "lab.lock")
+
+
+def check_configs(
+    path: Path, lock: dict[str, LockedImage], image_ids: dict[str, str], reference: dict
+) -> None:
+    """Each image's config, hashed from its blob (IMAGE_IDS), is the one its bundle's lock
+    names and the one the class's lab.lock names, where they name one."""
+    for name, image_id in image_ids.items():
+        require_config(path, name, image_id, lock[name].config, f"its {LOCK}")
+        if name in reference:
+            require_config(path, name, image_id, reference[name].config, "lab.lock")
+
+
+def require_config(path: Path, name: str, got: str, wanted: str | None, whose: str) -> None:
+    """The same layers can be run as anything (another entrypoint, user or environment):
+    NAME's config GOT must be the one WHOSE lock names, where it names one (WANTED)."""
+    if wanted is not None and got != wanted:
+        raise LabError(
+            f"{path}: its {name} image's config is {got[:19]}, not the {wanted[:19]} {whose} "
+            "names (the locked files, run another way: entrypoint, user, environment): "
+            "use the class's bundle"
+        )
 
 
 # -- reading an untrusted tar: every header bounded, only plain files read ------------------
@@ -402,14 +458,11 @@ def new_name(inventory: Inventory, name: str) -> str:
 
 
 def note_config(inventory: Inventory, name: str, data: bytes) -> None:
-    """An image config's ID and rootfs identity; anything else (a small layer) is dropped."""
-    try:
-        diff_ids = untrusted.json_value(data, name)["rootfs"]["diff_ids"]
-    except (LabError, KeyError, TypeError):
-        return
-    if isinstance(diff_ids, list) and all(isinstance(diff_id, str) for diff_id in diff_ids):
-        image_id = "sha256:" + hashlib.sha256(data).hexdigest()
-        inventory.configs[name] = (image_id, identity.rootfs_identity(diff_ids))
+    """An image config's ID (the SHA-256 of its bytes, whatever its name says) and rootfs
+    identity; anything else (a small layer) is dropped."""
+    found = identity.config_facts(data)
+    if found is not None:
+        inventory.configs[name] = found
 
 
 def saved_images(inventory: Inventory, path: Path) -> dict[str, str]:

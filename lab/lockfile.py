@@ -1,8 +1,11 @@
 """lab.lock: which exact images a classroom runs, written by `invoke publish`.
 
 For each variant: the registry repository and manifest digest it was pushed as, its
-platform, its rootfs identity (lab/identity.py) and its fingerprint. `invoke pull` fetches
-exactly those digests, `invoke load` checks a bundle against it, and `invoke doctor
+config digest, its platform, its rootfs identity (lab/identity.py) and its fingerprint.
+The rootfs identity pins the files; the config digest pins how they are run (entrypoint,
+command, user, environment, working directory, labels), which the same layers can carry
+any of. `invoke pull` fetches exactly those digests, `invoke load` checks a bundle against
+it, and `invoke doctor
 --compare lab.lock` names every way a machine differs from it. It is JSON, so a diff of
 two locks in a pull request reads field by field.
 """
@@ -39,6 +42,7 @@ FIELDS = {  # field: (pattern, what it must be, whether it may be null)
     "rootfs": (SHA256, "sha256:<64 hex>", False),
     "repository": (REPOSITORY, "an image repository (HOST[:PORT]/PATH)", True),
     "digest": (SHA256, "sha256:<64 hex>", True),
+    "config": (SHA256, "sha256:<64 hex>", True),  # null or absent: locked before configs were
 }  # fmt: skip
 REQUIRED_FIELDS = {"image", "platform", "rootfs", "fingerprint"}
 ALLOWED_FIELDS = {*FIELDS, "fingerprint"}
@@ -55,6 +59,7 @@ class LockedImage:
     fingerprint: dict
     repository: str | None = None  # 127.0.0.1:5000/class/lab-cpython (None: never pushed)
     digest: str | None = None  # the manifest digest it was pushed as
+    config: str | None = None  # the digest of its config JSON blob (None: an older lock)
 
     @property
     def reference(self) -> str:
@@ -100,8 +105,8 @@ def checked_entry(name: str, entry: Any, source: str) -> LockedImage:
         raise LabError(f"{source}: its {name} entry is not a JSON object")
     if not (entry.keys() >= REQUIRED_FIELDS and entry.keys() <= ALLOWED_FIELDS):
         fields = ", ".join(untrusted.text(str(key), 40) for key in sorted(map(str, entry)))
-        raise LabError(f"{source}: its {name} entry has the fields {fields}, not "
-                       "image, platform, rootfs, fingerprint[, repository, digest]")  # fmt: skip
+        raise LabError(f"{source}: its {name} entry has the fields {fields}, not image, "
+                       "platform, rootfs, fingerprint[, repository, digest, config]")  # fmt: skip
     for field, (pattern, form, nullable) in FIELDS.items():
         value = entry.get(field)
         if not (value is None and nullable) and not matches(pattern, value):

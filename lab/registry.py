@@ -1,8 +1,9 @@
 """`invoke publish` and `invoke pull`: build once, then every machine fetches the same bytes.
 
-publish pushes the built images to an OCI registry and writes lab.lock (lab/lockfile.py);
-pull fetches exactly the digests the lock names, checks each rootfs identity, and only
-then tags them under the names compose.yaml runs. Nothing is compiled on a student's machine.
+publish pushes the built images to an OCI registry and writes lab.lock (lab/lockfile.py),
+with each image's manifest digest, config digest and rootfs identity; pull fetches exactly
+the digests the lock names, checks each rootfs identity and config, and only then tags them
+under the names compose.yaml runs. Nothing is compiled on a student's machine.
 """
 
 from __future__ import annotations
@@ -55,8 +56,9 @@ def publish(registry: str, names: str | None, lock_path: Path) -> dict[str, Lock
     for variant in chosen_variants(names):
         local = facts.built_image(variant)
         repository = f"{registry}/{variant.image.split(':')[0]}"
+        config = identity.config_digest(variant.image)
         locked[variant.name] = replace(
-            local, repository=repository, digest=push(variant, repository, registry)
+            local, repository=repository, digest=push(variant, repository, registry), config=config
         )
     lockfile.write(locked, registry, lock_path)
     return locked
@@ -96,7 +98,7 @@ def pull(lock_path: Path) -> dict[str, LockedImage]:
     for name, entry in locked.items():
         variant = lookup_locked(name, lock_path)
         here = identity.inspect(variant.image)
-        if here is not None and here.rootfs == entry.rootfs:
+        if here is not None and here.rootfs == entry.rootfs and config_pinned(here, entry):
             print(f"[pull] {variant.image} is already the locked image ({entry.rootfs[:19]})")
             continue
         fetched[name] = fetch(entry)
@@ -129,8 +131,22 @@ def fetch(entry: LockedImage) -> str:
             f"{reference} has rootfs {got.rootfs if got else 'none'}, not the locked "
             f"{entry.rootfs}: not tagged, removed"
         )
+    if not config_pinned(got, entry):
+        docker.docker(["rmi", "--", reference], check=False)
+        raise LabError(
+            f"{reference} has config {got.id}, not the locked {entry.config}: not tagged, removed"
+        )
     print(f"[pull] {entry.variant}: verified in {time.monotonic() - started:.0f} s")
     return reference
+
+
+def config_pinned(got: identity.ImageFacts, entry: LockedImage) -> bool:
+    """Whether GOT's config is ENTRY's (True where the lock has none), without reading a
+    blob. On the classic store the image ID is the config's digest. On the containerd store
+    it is the digest of the manifest pulled, the lock's: the engine checked the config blob
+    against that manifest as it pulled, so the manifest digest pins the config. (A lock
+    whose digest were another image's config would be hostile, and could name any image.)"""
+    return entry.config is None or got.id in (entry.config, entry.digest)
 
 
 def check_platforms(entries, source: str) -> None:

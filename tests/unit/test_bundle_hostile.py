@@ -8,13 +8,15 @@ import io
 import json
 import tarfile
 import tracemalloc
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from lab import bundle
+from lab import bundle, lockfile
 from lab.errors import LabError
-from lab.identity import rootfs_identity
+from lab.identity import ImageFacts, rootfs_identity
+from lab.lockfile import LockedImage
 from tests.unit.test_bundle import DIFF_ID, LAYER, locked
 
 PLATFORM = "linux/amd64"
@@ -303,3 +305,98 @@ def test_a_load_that_changes_no_tag_passes(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setattr(bundle, "engine_tags", lambda: dict(same))
     monkeypatch.setattr(bundle, "docker_load", lambda path, checked: None)
     bundle.load_untagged(tmp_path / "b.tar", checked=None)
+
+
+# -- the config: the locked layers under another entrypoint are another image ---------------
+
+GENUINE = config([DIFF_ID])
+EVIL = json.dumps(
+    {"os": "linux", "architecture": "amd64", "config": {"Entrypoint": ["/bin/sh", "-c", "evil"]},
+     "rootfs": {"type": "layers", "diff_ids": [DIFF_ID]}}
+).encode()  # fmt: skip
+
+
+def digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def members_with(body: bytes) -> list[tuple[str, bytes]]:
+    """A `docker save` of one image on the locked layers, with the config BODY."""
+    name = hashlib.sha256(body).hexdigest() + ".json"
+    manifest = [{"Config": name, "RepoTags": None, "Layers": ["l1/layer.tar"]}]
+    return [("l1/layer.tar", LAYER), (name, body), ("manifest.json", json.dumps(manifest).encode())]
+
+
+def with_config(lock: dict[str, LockedImage], config_digest: str | None) -> dict:
+    return {name: replace(entry, config=config_digest) for name, entry in lock.items()}
+
+
+def class_lock(folder: Path, config_digest: str | None) -> Path:
+    """The class's lab.lock (trusted: committed in the checkout), locking the genuine image."""
+    path = folder / "class" / "lab.lock"
+    lockfile.write(with_config(locked(), config_digest), None, path)
+    return path
+
+
+def engine_stub(monkeypatch, facts: ImageFacts | None = None) -> dict[str, list]:
+    """An engine that loads nothing: what load asked of it, by kind."""
+    asked: dict[str, list] = {"load": [], "docker": []}
+    monkeypatch.setattr(bundle.docker, "require_engine", lambda: "20.10")
+    monkeypatch.setattr(bundle.identity, "engine_platform", lambda: PLATFORM)
+    monkeypatch.setattr(bundle, "engine_tags", dict)
+    monkeypatch.setattr(bundle, "docker_load", lambda path, checked: asked["load"].append(path))
+    monkeypatch.setattr(bundle.identity, "inspect", lambda ref: facts)
+    monkeypatch.setattr(bundle.docker, "docker", lambda args, **kw: asked["docker"].append(args))
+    return asked
+
+
+@pytest.mark.parametrize("claimed", [None, "genuine", "evil"], ids=lambda c: f"its-lock-says-{c}")
+def test_a_changed_entrypoint_on_the_locked_layers_is_refused_before_docker_load(
+    tmp_path: Path, monkeypatch, claimed: str | None
+) -> None:
+    says = {None: None, "genuine": digest(GENUINE), "evil": digest(EVIL)}[claimed]
+    path = bundle_of(tmp_path, tar_of(members_with(EVIL)), with_config(locked(), says))
+    asked = engine_stub(monkeypatch)
+    with pytest.raises(LabError) as caught:
+        bundle.load(path, class_lock(tmp_path, digest(GENUINE)))
+    line = str(caught.value)
+    assert "\n" not in line and "stock image's config is" in line, line
+    assert asked == {"load": [], "docker": []}, "the engine saw nothing of it"
+
+
+def test_a_bundle_whose_own_lock_misstates_the_config_is_refused(tmp_path: Path) -> None:
+    path = bundle_of(tmp_path, tar_of(members_with(EVIL)), with_config(locked(), digest(GENUINE)))
+    refused(path, "stock image's config is", digest(EVIL)[:19])
+
+
+def test_the_locked_config_loads_and_is_tagged(tmp_path: Path, monkeypatch, capsys) -> None:
+    path = bundle_of(tmp_path, tar_of(members_with(GENUINE)), with_config(locked(), None))
+    loaded = ImageFacts(digest(GENUINE), rootfs_identity([DIFF_ID]), PLATFORM, (), {})
+    asked = engine_stub(monkeypatch, loaded)
+    bundle.load(path, class_lock(tmp_path, digest(GENUINE)))
+    assert asked["docker"] == [["tag", "--", digest(GENUINE), "lab-cpython:stock"]]
+    assert "note" not in capsys.readouterr().out
+
+
+def test_a_lock_from_before_configs_were_locked_loads_with_a_note(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    path = bundle_of(tmp_path, tar_of(members_with(GENUINE)))
+    loaded = ImageFacts(digest(GENUINE), rootfs_identity([DIFF_ID]), PLATFORM, (), {})
+    asked = engine_stub(monkeypatch, loaded)
+    bundle.load(path, class_lock(tmp_path, None))
+    assert asked["docker"] == [["tag", "--", digest(GENUINE), "lab-cpython:stock"]]
+    notes = [line for line in capsys.readouterr().out.splitlines() if "note" in line]
+    assert len(notes) == 1 and "stock" in notes[0] and "config" in notes[0], notes
+
+
+def test_a_loaded_image_that_is_not_the_locked_config_is_not_tagged(
+    tmp_path: Path, monkeypatch
+) -> None:
+    path = bundle_of(tmp_path, tar_of(members_with(GENUINE)))
+    other = ImageFacts(digest(EVIL), rootfs_identity([DIFF_ID]), PLATFORM, (), {})
+    asked = engine_stub(monkeypatch, other)
+    with pytest.raises(LabError, match="stock") as caught:
+        bundle.load(path, class_lock(tmp_path, digest(GENUINE)))
+    assert "config" in str(caught.value) and "\n" not in str(caught.value)
+    assert not any(args[0] == "tag" for args in asked["docker"])

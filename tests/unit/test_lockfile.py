@@ -14,7 +14,7 @@ from lab.lockfile import LockedImage
 ENTRY = LockedImage(
     variant="ft", image="lab-cpython:ft", platform="linux/amd64", rootfs="sha256:" + "1" * 64,
     fingerprint={"python": "3.13.5"}, repository="127.0.0.1:5000/class/lab-cpython",
-    digest="sha256:" + "2" * 64,
+    digest="sha256:" + "2" * 64, config="sha256:" + "3" * 64,
 )  # fmt: skip
 
 
@@ -66,6 +66,10 @@ def lock_text(**fields) -> str:
         ({"repository": "host/a b"}, "repository"),
         ({"digest": "sha256:" + "2" * 63}, "digest"),
         ({"digest": ["sha256:" + "2" * 64]}, "digest"),
+        ({"config": "sha256:" + "3" * 63}, "config is not sha256"),
+        ({"config": "sha256:" + "A" * 64}, "config is not sha256"),
+        ({"config": 3}, "config is not sha256"),
+        ({"config": "3" * 64}, "config is not sha256"),
         ({"image": 7}, "image"),
         ({"fingerprint": []}, "fingerprint"),
         ({"fingerprint": {"python": ["3.13"]}}, "fingerprint"),
@@ -96,6 +100,12 @@ def test_a_variant_this_lab_lacks(name: str) -> None:
 def test_a_lock_of_the_wrong_shape_is_one_line(text: str) -> None:
     with pytest.raises(LabError, match=r"lab\.lock"):
         lockfile.parse(text, "lab.lock")
+
+
+def test_a_lock_made_before_configs_were_locked_still_reads() -> None:
+    old = json.loads(lock_text())
+    del old["images"]["ft"]["config"]
+    assert lockfile.parse(json.dumps(old), "lab.lock")["ft"].config is None
 
 
 def test_a_good_lock_with_a_null_fingerprint_field_passes() -> None:

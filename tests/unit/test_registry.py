@@ -64,7 +64,7 @@ def test_docker_takes_the_locked_reference_as_a_name_never_an_option(monkeypatch
     calls = []
     done = registry.subprocess.CompletedProcess([], 0, "", "")
     monkeypatch.setattr(registry, "transfer", lambda args: calls.append(args) or done)
-    same = registry.identity.ImageFacts("sha256:1", ENTRY.rootfs, "linux/amd64", (), {})
+    same = registry.identity.ImageFacts(ENTRY.config, ENTRY.rootfs, "linux/amd64", (), {})
     monkeypatch.setattr(registry.identity, "inspect", lambda reference: same)
     registry.fetch(ENTRY)
     assert calls == [["pull", "--", ENTRY.reference]]
@@ -96,3 +96,66 @@ def test_inspect_takes_a_reference_as_a_name_never_an_option(monkeypatch) -> Non
     )
     assert registry.identity.inspect("--help") is None
     assert calls[0][-2:] == ["--", "--help"]
+
+
+# -- the config: rootfs and config together are the locked image ----------------------------
+
+
+def test_publish_writes_each_images_config(tmp_path, monkeypatch) -> None:
+    built = registry.replace(ENTRY, repository=None, digest=None, config=None)
+    monkeypatch.setattr(registry.docker, "require_engine", lambda: "20.10")
+    monkeypatch.setattr(registry.facts, "built_image", lambda variant: built)
+    monkeypatch.setattr(registry, "push", lambda variant, repository, name: ENTRY.digest)
+    monkeypatch.setattr(registry.identity, "config_digest", lambda image: ENTRY.config)
+    registry.publish("127.0.0.1:5000/class", "ft", tmp_path / "lab.lock")
+    written = json.loads((tmp_path / "lab.lock").read_text())["images"]["ft"]
+    assert written["config"] == ENTRY.config and written["digest"] == ENTRY.digest
+
+
+def facts_of(image_id: str, rootfs: str = ENTRY.rootfs):
+    return registry.identity.ImageFacts(image_id, rootfs, "linux/amd64", (), {})
+
+
+def test_a_pulled_image_with_the_locked_rootfs_and_another_config_is_not_kept(
+    monkeypatch,
+) -> None:
+    monkeypatch.setattr(registry, "transfer", lambda args: registry.subprocess.CompletedProcess(
+        [], 0, "", ""))  # fmt: skip
+    monkeypatch.setattr(registry.identity, "inspect", lambda ref: facts_of("sha256:" + "9" * 64))
+    removed = []
+    monkeypatch.setattr(registry.docker, "docker", lambda args, **kw: removed.append(args))
+    with pytest.raises(LabError, match="config sha256:9999") as caught:
+        registry.fetch(ENTRY)
+    assert "\n" not in str(caught.value)
+    assert removed == [["rmi", "--", ENTRY.reference]]
+
+
+@pytest.mark.parametrize(
+    "image_id",
+    [ENTRY.config, ENTRY.digest],  # the classic store's ID; the containerd store's
+    ids=["classic-store", "containerd-store"],
+)
+def test_a_pulled_image_whose_id_pins_the_locked_config_is_kept(monkeypatch, image_id) -> None:
+    monkeypatch.setattr(registry, "transfer", lambda args: registry.subprocess.CompletedProcess(
+        [], 0, "", ""))  # fmt: skip
+    monkeypatch.setattr(registry.identity, "inspect", lambda ref: facts_of(image_id))
+    assert registry.fetch(ENTRY) == ENTRY.reference
+
+
+def test_an_image_here_with_the_locked_rootfs_but_another_config_is_pulled(
+    tmp_path, monkeypatch
+) -> None:
+    lock = bad_lock(tmp_path)  # a good lock: no field changed
+    here, pulled = facts_of("sha256:" + "9" * 64), facts_of(ENTRY.config)
+    monkeypatch.setattr(registry.docker, "require_engine", lambda: "20.10")
+    monkeypatch.setattr(registry.identity, "engine_platform", lambda: "linux/amd64")
+    monkeypatch.setattr(
+        registry.identity, "inspect", lambda ref: here if ref == "lab-cpython:ft" else pulled
+    )
+    transfers, calls = [], []
+    monkeypatch.setattr(registry, "transfer", lambda args: transfers.append(args) or (
+        registry.subprocess.CompletedProcess([], 0, "", "")))  # fmt: skip
+    monkeypatch.setattr(registry.docker, "docker", lambda args, **kw: calls.append(args))
+    registry.pull(lock)
+    assert transfers == [["pull", "--", ENTRY.reference]]
+    assert calls == [["tag", "--", ENTRY.reference, "lab-cpython:ft"]]
