@@ -51,23 +51,30 @@ def fingerprint(image: str) -> dict:
     return found
 
 
-def local_image(variant: Variant) -> LockedImage | None:
-    """What VARIANT's image here is (None: not built): the entry a lock would hold for it."""
+def local_image(variant: Variant, exact: bool = False) -> LockedImage | None:
+    """What VARIANT's image here is (None: not built): the entry a lock would hold for it.
+
+    Its config digest is the image ID on the classic store; on the containerd store it
+    takes a `docker save`, paid only where EXACT (a lock or bundle is made): doctor leaves
+    it out there (None), and compares the rootfs alone.
+    """
     facts = identity.inspect(variant.image)
     if facts is None:
         return None
+    exact = exact or not identity.containerd_store(docker.engine_info())
     return LockedImage(
         variant=variant.name,
         image=variant.image,
         platform=facts.platform,
         rootfs=facts.rootfs,
         fingerprint=fingerprint(variant.image),
+        config=identity.config_digest(variant.image) if exact else None,
     )
 
 
 def built_image(variant: Variant) -> LockedImage:
-    """local_image, where the image must be built."""
-    image = local_image(variant)
+    """local_image, where the image must be built (and its config digest known)."""
+    image = local_image(variant, exact=True)
     if image is None:
         raise LabError(
             f"{variant.image} is not built: run `invoke images --variant {variant.name}`"
@@ -86,7 +93,7 @@ def local_images(variants: Iterable[Variant] = ALL_VARIANTS.values()) -> dict:
 def as_entry(image: LockedImage | None) -> dict | None:
     if image is None:
         return None
-    return {k: getattr(image, k) for k in ("image", "platform", "rootfs", "fingerprint")}
+    return {k: getattr(image, k) for k in ("image", "platform", "rootfs", "config", "fingerprint")}
 
 
 def machine_facts() -> dict:
@@ -137,7 +144,9 @@ def differences(here: dict[str, dict | None], there: dict[str, dict | None]) -> 
             where = "missing here" if mine is None else "missing there"
             lines.append(f"{shown(variant)}: image {where}")
             continue
-        for key in ("rootfs", "platform"):
+        for key in ("rootfs", "config", "platform"):
+            if key == "config" and None in (mine.get(key), theirs.get(key)):
+                continue  # a lock or an image recorded before configs were locked
             if mine.get(key) != theirs.get(key):
                 here, there = shown(mine.get(key)), shown(theirs.get(key))
                 lines.append(f"{shown(variant)}: {key}: {here} here, {there} there")

@@ -237,3 +237,14 @@ def test_doctor_shows_an_images_fingerprint_as_clean_text() -> None:
         row = doctor.image_row(ALL_VARIANTS["stock"], found, "linux/amd64")
         assert row.status == doctor.OK
         assert not any(ch in row.detail for ch in "\x1b\x07\x9b"), repr(row.detail)
+
+
+def test_a_config_that_differs_is_named() -> None:
+    mine, theirs = (
+        dict(ENTRY, config="sha256:" + "a" * 64),
+        dict(ENTRY, config="sha256:" + "b" * 64),
+    )
+    assert facts.differences({"stock": mine}, {"stock": theirs}) == [
+        f"stock: config: sha256:{'a' * 64} here, sha256:{'b' * 64} there"
+    ]
+    assert facts.differences({"stock": mine}, {"stock": dict(ENTRY, config=None)}) == []
