@@ -39,11 +39,12 @@ class TestcontainersRunner:
             pids_limit=int(fitted["LAB_PIDS_LIMIT"]),
             init=False,  # the supervisor is PID 1, as in compose.yaml
             read_only=True,
-            tmpfs={"/tmp": f"rw,exec,nosuid,nodev,mode=1777,size={fitted['LAB_DISK_LIMIT']}"},
             user="1000:1000",
             group_add=["1000"],
             working_dir="/lab",
         ).with_command(list(argv))
+        tmp = f"rw,exec,nosuid,nodev,mode=1777,size={fitted['LAB_DISK_LIMIT']}"
+        container = container.with_tmpfs_mount("/tmp", tmp)  # the value: mount options
         container = container.with_volume_mapping(str(stations_dir()), STATIONS_MOUNT, "ro")
         if output is not None:
             container = container.with_volume_mapping(str(output), OUTPUT_MOUNT, "rw")
