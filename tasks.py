@@ -256,6 +256,7 @@ def test(c, unit=False, k=None):
 @task
 def lint(c):
     """ruff lint and format check."""
-    for argv in (["ruff", "check", "."], ["ruff", "format", "--check", "."]):
+    ruff = [sys.executable, "-m", "ruff"]  # the venv's, activated or not
+    for argv in ([*ruff, "check", "."], [*ruff, "format", "--check", "."]):
         if subprocess.run(argv, cwd=ROOT).returncode:
             raise Exit(code=1)
