@@ -101,7 +101,7 @@ def test_a_job_that_writes_past_the_disk_limit_is_stopped(tmp_path) -> None:
     job = {**python(writer), "env": {"LAB_OUTPUT": str(tmp_path)}, "disk_bytes": 64 * 2**20}
     started = time.monotonic()
     end = ends(supervise(job))[0]
-    assert end["stopped"] == "disk" and end["exit_code"] == 137
+    assert end["stopped"] == "disk" and end["exit_code"] == 137, end
     assert time.monotonic() - started < 10
     assert sum(f.stat().st_size for f in tmp_path.iterdir()) < 512 * 2**20
 
@@ -136,3 +136,17 @@ def test_the_supervisor_cannot_be_traced_or_its_stdout_opened_by_its_jobs() -> N
     )  # fmt: skip
     lines = done.stdout.splitlines()
     assert b"|0 open refused" in lines and b"|0 attach -1" in lines, lines
+
+
+def test_a_folder_a_job_made_unreadable_in_its_home_is_removed_after_it() -> None:
+    plant = (
+        "import os\n"
+        "home = os.environ['HOME']\n"
+        "os.makedirs(os.path.join(home, 'a', 'b'))\n"
+        "os.chmod(os.path.join(home, 'a', 'b'), 0)\n"
+        "os.chmod(os.path.join(home, 'a'), 0)\n"
+        "print('home', home)\n"
+    )
+    lines = supervise(python(plant))
+    home = next(line.split()[2] for line in lines if line.startswith(b"|0 home "))
+    assert not Path(home.decode()).exists()

@@ -245,17 +245,31 @@ def fresh_home(index: int) -> str:
 def wipe(home: str) -> None:
     """Remove what the job wrote outside the run folder: its HOME, and as PID 1 all of the
     container's /tmp and /dev/shm (what a job leaves there could steer the next)."""
-    shutil.rmtree(home, ignore_errors=True)
+    remove(home)
     if not SOLE_OWNER:
         return
     for folder in SCRATCH:
         with contextlib.suppress(OSError), os.scandir(folder) as entries:
             for entry in list(entries):
-                if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(entry.path, ignore_errors=True)
-                else:
-                    with contextlib.suppress(OSError):
-                        os.unlink(entry.path)
+                remove(entry.path)
+
+
+def remove(path: str) -> None:
+    """PATH and all under it, a link itself; a folder the job made unreadable is opened."""
+    if not os.path.isdir(path) or os.path.islink(path):
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        return
+
+    def open_up(function, failed: str, error) -> None:
+        with contextlib.suppress(OSError):  # the job's own folder: it may have taken its modes
+            os.chmod(failed, 0o700)
+
+    handler = {"onexc": open_up} if sys.version_info >= (3, 12) else {"onerror": open_up}
+    for _ in range(10):  # a level a pass where folders of mode 0 nest
+        shutil.rmtree(path, **handler)
+        if not os.path.lexists(path):
+            return
 
 
 def run_one(index: int, item: dict) -> dict:
@@ -283,10 +297,12 @@ def run_one(index: int, item: dict) -> dict:
     kill_the_rest(process.pid)
     code = process.wait()
     seconds = time.monotonic() - started
-    if stopped is None and code and limit_counters()[0] > oom_before:
-        stopped = "memory"
-    elif stopped is None and code and watch.reason() in ("processes", "disk"):
-        stopped = watch.reason()
+    if stopped is None and code:  # it ended by itself, perhaps at a limit
+        late = watch.reason()
+        if limit_counters()[0] > oom_before:
+            stopped = "memory"
+        elif late in ("processes", "disk"):
+            stopped = late
     wipe(home)
     exit_code = 128 - code if code < 0 else code  # killed by signal N: 128 + N, as shells say
     return {
