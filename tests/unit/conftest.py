@@ -11,11 +11,14 @@ from tests.unit.test_hostile import CHECKS, STATION_TOML
 
 @pytest.fixture
 def no_docker(monkeypatch, tmp_path):
-    """Every image is there, native, with a made-up ID; results and cache under tmp_path."""
+    """Every image is there, native, with a made-up ID, on a made-up 2-core 8 GiB engine;
+    results and cache under tmp_path."""
     monkeypatch.setattr(
         containers, "image_ids", lambda variants: {v.name: "0123456789ab" for v in variants}
     )
     monkeypatch.setattr(containers, "emulated", lambda variants: {})
+    # The machine the engine runs on, fixed: no `docker info` (with no CLI it would raise).
+    monkeypatch.setattr(containers, "engine_machine", lambda: (2, 8 * 2**30))
     monkeypatch.setenv("LAB_RESULTS", str(tmp_path / "results"))
     monkeypatch.setenv("LAB_CACHE", str(tmp_path / "cache"))
     return tmp_path / "results"

@@ -89,6 +89,7 @@ def test_roots_station_folder_is_out_of_other_users_reach(station, monkeypatch) 
 def test_runs_at_once_share_the_memory_budget(monkeypatch, tmp_path, capsys) -> None:
     monkeypatch.setenv("LAB_CACHE", str(tmp_path))
     monkeypatch.setenv("LAB_MEMORY_LIMIT", "8g")
+    monkeypatch.setattr(containers, "engine_machine", lambda: (2, 8 * 2**30))  # no `docker info`
     monkeypatch.setattr(containers, "held_by_other_runs", lambda run_id: 0)
     with containers.memory_share("a", 4) as share:
         assert share == 2 * 2**30, "a run alone splits the budget among its containers"
@@ -110,6 +111,7 @@ def test_runs_at_once_share_the_memory_budget(monkeypatch, tmp_path, capsys) -> 
 def test_a_run_does_not_wait_for_memory_forever(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("LAB_CACHE", str(tmp_path))
     monkeypatch.setenv("LAB_MEMORY_LIMIT", "8g")
+    monkeypatch.setattr(containers, "engine_machine", lambda: (2, 8 * 2**30))  # no `docker info`
     monkeypatch.setattr(containers, "held_by_other_runs", lambda run_id: 8 * 2**30)
     monkeypatch.setattr(containers, "MEMORY_WAIT", 0.0)
     monkeypatch.setattr(containers.time, "sleep", lambda seconds: None)

@@ -55,7 +55,9 @@ def test_station_without_engine(tmp_path) -> None:
         "1",
         env={"DOCKER_HOST": "unix:///nonexistent.sock", "LAB_RESULTS": str(tmp_path)},
     )
-    assert_one_clear_line(result, "no Docker engine is running")
+    assert_one_clear_line(result, "install-docker.sh")
+    # With the CLI and no engine, or with no CLI at all (a fresh machine): each says which.
+    assert "no Docker engine is running" in result.stderr or "no `docker` command" in result.stderr
     assert not list(tmp_path.iterdir()), "nothing is written when nothing could run"
 
 
