@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -27,6 +28,7 @@ from lab.stations import stations_dir
 
 COMPOSE_SHELL_FILE = ROOT / "compose.shell.yaml"
 SHELL_CA = "/etc/lab/host-ca.crt"  # where the shell sees the host's CA bundle
+SHELL_CA_COPY = ROOT / ".lab" / "shell-ca.crt"  # the bundle as a dev container hands it on
 
 
 def require_image(variant: Variant) -> None:
@@ -303,12 +305,32 @@ def env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 def shell_env() -> dict[str, str]:
     """The shell keeps the network: it gets the host's CA bundle (a proxy's CA included)."""
+    bundle = shell_ca()
+    if bundle is None:
+        return env()
+    return env({"LAB_HOST_CA": bundle, "LAB_SHELL_CA": SHELL_CA})
+
+
+def shell_ca() -> str | None:
+    """The CA bundle as the engine sees it, for the shell's mount; None: there is none.
+
+    In a dev container (LAB_HOST_ROOT set) the engine mounts from the host, where the dev
+    container's bundle does not exist (the engine would make an empty folder there), so
+    the bundle is copied into the workspace, which both sides see.
+    """
     from lab.images import extra_ca
 
     bundle = extra_ca()
     if bundle == "/dev/null":
-        return env()
-    return env({"LAB_HOST_CA": bundle, "LAB_SHELL_CA": SHELL_CA})
+        return None
+    if not os.environ.get("LAB_HOST_ROOT"):
+        return bundle
+    SHELL_CA_COPY.parent.mkdir(exist_ok=True)
+    partial = SHELL_CA_COPY.with_name(f"{SHELL_CA_COPY.name}.{os.getpid()}")
+    shutil.copyfile(bundle, partial)
+    partial.chmod(0o644)  # the shell's non-root user reads it
+    os.replace(partial, SHELL_CA_COPY)  # a shell starting at once never sees half of it
+    return docker.engine_path(SHELL_CA_COPY)
 
 
 def interactive(variant: Variant, command: Sequence[str] = ("bash",)) -> int:

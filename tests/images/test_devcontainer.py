@@ -26,12 +26,9 @@ def test_station_1_runs_in_the_dev_container(stock, ft) -> None:
         unavailable(f"no dev containers CLI (npm's @devcontainers/cli): {TOOLS_HINT}")
     if docker.image_labels(images.base_image()) is None:
         unavailable(f"{images.base_image()} is not here: run `invoke base`")
-    ca = images.extra_ca()  # pip behind a TLS-intercepting proxy trusts the host's CA
-    trust = [] if ca == "/dev/null" else [
-        "--mount", f"type=bind,source={ca},target=/etc/lab/host-ca.crt",
-        "--remote-env", "PIP_CERT=/etc/lab/host-ca.crt",
-    ]  # fmt: skip
-    up = devcontainer("up", *trust)
+    # as a student runs it: nothing handed in, so behind a TLS-intercepting proxy the
+    # dev container must find the host's CA bundle itself
+    up = devcontainer("up")
     answer = json.loads(up.stdout.strip().splitlines()[-1]) if up.stdout.strip() else {}
     container = answer.get("containerId")
     try:
@@ -44,6 +41,25 @@ def test_station_1_runs_in_the_dev_container(stock, ft) -> None:
         folder = ROOT / "results" / report.split("/results/", 1)[1].rsplit("/", 1)[0]
         assert (folder / "report.json").is_file()
         shutil.rmtree(folder)
+        shell_trusts_the_same_bundle()
     finally:
         if container:
             subprocess.run(["docker", "rm", "-f", container], capture_output=True, check=False)
+
+
+# the engine mounts the shell's CA from the host: it must be the dev container's bundle (its
+# own store plus the host's CA), not whatever the host has at the dev container's path
+SHELL_PROBE = (
+    "sha256sum /etc/ssl/certs/ca-certificates.crt && invoke shell stock --command "
+    "'sha256sum /etc/lab/host-ca.crt && "
+    "pip download -q --no-deps --no-cache-dir -d /tmp/probe invoke && echo index-reached'"
+)
+EMPTY = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+def shell_trusts_the_same_bundle() -> None:
+    probe = devcontainer("exec", "sh", "-c", SHELL_PROBE)
+    assert probe.returncode == 0, probe.stdout[-3000:] + probe.stderr[-3000:]
+    digests = [line.split()[0] for line in probe.stdout.splitlines() if line.endswith(".crt")]
+    assert len(digests) == 2 and digests[0] == digests[1] != EMPTY, probe.stdout[-3000:]
+    assert "index-reached" in probe.stdout.split(), "pip in the shell passes the proxy"
