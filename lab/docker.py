@@ -53,6 +53,127 @@ def engine_version() -> str | None:
     return out.strip() or None
 
 
+def engine_fix() -> str:
+    """What to do where no engine answers: install one, or, where DOCKER_HOST names one
+    elsewhere, start that one (a student's engine may be on another machine)."""
+    if not shutil.which("docker"):
+        return f"no `docker` command on PATH: {INSTALL_HINT}"
+    host = os.environ.get("DOCKER_HOST")
+    if host:
+        return (
+            f"nothing answers at DOCKER_HOST={host}: start the engine there (with the lab at "
+            "the same path there, or LAB_HOST_ROOT), or unset DOCKER_HOST for this machine's"
+        )
+    return INSTALL_HINT
+
+
+def engine_server() -> dict:
+    """`docker version`'s Server part as JSON; {} where no engine answers."""
+    try:
+        out = docker(["version", "--format", "{{json .Server}}"], check=False, timeout=15)
+    except LabError:
+        return {}
+    try:
+        server = json.loads(out or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return server if isinstance(server, dict) else {}
+
+
+PODMAN_COMPONENT = "Podman Engine"  # Podman's Docker API names its server components so
+
+
+def engine_kind(server: dict, info: dict) -> str:
+    """Docker, Podman, Docker Desktop, or either one rootless: from `docker version`'s
+    Server (its components) and `docker info` (file_ownership)."""
+    components = server.get("Components") or []
+    names = {c.get("Name") for c in components if isinstance(c, dict)}
+    kind = "Podman" if PODMAN_COMPONENT in names else "Docker"
+    ownership = file_ownership(info)
+    if ownership == ROOTLESS:
+        return f"rootless {kind}"
+    return "Docker Desktop" if ownership == MAPPED and kind == "Docker" else kind
+
+
+def engine_is_local() -> bool:
+    """Whether the engine runs on this machine (what is installed here is what it has)."""
+    host = os.environ.get("DOCKER_HOST", "")
+    return not host or host.startswith("unix://")
+
+
+# Where Podman looks for the init that compose's `init: true` asks for (its init_path), and
+# where Debian's package `catatonit` puts it.
+CATATONIT_PATHS = (Path("/usr/libexec/podman/catatonit"), Path("/usr/bin/catatonit"))
+
+
+def has_catatonit(paths: Sequence[Path] = CATATONIT_PATHS) -> bool:
+    return any(path.exists() for path in paths)
+
+
+# Words in an error that name the engine (its runtime, cgroups or API), not an image's
+# contents: the engine's fault, whichever image it was asked to start.
+ENGINE_FAULT_WORDS = (
+    "cgroup", "oci runtime", "oci permission", "runc", "crun", "rlimit", "upgrade to tcp",
+    "container-init", "catatonit", "shim", "cannot connect to the docker daemon",
+    "error during connect",
+)  # fmt: skip
+
+
+def names_the_engine(error: str) -> bool:
+    return any(word in error.lower() for word in ENGINE_FAULT_WORDS)
+
+
+def engine_advice(error: str) -> str:
+    """The one thing to do about an engine that cannot start containers."""
+    lowered = error.lower()
+    if "rlimit" in lowered:
+        return (
+            "the engine may not set containers' limits (Podman as root without "
+            "CAP_SYS_RESOURCE): set default_ulimits in containers.conf's [containers], "
+            "then restart the service"
+        )
+    if "catatonit" in lowered or "container-init" in lowered:
+        return "Podman's init is missing: sudo apt-get install catatonit"
+    if "upgrade to tcp" in lowered:
+        return (
+            "the container did not start and the engine's API refused the attach (Podman): "
+            "`docker run -d` or the service's log shows why"
+        )
+    if "cgroup" in lowered:
+        return "the engine cannot set up the container's cgroups: see its log, restart it"
+    return "the engine's fault, not the images': see its log, restart or update it"
+
+
+def probe(image: str) -> str | None:
+    """Start the smallest container from IMAGE (`true`, no network): None where it runs,
+    else the engine's line. Detached, so that an engine whose attach fails (Podman's 409)
+    still says why the container did not start."""
+    argv = ["run", "-d", "--rm", "--network", "none", "--entrypoint", "true", image]
+    try:
+        done = subprocess.run(
+            ["docker", *argv], capture_output=True, text=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return f"`docker run {image}` did not answer in 60 s"
+    return None if done.returncode == 0 else telling_line(done.stderr)
+
+
+# A registry that speaks plain HTTP, as Go's client words it (a registry, or any HTTP server).
+PLAIN_HTTP = ("server gave http response to https client", "does not look like a tls handshake")
+
+
+def registry_advice(error: str, registry: str) -> str:
+    """For a pull from a plain-HTTP registry (Podman trusts none, not even one on
+    127.0.0.1): where each engine is told so, or "" for other errors."""
+    if not any(words in error.lower() for words in PLAIN_HTTP):
+        return ""
+    return (
+        f"{registry} speaks plain HTTP: for Podman add a [[registry]] entry with location = "
+        f'"{registry}" and insecure = true to /etc/containers/registries.conf, for Docker '
+        'add it to "insecure-registries" in /etc/docker/daemon.json; then restart the engine'
+    )
+
+
 def require_engine() -> str:
     version = engine_version()
     if version is None:

@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import json
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab import docker, facts, identity, images, platforms
+from lab import docker, facts, identity, images, lockfile, platforms
 from lab.config import ALL_VARIANTS, OPTIONAL_VARIANTS, Variant
 from lab.errors import LabError
 from lab.lockfile import LockedImage
@@ -16,8 +17,13 @@ from lab.table import render
 from lab.untrusted import text
 
 OK, MISSING, BROKEN = "ok", "MISSING", "BROKEN"
-# An image built only on request (the CUDA image): absent is no fault of the machine.
-NOT_BUILT = "not built"
+# Statuses that are no fault of the machine, so doctor stays green: an image built only on
+# request (the CUDA image), the base image (only `invoke images` builds from it), an image
+# other than lab.lock's (the stations run; `invoke pull` makes it the class's), an image
+# not checked because the engine cannot start containers (the engine row says so), and
+# what only `invoke shell` needs (Podman's catatonit).
+NOT_BUILT, NOT_HERE, DIFFERS, UNCHECKED = "not built", "not here", "differs", "unchecked"
+PULL_FIX = "fix: invoke pull (or invoke load BUNDLE)"
 
 
 @dataclass
@@ -31,7 +37,10 @@ class Row:
         return (self.item, self.status, self.detail)
 
 
-def image_or_error(variant: Variant) -> LockedImage | LabError | None:
+Found = LockedImage | LabError | None  # an image's facts, its error, or not built
+
+
+def image_or_error(variant: Variant) -> Found:
     """One image's facts; an error stays in its own row instead of ending the table."""
     try:
         return facts.local_image(variant)
@@ -44,15 +53,45 @@ def shown(value: object) -> str:
     return text(str(value), 80)
 
 
+def class_lock(path: Path = lockfile.LOCK_FILE) -> dict[str, LockedImage] | LabError:
+    """The images the class's lab.lock names ({} where there is none): with one, the images
+    are fetched (`invoke pull`), never compiled; a broken lock is its own row."""
+    if not os.path.lexists(path):
+        return {}
+    try:
+        return lockfile.read(path)
+    except LabError as error:
+        return error
+
+
+def missing_fix(variant: Variant, locked: dict[str, LockedImage]) -> str:
+    return PULL_FIX if variant.name in locked else f"fix: invoke images --variant {variant.name}"
+
+
 def image_row(
-    variant: Variant, found: LockedImage | LabError | None, engine_platform: str = ""
+    variant: Variant,
+    found: LockedImage | LabError | None,
+    engine_platform: str = "",
+    locked: dict[str, LockedImage] | None = None,
 ) -> Row:
+    locked = locked or {}
     if isinstance(found, LabError):
-        return Row(variant.image, BROKEN, f"{found} (fix: invoke images --force --variant "
-                   f"{variant.name})")  # fmt: skip
+        fix = f"invoke images --force --variant {variant.name}"
+        if variant.name in locked:  # pull keeps an image with the locked rootfs: remove it
+            fix = f"docker rmi {variant.image}, then invoke pull"
+        return Row(variant.image, BROKEN, f"{found} (fix: {fix})")
     if found is None:
         status = NOT_BUILT if variant.name in OPTIONAL_VARIANTS else MISSING
-        return Row(variant.image, status, f"fix: invoke images --variant {variant.name}")
+        return Row(variant.image, status, missing_fix(variant, locked))
+    row = Row(variant.image, OK, image_detail(variant, found, engine_platform))
+    mine = locked.get(variant.name)
+    if mine is not None and mine.rootfs != found.rootfs:
+        row.status = DIFFERS
+        row.detail = f"not lab.lock's (rootfs {mine.rootfs[7:19]}): {PULL_FIX}  " + row.detail
+    return row
+
+
+def image_detail(variant: Variant, found: LockedImage, engine_platform: str) -> str:
     fp = found.fingerprint  # what the image printed, checked (facts.fingerprint): shown as text
     packages = fp.get("packages") if isinstance(fp.get("packages"), dict) else {}
     gil = "no GIL" if fp.get("Py_GIL_DISABLED") else "GIL"
@@ -69,7 +108,7 @@ def image_row(
     if variant.left_out:
         left_out = (f"{name}: {why}" for name, why in variant.left_out.items())
         detail += "  left out: " + "; ".join(left_out)
-    return Row(variant.image, OK, detail)
+    return detail
 
 
 GPU_FIX = "fix: sudo scripts/install-nvidia-toolkit.sh"
@@ -90,29 +129,111 @@ def gpu_row(access: docker.GpuAccess | None, gpus: list[str], specs: list[Path])
     return Row("GPU in containers", MISSING, detail)
 
 
-def rows() -> list[Row]:
-    engine = docker.engine_version()
-    table = [
-        Row("engine", OK if engine else MISSING, engine or f"fix: {docker.INSTALL_HINT}"),
-    ]
+def base_row(base: str, here: bool) -> Row:
+    """The base image: no station runs it, so its absence fails nothing."""
+    if here:
+        return Row(base, OK, "base image (only `invoke images` builds from it)")
+    return Row(
+        base, NOT_HERE, "needed only to build images (`invoke images`): fix then: invoke base"
+    )
+
+
+def catatonit_row(kind: str, local: bool, present: bool) -> Row | None:
+    """Podman runs compose's `init: true` (compose.shell.yaml, `invoke shell`) with its
+    catatonit, which Debian packages apart; a station needs no init, so it fails nothing."""
+    if "Podman" not in kind or not local or present:
+        return None
+    detail = "`invoke shell` (init: true) needs Podman's init: fix: sudo apt-get install catatonit"
+    return Row("catatonit", NOT_HERE, detail)
+
+
+def engine_fault(errors: list[str], independent_probe: str | None) -> str | None:
+    """The engine's own fault behind images that would not start, or None (the images').
+
+    The engine's, where an error names its runtime, cgroups or API; where a container from
+    an image that is fine (INDEPENDENT_PROBE: its error) cannot start either; or where
+    every image failed, and failed the same way.
+    """
+    named = [e for e in [*errors, independent_probe] if e and docker.names_the_engine(e)]
+    if named:
+        return named[0]
+    if independent_probe:
+        return independent_probe
+    if len(errors) > 1 and len(set(errors)) == 1:
+        return errors[0]
+    return None
+
+
+def probe_of(base: str | None, found: list[tuple[Variant, Found]]) -> tuple[str | None, bool]:
+    """(a probe's error or None, whether its image is independent of the failing ones)."""
+    fine = [v.image for v, f in found if isinstance(f, LockedImage)]
+    failing = [v.image for v, f in found if isinstance(f, LabError)]
+    image = base or (fine or failing)[0]
+    return docker.probe(image), image not in failing
+
+
+def engine_rows(version: str | None, kind: str) -> list[Row]:
+    if version is None:
+        table = [Row("engine", MISSING, f"fix: {shown_line(docker.engine_fix())}")]
+    else:
+        table = [Row("engine", OK, f"{version} ({kind})")]
     for plugin in ("compose", "buildx"):
-        version = docker.plugin_version(plugin)
+        found = docker.plugin_version(plugin)
         fix = "fix: scripts/install-docker.sh"
-        table.append(Row(f"docker {plugin}", OK if version else MISSING, version or fix))
-    if engine is None:
+        table.append(Row(f"docker {plugin}", OK if found else MISSING, found or fix))
+    return table
+
+
+def shown_line(value: str) -> str:
+    """A line holding what the environment said (DOCKER_HOST): printable, not cut short."""
+    return text(value, 400)
+
+
+def rows() -> list[Row]:
+    version = docker.engine_version()
+    info = docker.engine_info() if version else {}
+    kind = docker.engine_kind(docker.engine_server(), info) if version else ""
+    table = engine_rows(version, kind)
+    if version is None:
         return table
     table.append(gpu_row(docker.gpu_runtime(), docker.host_gpus(), docker.cdi_gpu_specs()))
+    catatonit = catatonit_row(kind, docker.engine_is_local(), docker.has_catatonit())
+    table += [catatonit] if catatonit else []
     base = images.base_image()
     base_here = docker.image_labels(base) is not None
-    table.append(
-        Row(base, OK, "base image") if base_here else Row(base, MISSING, "fix: invoke base")
-    )
+    table.append(base_row(base, base_here))
+    locked = class_lock()
+    if isinstance(locked, LabError):
+        table.append(Row("lab.lock", BROKEN, str(locked)))
+        locked = {}
+    table += image_rows(table[0], base if base_here else None, locked)
+    return table
+
+
+def image_rows(engine: Row, base: str | None, locked: dict[str, LockedImage]) -> list[Row]:
+    """A row an image; where the engine, not the images, cannot start containers, ENGINE
+    says so and the images are left unchecked."""
     variants = list(ALL_VARIANTS.values())
     with ThreadPoolExecutor() as pool:  # one container start per image, run side by side
-        found = list(pool.map(image_or_error, variants))
+        found = list(zip(variants, pool.map(image_or_error, variants), strict=True))
+    errors = [str(f).replace(v.image, "IMAGE") for v, f in found if isinstance(f, LabError)]
+    fault = None
+    checked = any(isinstance(f, LockedImage) for _, f in found)
+    # No image failed, but none ran either: the base image, if here, says whether one can.
+    if errors or (base and not checked):
+        probe, independent = probe_of(base, found)
+        fault = engine_fault(errors, probe if independent else None)
+        fault = fault or (probe if probe and docker.names_the_engine(probe) else None)
+    if fault:
+        engine.status = BROKEN
+        engine.detail += f" cannot start containers: {fault} (fix: {docker.engine_advice(fault)})"
     engine_platform = identity.engine_platform()
-    table += [image_row(v, f, engine_platform) for v, f in zip(variants, found, strict=True)]
-    return table
+    return [
+        Row(v.image, UNCHECKED, "the engine cannot start containers (engine row)")
+        if fault and isinstance(f, LabError)
+        else image_row(v, f, engine_platform, locked)
+        for v, f in found
+    ]
 
 
 def report() -> tuple[str, bool]:

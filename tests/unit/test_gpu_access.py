@@ -188,5 +188,11 @@ def test_doctor_table_has_the_gpu_row_from_the_machine(monkeypatch) -> None:
     monkeypatch.setattr(docker, "cdi_gpu_specs", lambda: [])
     monkeypatch.setattr(docker, "image_labels", lambda image: {})
     monkeypatch.setattr(doctor, "image_or_error", lambda variant: None)
+    # Nothing else asks the engine, or needs a docker CLI: the unit tests run without either.
+    monkeypatch.setattr(docker, "engine_info", lambda: {})
+    monkeypatch.setattr(docker, "engine_server", lambda: {})
+    monkeypatch.setattr(docker, "probe", lambda image: None)
+    monkeypatch.setattr(doctor, "class_lock", lambda: {})
+    monkeypatch.setattr(doctor.identity, "engine_platform", lambda: "linux/amd64")
     (row,) = [r for r in doctor.rows() if r.item == "GPU in containers"]
     assert row.status == doctor.MISSING and "install-nvidia-toolkit.sh" in row.detail
