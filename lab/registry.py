@@ -116,6 +116,8 @@ def fetch(entry: LockedImage) -> str:
     done = transfer(["pull", "--", reference])  # `--`: a name, never an option
     if done.returncode != 0:
         reason = last_line(done)
+        if advice := docker.registry_advice(reason, registry):  # Podman: loopback is no exception
+            raise LabError(f"pulling {reference} failed: {advice}")
         if any(word in reason.lower() for word in ABSENT):
             raise LabError(
                 f"registry {registry} has no {reference}, which lab.lock names "

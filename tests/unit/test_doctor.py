@@ -281,3 +281,14 @@ def test_class_lock_reads_none_as_empty(tmp_path) -> None:
     (tmp_path / "lab.lock").write_text("{not json")
     assert isinstance(doctor.class_lock(tmp_path / "lab.lock"), LabError)
     assert lockfile.LOCK_FILE.name == "lab.lock"
+
+
+@pytest.mark.parametrize("said", [REGISTRY_PLAIN_HTTP, PODMAN_PLAIN_HTTP])
+def test_pull_from_a_plain_http_registry_says_what_to_do(monkeypatch, said: str) -> None:
+    from lab import registry
+    from tests.unit.test_lockfile import ENTRY
+
+    failed = registry.subprocess.CompletedProcess([], 125, "", f"Error: {said}\n")
+    monkeypatch.setattr(registry, "transfer", lambda args: failed)
+    with pytest.raises(LabError, match=r"insecure = true .*/etc/containers/registries\.conf"):
+        registry.fetch(ENTRY)
