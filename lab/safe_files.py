@@ -95,7 +95,8 @@ def links_leaving(folder: Path, mounted_at: str = "") -> list[str]:
     def unreadable(error: OSError) -> None:
         raise LabError(f"{error.filename}: cannot be read ({error.strerror}); the run is not kept")
 
-    for dirpath, dirnames, filenames in _deep_guard(os.walk(folder, onerror=unreadable)):
+    walk = os.walk(folder, onerror=unreadable)
+    for dirpath, dirnames, filenames in _deep_guard(walk, str(folder)):
         for name in dirnames + filenames:
             path = os.path.join(dirpath, name)
             if os.path.islink(path):
@@ -120,7 +121,7 @@ def chown_tree(parent_fd: int, name: str, uid: int, gid: int, skip_suffix: str =
     """
     os.chown(name, uid, gid, dir_fd=parent_fd, follow_symlinks=False)
     walk = os.fwalk(name, dir_fd=parent_fd, follow_symlinks=False)
-    for _, dirnames, filenames, dir_fd in _deep_guard(walk):
+    for _, dirnames, filenames, dir_fd in _deep_guard(walk, name):
         if skip_suffix:
             dirnames[:] = [d for d in dirnames if not d.endswith(skip_suffix)]
         for entry in dirnames + filenames:
@@ -128,12 +129,23 @@ def chown_tree(parent_fd: int, name: str, uid: int, gid: int, skip_suffix: str =
                 os.chown(entry, uid, gid, dir_fd=dir_fd, follow_symlinks=False)
 
 
-def _deep_guard(walk: Iterator) -> Iterator:
-    """WALK, with a folder nested past Python's recursion limit as one line, not a crash."""
+# Folders deeper than this under a run's output are refused, on every Python: 3.11's walks
+# recurse and would crash near 1000 levels, 3.12's are iterative and would go on (with
+# paths growing past PATH_MAX); no experiment's output needs a fraction of it.
+MAX_DEPTH = 256
+TOO_DEEP = "an experiment nested folders too deep (over {} levels); the run is not kept"
+
+
+def _deep_guard(walk: Iterator, top: str) -> Iterator:
+    """WALK from TOP, with a folder nested past MAX_DEPTH (or past Python's recursion
+    limit) as one line, not a crash or an endless walk."""
     try:
-        yield from walk
+        for entry in walk:
+            if entry[0][len(top) :].count(os.sep) > MAX_DEPTH:
+                raise LabError(TOO_DEEP.format(MAX_DEPTH))
+            yield entry
     except RecursionError:
-        raise LabError("an experiment nested folders too deep; the run is not kept") from None
+        raise LabError(TOO_DEEP.format(MAX_DEPTH)) from None
 
 
 def remove_tree(path: Path) -> None:
