@@ -127,10 +127,11 @@ def engine_advice(error: str) -> str:
     """The one thing to do about an engine that cannot start containers."""
     lowered = error.lower()
     if "rlimit" in lowered:
-        return (
-            "the engine may not set containers' limits (Podman as root without "
-            "CAP_SYS_RESOURCE): set default_ulimits in containers.conf's [containers], "
-            "then restart the service"
+        return (  # seen with Podman 4.3 as root: nofile (type 7) first, then nproc (type 6)
+            "the engine may not raise containers' limits (Podman as root without "
+            "CAP_SYS_RESOURCE): set default_ulimits in containers.conf's [containers], nofile "
+            'and nproc at the service\'s own (e.g. ["nofile=20000:20000", "nproc=32768:32768"], '
+            "from /proc/PID/limits), then restart the service"
         )
     if "catatonit" in lowered or "container-init" in lowered:
         return "Podman's init is missing: sudo apt-get install catatonit"

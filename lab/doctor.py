@@ -147,21 +147,23 @@ def catatonit_row(kind: str, local: bool, present: bool) -> Row | None:
     return Row("catatonit", NOT_HERE, detail)
 
 
-def engine_fault(errors: list[str], independent_probe: str | None) -> str | None:
+def engine_fault(
+    errors: list[str], probe: str | None, independent: bool, alike: bool
+) -> str | None:
     """The engine's own fault behind images that would not start, or None (the images').
 
-    The engine's, where an error names its runtime, cgroups or API; where a container from
-    an image that is fine (INDEPENDENT_PROBE: its error) cannot start either; or where
-    every image failed, and failed the same way.
+    The engine's, where a container from an image that is fine (INDEPENDENT: the base
+    image, or one that passed) cannot start either; where an error names the engine's
+    runtime, cgroups or API (the PROBE's first: run detached, it says why a container did
+    not start where an attached run says only "409"); or where every image failed, and
+    failed ALIKE.
     """
-    named = [e for e in [*errors, independent_probe] if e and docker.names_the_engine(e)]
+    if probe and (independent or docker.names_the_engine(probe)):
+        return probe
+    named = [error for error in errors if docker.names_the_engine(error)]
     if named:
         return named[0]
-    if independent_probe:
-        return independent_probe
-    if len(errors) > 1 and len(set(errors)) == 1:
-        return errors[0]
-    return None
+    return errors[0] if len(errors) > 1 and alike else None
 
 
 def probe_of(base: str | None, found: list[tuple[Variant, Found]]) -> tuple[str | None, bool]:
@@ -216,14 +218,15 @@ def image_rows(engine: Row, base: str | None, locked: dict[str, LockedImage]) ->
     variants = list(ALL_VARIANTS.values())
     with ThreadPoolExecutor() as pool:  # one container start per image, run side by side
         found = list(zip(variants, pool.map(image_or_error, variants), strict=True))
-    errors = [str(f).replace(v.image, "IMAGE") for v, f in found if isinstance(f, LabError)]
+    failed = [(v, f) for v, f in found if isinstance(f, LabError)]
+    errors = [str(f) for _, f in failed]
+    alike = len({str(f).replace(v.image, "IMAGE") for v, f in failed}) == 1
     fault = None
     checked = any(isinstance(f, LockedImage) for _, f in found)
     # No image failed, but none ran either: the base image, if here, says whether one can.
     if errors or (base and not checked):
         probe, independent = probe_of(base, found)
-        fault = engine_fault(errors, probe if independent else None)
-        fault = fault or (probe if probe and docker.names_the_engine(probe) else None)
+        fault = engine_fault(errors, probe, independent, alike)
     if fault:
         engine.status = BROKEN
         engine.detail += f" cannot start containers: {fault} (fix: {docker.engine_advice(fault)})"

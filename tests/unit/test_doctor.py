@@ -49,7 +49,9 @@ DESKTOP_INFO = {"SecurityOptions": [], "OperatingSystem": "Docker Desktop"}
 
 # `docker run` against Podman 4.3.1 as root: attached, the CLI says only this ...
 PODMAN_ATTACH = "unable to upgrade to tcp, received 409"
-# ... and detached (`docker run -d`), why the container did not start.
+# ... and detached (`docker run -d`), why the container did not start. Containers ran once
+# containers.conf's [containers] had default_ulimits = ["nofile=20000:20000",
+# "nproc=32768:32768"] (the service's own limits; with nofile alone it was type 6, nproc).
 PODMAN_RLIMIT = (
     "docker: Error response from daemon: runc: runc create failed: unable to start container "
     "process: error during container init: error setting rlimits for ready process: error "
@@ -189,6 +191,7 @@ def test_an_engine_that_cannot_start_containers_is_the_engines_fault(machine, wh
     assert rows["engine"].detail.startswith("4.3.1 (Podman) cannot start containers: ")
     assert "--force" not in text, "the images are not to blame"
     assert {rows[v.image].status for v in ALL_VARIANTS.values()} == {doctor.UNCHECKED}
+    assert "default_ulimits" in rows["engine"].detail, "the detached probe said why"
 
 
 def test_every_image_failing_the_same_way_is_the_engines(machine) -> None:
