@@ -126,12 +126,14 @@ def test_the_supervisor_cannot_be_traced_or_its_stdout_opened_by_its_jobs() -> N
         "PTRACE_ATTACH = 16\n"
         "print('attach', libc.ptrace(PTRACE_ATTACH, os.getppid(), 0, 0))\n"
     )
-    python3 = "/usr/bin/python3"
+    # A system Python that nobody may run (the venv's may sit in root's home): Debian's, or
+    # the one in /usr/local (the lab's own image, where these tests run on Python 3.13).
+    python3 = next(p for p in ("/usr/bin/python3", "/usr/local/bin/python3") if os.path.exists(p))
     drop = (lambda: (os.setgid(65534), os.setuid(65534))) if os.getuid() == 0 else None
     job = {**python(probe), "argv": [python3, "-c", probe]}
     done = subprocess.run(
         [python3, "-m", "labkit.supervisor", json.dumps([job])],
-        env={"PYTHONPATH": str(STATIONS_DIR / "_lib"), "PATH": "/usr/bin:/bin"},
+        env={"PYTHONPATH": str(STATIONS_DIR / "_lib"), "PATH": "/usr/local/bin:/usr/bin:/bin"},
         capture_output=True, timeout=60, check=True, preexec_fn=drop, cwd="/",
     )  # fmt: skip
     lines = done.stdout.splitlines()
