@@ -102,7 +102,7 @@ def doctor(c, json=False, compare=None):
     table, healthy = lab_doctor.report()
     print(table)
     if not healthy:
-        raise Exit("lab: something is missing: run the `fix:` commands above", code=1)
+        raise Exit("lab: the stations cannot run here yet: run the `fix:` commands above", code=1)
 
 
 @task(help={"platform": "linux/arm64: another architecture's base (debootstrap, emulated)"})

@@ -27,6 +27,7 @@ def test_doctor_without_engine_says_what_fixes_it() -> None:
     assert result.code != 0
     assert "engine" in result.stdout and "MISSING" in result.stdout
     assert "fix:" in result.stdout
+    assert_one_clear_line(result, "lab: the stations cannot run here yet", "fix:")
 
 
 def test_list_shows_every_task_with_one_line_help() -> None:
