@@ -72,7 +72,8 @@ PODMAN_PLAIN_HTTP = (
 REGISTRY_PLAIN_HTTP = (
     'Get "https://127.0.0.1:5000/v2/": http: server gave HTTP response to HTTPS client'
 )
-# Docker whose cgroups were mounted read-only.
+# Docker whose cgroups were mounted read-only: runc's wording, written for the test (not
+# recorded here; the engine here has writable cgroups).
 CGROUPS_READ_ONLY = (
     "docker: Error response from daemon: failed to create shim: OCI runtime create failed: "
     "runc create failed: unable to start container process: error during container init: "
