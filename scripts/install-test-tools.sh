@@ -5,6 +5,9 @@
 #                              (the distribution's packages)
 #   node, npm                  the distribution's nodejs and npm, where either is missing
 #   devcontainer               the dev containers CLI: npm's @devcontainers/cli, pinned below
+#   $TEST_ENGINE_DIR/dockerd   Debian 13's docker.io (26.1), for the classroom tests' engine
+#                              on the containerd image store (Debian 12's 20.10 has none);
+#                              a folder of its own: the system's dockerd is left alone
 # Idempotent: one line per thing it installs, nothing when all is there. Installs as root,
 # or through sudo. What it cannot install it names, one line each, and exits 1: the tests
 # that need it then skip saying why (in CI, CI=true, they fail).
@@ -14,6 +17,9 @@ set -euo pipefail
 # 0.85.0 and later need Node 20.
 DEVCONTAINERS_CLI=@devcontainers/cli@0.83.0
 NODE_MAJOR_MIN=16  # that release's engines: ^16.13.0 || >=18.0.0
+# tests/services.py looks for it there too (LAB_TEST_ENGINE_DIR moves both).
+TEST_ENGINE_DIR=${LAB_TEST_ENGINE_DIR:-/opt/lab-test-engine}
+APT_SOURCES=${LAB_APT_SOURCES:-/etc/apt/sources.list.d/debian.sources}
 
 log() { printf '[install-test-tools] %s\n' "$*" >&2; }
 missing=()
@@ -69,6 +75,34 @@ ensure_devcontainer_cli() {
   has devcontainer || cannot "$DEVCONTAINERS_CLI: npm installed it, but devcontainer is not on PATH"
 }
 
+# Debian 13's docker.io needs only Debian 12's containerd, runc and libc: its .deb comes
+# from the trixie suite of the machine's own mirror (as install-docker.sh takes the
+# plugins), unpacked with dpkg -x, its dockerd and docker-proxy copied into a folder of
+# their own. Nothing is installed as a package.
+ensure_test_engine() {
+  [ -x "$TEST_ENGINE_DIR/dockerd" ] && return 0
+  if ! privileged; then cannot "Debian 13's dockerd into $TEST_ENGINE_DIR: not root and no sudo"; return 0; fi
+  if ! command -v apt-get >/dev/null || [ ! -f "$APT_SOURCES" ]; then
+    cannot "Debian 13's dockerd into $TEST_ENGINE_DIR: no apt-get or no $APT_SOURCES here"; return 0
+  fi
+  log "installing Debian 13's docker.io dockerd into $TEST_ENGINE_DIR (the containerd image store's tests)"
+  local scratch; scratch=$(mktemp -d)
+  mkdir -p "$scratch/parts" "$scratch/lists/partial" "$scratch/cache/archives/partial" "$scratch/root"
+  # Keep the mirror, change the suites, drop the security stanza.
+  awk 'BEGIN{RS=""; ORS="\n\n"} !/security/' "$APT_SOURCES" |
+    sed -E 's/^Suites:.*/Suites: trixie/' >"$scratch/parts/trixie.sources"
+  local opts=(-oDir::Etc::SourceList=/dev/null "-oDir::Etc::SourceParts=$scratch/parts"
+    "-oDir::State::Lists=$scratch/lists" "-oDir::Cache=$scratch/cache" -oAPT::Sandbox::User=root -qq)
+  quiet as_root apt-get "${opts[@]}" update
+  (cd "$scratch" && quiet as_root apt-get "${opts[@]}" download docker.io)
+  quiet as_root dpkg -x "$scratch"/docker.io_*.deb "$scratch/root"
+  as_root mkdir -p "$TEST_ENGINE_DIR"
+  as_root cp "$scratch/root/usr/sbin/dockerd" "$scratch/root/usr/sbin/docker-proxy" "$TEST_ENGINE_DIR/"
+  rm -rf "$scratch"
+  [ -x "$TEST_ENGINE_DIR/dockerd" ] || cannot "Debian 13's dockerd: its .deb held no usr/sbin/dockerd"
+}
+
 ensure_packages docker-registry:docker-registry ip:iproute2
 ensure_devcontainer_cli
+ensure_test_engine
 [ ${#missing[@]} -eq 0 ] || exit 1

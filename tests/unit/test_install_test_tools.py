@@ -1,6 +1,7 @@
 """scripts/install-test-tools.sh, which `invoke test` runs first, against stand-ins for apt-get,
-npm, node, sudo and id on a PATH of their own: it installs only what is missing, one line
-each, the dev containers CLI at its pinned version, and names what it cannot install."""
+dpkg, npm, node, sudo and id on a PATH of their own: it installs only what is missing, one
+line each, the dev containers CLI at its pinned version, Debian 13's dockerd in a folder of
+its own (LAB_TEST_ENGINE_DIR, here a scratch one), and names what it cannot install."""
 
 from __future__ import annotations
 
@@ -21,16 +22,43 @@ STUBS = {
     "apt-get": """echo "apt-get $*" >>"$STUB_LOG"
 for p in "$@"; do case $p in
   docker-registry) c=docker-registry ;; iproute2) c=ip ;; nodejs) c=node ;; npm) c=npm ;; *) c= ;;
-esac; [ -z "$c" ] || cp "$STUB_DIR/.$c" "$STUB_DIR/$c"; done""",
+esac; [ -z "$c" ] || cp "$STUB_DIR/.$c" "$STUB_DIR/$c"
+case $p in -oDir::Etc::SourceParts=*) cat "${p#*=}"/*.sources >"$STUB_DIR/../seen.sources" ;; esac
+done
+case " $* " in *" download docker.io "*) touch docker.io_26.1.5+dfsg1-9_amd64.deb ;; esac""",
     "npm": 'echo "npm $*" >>"$STUB_LOG"; cp "$STUB_DIR/.devcontainer" "$STUB_DIR/devcontainer"',
+    # `download docker.io` leaves a .deb; `dpkg -x` of it gives dockerd and docker-proxy. The
+    # trixie source it was given is kept for the test to read.
+    "dpkg": """echo "dpkg $*" >>"$STUB_LOG"; mkdir -p "$3/usr/sbin"
+for f in dockerd docker-proxy; do
+  echo '#!/bin/sh' >"$3/usr/sbin/$f"; chmod +x "$3/usr/sbin/$f"
+done""",
     "node": 'echo "$STUB_NODE_MAJOR"',
 }
-PRESENT = ["docker-registry", "ip", "node", "npm", "devcontainer"]
+PRESENT = ["docker-registry", "ip", "node", "npm", "devcontainer", "dockerd"]
+SOURCES = """Types: deb
+URIs: http://mirror.invalid/debian
+Suites: bookworm bookworm-updates
+Components: main
+
+Types: deb
+URIs: http://mirror.invalid/debian-security
+Suites: bookworm-security
+Components: main
+"""
 # Where /usr/sbin or /sbin has `ip`, the script finds it there (a user's PATH may lack them).
 HOST_IP = any(Path(d, "ip").exists() for d in ("/usr/sbin", "/sbin"))
 
 
-def run(tmp_path: Path, *, have: list[str], uid: int = 0, sudo: bool = True, node: int = 18):
+def run(
+    tmp_path: Path,
+    *,
+    have: list[str],
+    uid: int = 0,
+    sudo: bool = True,
+    node: int = 18,
+    sources: bool = True,
+):
     stubs = tmp_path / "bin"
     stubs.mkdir(exist_ok=True)
     for name in PRESENT:  # what apt-get and npm copy into place when they "install"
@@ -40,7 +68,15 @@ def run(tmp_path: Path, *, have: list[str], uid: int = 0, sudo: bool = True, nod
             (stubs / name).write_text(f"#!{BASH}\n{body}\n")
     for name in have:
         shutil.copy(stubs / f".{name}", stubs / name)
-    for tool in ("env", "cp"):  # what the script and the stand-ins run besides them
+    engine = tmp_path / "engine"
+    if "dockerd" in have:  # the folder of its own, not PATH
+        engine.mkdir(exist_ok=True)
+        (engine / "dockerd").write_text("#!/bin/sh\n")
+        (engine / "dockerd").chmod(0o755)
+    if sources:
+        (tmp_path / "debian.sources").write_text(SOURCES)
+    # What the script and the stand-ins run besides them:
+    for tool in ("env", "cp", "awk", "sed", "mktemp", "mkdir", "rm", "cat", "touch", "chmod"):
         if not (stubs / tool).exists():
             (stubs / tool).symlink_to(shutil.which(tool))
     for path in stubs.iterdir():
@@ -49,7 +85,9 @@ def run(tmp_path: Path, *, have: list[str], uid: int = 0, sudo: bool = True, nod
     log = tmp_path / "log"
     log.touch()
     env = {"PATH": str(stubs), "STUB_DIR": str(stubs), "STUB_LOG": str(log),
-           "STUB_UID": str(uid), "STUB_NODE_MAJOR": str(node), "HOME": str(tmp_path)}  # fmt: skip
+           "STUB_UID": str(uid), "STUB_NODE_MAJOR": str(node), "HOME": str(tmp_path),
+           "LAB_TEST_ENGINE_DIR": str(engine), "LAB_APT_SOURCES": str(tmp_path / "debian.sources"),
+           "TMPDIR": str(tmp_path)}  # fmt: skip
     done = subprocess.run([BASH, str(SCRIPT)], env=env, capture_output=True, text=True, check=False)
     return done, log.read_text().splitlines()
 
@@ -76,6 +114,8 @@ def test_a_fresh_machine_gets_everything_one_line_each(tmp_path: Path) -> None:
         f" for {' '.join(['docker-registry'] + ([] if HOST_IP else ['ip']))})",
         "[install-test-tools] installing nodejs npm (the distribution's packages, for node npm)",
         f"[install-test-tools] installing {pinned()} (npm, global)",
+        f"[install-test-tools] installing Debian 13's docker.io dockerd into {tmp_path / 'engine'}"
+        " (the containerd image store's tests)",
     ]
     installs = [c for c in calls if " install " in f" {c} "]
     assert installs[0].endswith(" ".join(packages))
@@ -86,7 +126,8 @@ def test_a_fresh_machine_gets_everything_one_line_each(tmp_path: Path) -> None:
 
 
 def test_a_user_goes_through_sudo(tmp_path: Path) -> None:
-    done, calls = run(tmp_path, have=["docker-registry", "ip", "node", "npm"], uid=1000)
+    have = ["docker-registry", "ip", "node", "npm", "dockerd"]
+    done, calls = run(tmp_path, have=have, uid=1000)
     assert done.returncode == 0, done.stderr
     assert calls[0] == f"sudo npm install --global --no-fund --no-audit --no-update-notifier " \
         f"--loglevel=error {pinned()}"  # fmt: skip
@@ -99,11 +140,37 @@ def test_without_root_or_sudo_it_names_what_it_cannot_install(tmp_path: Path) ->
     assert done.stderr.splitlines() == [
         "install-test-tools: cannot install docker-registry: not root and no sudo",
         "install-test-tools: cannot install nodejs npm: not root and no sudo",
+        f"install-test-tools: cannot install Debian 13's dockerd into {tmp_path / 'engine'}:"
+        " not root and no sudo",
     ]
 
 
 def test_a_node_too_old_for_the_cli_is_named(tmp_path: Path) -> None:
-    done, calls = run(tmp_path, have=["docker-registry", "ip", "node", "npm"], node=12)
+    done, calls = run(tmp_path, have=["docker-registry", "ip", "node", "npm", "dockerd"], node=12)
     assert done.returncode == 1
     assert calls == []
     assert "cannot install @devcontainers/cli@" in done.stderr and "older than" in done.stderr
+
+
+def test_the_test_engine_comes_from_trixie_into_a_folder_of_its_own(tmp_path: Path) -> None:
+    """Debian 13's docker.io, from the trixie suite of the machine's own mirror, unpacked:
+    its dockerd and docker-proxy in the folder, the system's engine untouched."""
+    done, calls = run(tmp_path, have=[name for name in PRESENT if name != "dockerd"])
+    assert done.returncode == 0, done.stderr
+    assert len(done.stderr.splitlines()) == 1 and "dockerd into" in done.stderr
+    assert sorted(p.name for p in (tmp_path / "engine").iterdir()) == ["docker-proxy", "dockerd"]
+    assert not any(" install " in f" {c} " for c in calls), "no package is installed"
+    assert any(c.startswith("apt-get ") and c.endswith(" download docker.io") for c in calls)
+    seen = (tmp_path / "seen.sources").read_text()
+    assert "Suites: trixie" in seen and "mirror.invalid/debian" in seen
+    assert "bookworm" not in seen and "security" not in seen
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("tmp")] == [], "no scratch"
+    again, _ = run(tmp_path, have=[name for name in PRESENT if name != "dockerd"])
+    assert (again.returncode, again.stderr) == (0, ""), "a second run does nothing"
+
+
+def test_without_a_mirror_to_derive_trixie_from_it_names_the_engine(tmp_path: Path) -> None:
+    done, calls = run(tmp_path, have=[name for name in PRESENT if name != "dockerd"], sources=False)
+    assert done.returncode == 1
+    assert "cannot install Debian 13's dockerd" in done.stderr and "debian.sources" in done.stderr
+    assert calls == []
