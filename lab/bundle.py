@@ -9,7 +9,15 @@ A bundle is a plain tar of three parts, in this order:
 `load` checks all of it before the engine sees a byte, then loads the images untagged
 (they were saved by ID), checks each one's rootfs identity and config again, and only then
 tags them under the lab's names. A truncated or altered bundle loads nothing and names the
-part.
+part; a load that fails a check after `docker load` removes what it loaded. `bundle` makes
+the same checks of the file it wrote before it is put in place.
+
+The two image stores: on the classic one an image's ID is its config's digest; on the
+containerd one (Docker 29's and Docker Desktop's default) it is its manifest's digest, and
+`docker save` writes an OCI layout (index.json, blobs/sha256/...) beside manifest.json. So
+load takes the IDs `docker load` prints, and checks each image's config through the manifest
+it was loaded from, hashed in the bundle (or, for a manifest the engine made itself, the
+config the engine saves back).
 
 A bundle is untrusted (a USB stick passed around a room). `docker load` applies whatever
 tags the saved tar names (manifest.json's RepoTags, a legacy `repositories` file, an OCI
@@ -59,6 +67,7 @@ MANIFEST, INDEX, LEGACY_TAGS = "manifest.json", "index.json", "repositories"
 # What a `docker save` names its members: <id>.json, <id>/layer.tar, blobs/sha256/<digest>.
 MEMBER_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}(?:/[A-Za-z0-9_.-]{1,128}){0,3}")
 CONFIG_NAME = re.compile(r"(?:blobs/sha256/)?[0-9a-f]{64}(?:\.json)?")
+CONFIG_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 # Annotations of an OCI index by which the containerd image store names (tags) an image.
 NAMING_ANNOTATIONS = {"io.containerd.image.name", "org.opencontainers.image.ref.name"}
 
@@ -102,14 +111,32 @@ def bundle(output: Path, names: str | None, lock_path: Path = lockfile.LOCK_FILE
     ids = [saved.id for saved in images.values()]
     lock = {name: saved.locked for name, saved in images.items()}
     print(f"[bundle] docker save {', '.join(images)} | zstd -> {output}", flush=True)
-    return write_bundle(output, lock, lambda path: save_compressed(ids, path))
+    return write_bundle(output, lock, lambda path: save_compressed(ids, path), verify=verify)
+
+
+def verify(path: Path, lock: dict[str, LockedImage]) -> None:
+    """The bundle at PATH passes every check load makes, against the lock it was made from.
+    `docker save` exits 0 with an image it cannot write whole: the containerd store, holding
+    a manifest whose layers it lacks, wrote 40 KB with no layers at all."""
+    print("[bundle] checking it as `invoke load` will", flush=True)
+    try:
+        check(path, None, lock)
+    except LabError as error:
+        reason = str(error).replace(f"{path}: ", "")  # a scratch file's name says nothing
+        raise LabError(
+            f"no bundle written: what `docker save` wrote fails load's checks: {reason}"
+        ) from None
 
 
 def write_bundle(
-    output: Path, lock: dict[str, LockedImage], write_images: Callable[[Path], str]
+    output: Path,
+    lock: dict[str, LockedImage],
+    write_images: Callable[[Path], str],
+    verify: Callable[[Path, dict[str, LockedImage]], None] | None = None,
 ) -> dict:
-    """Assemble the three parts in a scratch folder beside OUTPUT, then move the whole into
-    place. WRITE_IMAGES writes images.tar.zst to the path it is given; returns its SHA-256."""
+    """Assemble the three parts in a scratch folder beside OUTPUT, check the whole (VERIFY),
+    then move it into place. WRITE_IMAGES writes images.tar.zst to the path it is given;
+    returns its SHA-256."""
     output = output.resolve()
     if output.is_dir():
         raise LabError(f"{output} is a folder: give the bundle's file name")
@@ -127,6 +154,8 @@ def write_bundle(
         with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as out:
             for part in PARTS:
                 out.add(scratch / part, arcname=part)
+        if verify is not None:
+            verify(partial, lock)
         os.replace(partial, output)
     except OSError as error:
         raise LabError(f"writing {output} failed: {error.strerror or error}") from None
@@ -189,6 +218,7 @@ class Checked:
     lock: dict[str, LockedImage]
     image_ids: dict[str, str]  # variant -> image ID (the config's digest)
     images_sha256: str
+    manifests: dict[str, str] = field(default_factory=dict)  # manifest digest -> config's
 
 
 def load(path: Path, lock_path: Path = lockfile.LOCK_FILE) -> Checked:
@@ -200,12 +230,69 @@ def load(path: Path, lock_path: Path = lockfile.LOCK_FILE) -> Checked:
     if note := unpinned_note(checked, reference, lock_path):
         print(note, flush=True)
     print(f"[load] loading {', '.join(checked.image_ids)} into the engine", flush=True)
-    load_untagged(path, checked)
-    for name, image_id in checked.image_ids.items():
-        require_loaded(name, image_id, checked.lock[name].rootfs)
-    for name, image_id in checked.image_ids.items():  # everything checked: now the names
+    before = engine_images()
+    try:
+        found = find_loaded(checked, load_untagged(path, checked))
+    except LabError as error:
+        removed = remove_loaded(before)
+        raise LabError(f"{error}{removed}") from None
+    for name, image_id in found.items():  # everything checked: now the names
         docker.docker(["tag", "--", image_id, ALL_VARIANTS[name].image])
     return checked
+
+
+def engine_images() -> dict[str, set[str]]:
+    """{image ID: its tags} of every image on the engine."""
+    out = docker.docker(
+        ["image", "ls", "--all", "--no-trunc", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"]
+    )
+    images: dict[str, set[str]] = {}
+    for row in (line.split() for line in out.splitlines()):
+        if len(row) == 2:
+            images.setdefault(row[0], set()).update({row[1]} - {"<none>:<none>"})
+    return images
+
+
+def remove_loaded(before: dict[str, set[str]]) -> str:
+    """Remove what the load added (an image new since BEFORE, untagged); what to add to the
+    error's line. An image that was here before, or that is tagged, stays."""
+    new = [ref for ref, tags in engine_images().items() if ref not in before and not tags]
+    for ref in new:
+        docker.docker(["rmi", "--", ref], check=False)
+    return f" (the {len(new)} image(s) it loaded were removed)" if new else ""
+
+
+def find_loaded(checked: Checked, loaded: list[str]) -> dict[str, str]:
+    """{variant: the engine's ID of it}: each locked image among those `docker load` named
+    (LOADED), found by its rootfs, its config checked. Where it printed none (an engine that
+    does not say), the checked config digests, which are the IDs on the classic store."""
+    by_rootfs = {}
+    for ref in loaded or list(checked.image_ids.values()):
+        facts = identity.inspect(ref)
+        if facts is not None:
+            by_rootfs[facts.rootfs] = facts.id
+    found = {}
+    for name, config in checked.image_ids.items():
+        image_id = by_rootfs.get(checked.lock[name].rootfs)
+        if image_id is None:
+            raise LabError(f"{name}: the engine loaded no image with the locked rootfs")
+        require_config_loaded(name, image_id, config, checked)
+        found[name] = image_id
+    return found
+
+
+def require_config_loaded(name: str, image_id: str, config: str, checked: Checked) -> None:
+    """The engine's image IMAGE_ID has the checked CONFIG: its ID on the classic store; the
+    config of its manifest, hashed in the bundle, on the containerd store; else (a manifest
+    the engine wrote itself, for a classic store's save) the config it saves back."""
+    if image_id == config:
+        return
+    got = checked.manifests.get(image_id) or identity.config_digest(image_id)
+    if got != config:
+        raise LabError(
+            f"{name}: the engine loaded config {got[:19]}, not the checked {config[:19]}: "
+            "nothing was tagged"
+        )
 
 
 def unpinned_note(checked: Checked, reference: dict[str, LockedImage], lock_path: Path) -> str:
@@ -220,19 +307,6 @@ def unpinned_note(checked: Checked, reference: dict[str, LockedImage], lock_path
     )
 
 
-def require_loaded(name: str, image_id: str, rootfs: str) -> None:
-    """The engine holds IMAGE_ID, the config checked (on the classic store the image ID is
-    the config's digest), with the locked rootfs."""
-    got = identity.inspect(image_id)
-    if got is None or got.rootfs != rootfs:
-        raise LabError(f"{name}: the engine holds no image {image_id} with the locked rootfs")
-    if got.id != image_id:
-        raise LabError(
-            f"{name}: the engine loaded config {got.id[:19]}, not the checked {image_id[:19]}: "
-            "nothing was tagged"
-        )
-
-
 def require_file(path: Path) -> None:
     """A bundle is a regular file: a folder, a device or a fifo is refused unopened."""
     if path.is_file():
@@ -242,8 +316,9 @@ def require_file(path: Path) -> None:
     raise LabError(f"'{path}' is not a file: give the bundle's file (e.g. lab-bundle.tar)")
 
 
-def check(path: Path, engine_platform: str, reference: dict[str, LockedImage]) -> Checked:
-    """Every check `load` makes before the engine sees the bundle; no engine needed."""
+def check(path: Path, engine_platform: str | None, reference: dict[str, LockedImage]) -> Checked:
+    """Every check `load` makes before the engine sees the bundle; no engine needed.
+    ENGINE_PLATFORM None: any platform (bundle's own check of an image built here)."""
     with open_bundle(path) as (outer, parts):
         sums = parse_sums(read_part(outer, parts[SUMS], SUMS_LIMIT, path))
         lock_bytes = read_part(outer, parts[LOCK], LOCK_LIMIT, path)
@@ -256,17 +331,17 @@ def check(path: Path, engine_platform: str, reference: dict[str, LockedImage]) -
         raise LabError(f"{path}: {IMAGES} does not match {SUMS}: the bundle was altered or damaged")
     image_ids = match_images(lock, saved_images(inventory, path), path)
     check_configs(path, lock, image_ids, reference)
-    return Checked(lock, image_ids, images_sha256)
+    return Checked(lock, image_ids, images_sha256, inventory.manifests)
 
 
 def check_lock(
-    path: Path, lock: dict[str, LockedImage], engine_platform: str, reference: dict
+    path: Path, lock: dict[str, LockedImage], engine_platform: str | None, reference: dict
 ) -> None:
     """The bundle's images run here, and they are the ones the class's lab.lock names."""
     if not lock:
         raise LabError(f"{path}'s {LOCK} names no image: a lab bundle holds at least one")
     for name, entry in lock.items():
-        if not identity.runs_on(entry.platform, engine_platform):
+        if engine_platform is not None and not identity.runs_on(entry.platform, engine_platform):
             raise LabError(
                 f"{path} holds {entry.platform} images ({name}), and this engine runs "
                 f"{engine_platform}: make a bundle on (or for) this platform"
@@ -407,6 +482,7 @@ class Inventory:
     manifest: Any = None
     index: Any = None
     configs: dict[str, tuple[str, str]] = field(default_factory=dict)  # member: (ID, rootfs)
+    manifests: dict[str, str] = field(default_factory=dict)  # manifest digest: config digest
     names: set[str] = field(default_factory=set)
 
 
@@ -459,10 +535,23 @@ def new_name(inventory: Inventory, name: str) -> str:
 
 def note_config(inventory: Inventory, name: str, data: bytes) -> None:
     """An image config's ID (the SHA-256 of its bytes, whatever its name says) and rootfs
-    identity; anything else (a small layer) is dropped."""
+    identity, or an image manifest's digest and the config it names (what the containerd
+    store loads, and names the image by); anything else (a small layer) is dropped."""
     found = identity.config_facts(data)
     if found is not None:
         inventory.configs[name] = found
+    elif (config := manifest_config_digest(data)) is not None:
+        inventory.manifests["sha256:" + hashlib.sha256(data).hexdigest()] = config
+
+
+def manifest_config_digest(data: bytes) -> str | None:
+    """The config digest an image manifest (DATA) names, or None where DATA is none."""
+    try:
+        value = untrusted.json_value(data, "an image manifest")
+        config = value["config"]["digest"] if isinstance(value.get("layers"), list) else None
+    except (LabError, KeyError, TypeError, AttributeError):
+        return None
+    return config if isinstance(config, str) and CONFIG_DIGEST.fullmatch(config) else None
 
 
 def saved_images(inventory: Inventory, path: Path) -> dict[str, str]:
@@ -477,11 +566,22 @@ def saved_images(inventory: Inventory, path: Path) -> dict[str, str]:
         if config not in inventory.configs:
             shown = untrusted.text(config, 100)
             raise LabError(f"{where} lacks the image config {shown} its {MANIFEST} names")
+        require_layers(entry["Layers"], inventory, where)
         image_id, rootfs = inventory.configs[config]
         if rootfs in by_rootfs:
             raise LabError(f"{where} holds two images with the rootfs {rootfs[:19]}")
         by_rootfs[rootfs] = image_id
     return by_rootfs
+
+
+def require_layers(layers: list[str], inventory: Inventory, where: str) -> None:
+    """Every layer manifest.json names is in the tar (a store lacking one saves without it)."""
+    missing = [layer for layer in layers if layer not in inventory.names]
+    if missing:
+        shown = untrusted.text(missing[0], 100)
+        raise LabError(
+            f"{where} lacks {len(missing)} of the layers its {MANIFEST} names ({shown}, ...)"
+        )
 
 
 def manifest_config(entry: Any, where: str) -> str:
@@ -545,12 +645,13 @@ def engine_tags() -> dict[str, str]:
     return {row[0]: row[1] for row in rows if len(row) == 2 and "<none>" not in row[0]}
 
 
-def load_untagged(path: Path, checked: Checked) -> None:
-    """`docker load`, then the engine's tags as they were before it. The checks refuse a
-    bundle that names a tag; this undoes one they missed, or one in a file changed since."""
+def load_untagged(path: Path, checked: Checked) -> list[str]:
+    """`docker load`, then the engine's tags as they were before it; the IDs it loaded. The
+    checks refuse a bundle that names a tag; this undoes one they missed, or one in a file
+    changed since."""
     before = engine_tags()
     try:
-        docker_load(path, checked)
+        return docker_load(path, checked)
     finally:
         restore_tags(before, path)
 
@@ -574,13 +675,22 @@ def restore_tags(before: dict[str, str], path: Path) -> None:
     ))  # fmt: skip
 
 
-def docker_load(path: Path, checked: Checked) -> None:
+LOADED_ID = re.compile(r"Loaded image ID: (sha256:[0-9a-f]{64})")
+
+
+def loaded_ids(said: str) -> list[str]:
+    """The image IDs `docker load` says it loaded (SAID, its output): config digests on the
+    classic store, manifest digests on the containerd store."""
+    return [found[1] for line in said.splitlines() if (found := LOADED_ID.fullmatch(line.strip()))]
+
+
+def docker_load(path: Path, checked: Checked) -> list[str]:
     """Stream images.tar.zst, decompressed, into `docker load` (which tags nothing: the
-    images were saved by ID)."""
+    images were saved by ID); the IDs it loaded."""
     with subprocess.Popen(
         ["docker", "load"],
         stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,  # a line per image (the lock names each): it cannot fill
         stderr=subprocess.PIPE,  # a few lines at most: it cannot fill the pipe
     ) as loading:
         try:
@@ -588,13 +698,14 @@ def docker_load(path: Path, checked: Checked) -> None:
         finally:
             with contextlib.suppress(BrokenPipeError):
                 loading.stdin.close()
-        err = loading.stderr.read()
+        said, err = loading.stdout.read(), loading.stderr.read()
         loading.wait()
     if loading.returncode != 0:
         reason = untrusted.text((err.decode(errors="replace").strip().splitlines() or ["?"])[-1])
         raise LabError(f"`docker load` of {path} failed, nothing was tagged: {reason}")
     if sha256 != checked.images_sha256:  # the file changed between the check and the load
         raise LabError(f"{path} changed while it was loaded: nothing was tagged")
+    return loaded_ids(said.decode(errors="replace"))
 
 
 def feed(path: Path, sink: BinaryIO) -> str:

@@ -344,8 +344,13 @@ def engine_stub(monkeypatch, facts: ImageFacts | None = None) -> dict[str, list]
     monkeypatch.setattr(bundle.docker, "require_engine", lambda: "20.10")
     monkeypatch.setattr(bundle.identity, "engine_platform", lambda: PLATFORM)
     monkeypatch.setattr(bundle, "engine_tags", dict)
-    monkeypatch.setattr(bundle, "docker_load", lambda path, checked: asked["load"].append(path))
+    monkeypatch.setattr(bundle, "engine_images", dict)
+    # A classic store's engine that prints no IDs: load looks up the configs it checked.
+    monkeypatch.setattr(
+        bundle, "docker_load", lambda path, checked: asked["load"].append(path) or []
+    )
     monkeypatch.setattr(bundle.identity, "inspect", lambda ref: facts)
+    monkeypatch.setattr(bundle.identity, "config_digest", lambda ref: ref)  # the classic ID
     monkeypatch.setattr(bundle.docker, "docker", lambda args, **kw: asked["docker"].append(args))
     return asked
 
