@@ -1,6 +1,7 @@
 """The real services a classroom test needs, started and stopped by the test itself:
 distribution's registry (Debian's `docker-registry`) on a loopback port, and a second
-Docker engine (a student's machine) with its own data, exec root, socket and bridge.
+Docker engine (a student's machine) with its own data, exec root, socket, config file and
+bridge, on the classic image store or the containerd one.
 
 Both are context managers: whatever happens inside, the process is stopped by its pid and
 its data removed. bench/classroom.py uses them too.
@@ -8,6 +9,7 @@ its data removed. bench/classroom.py uses them too.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -16,12 +18,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from lab import loopback_registry
+from lab import identity, loopback_registry
 from lab.loopback_registry import stop, wait_for
 
-# A bridge of its own: `--bridge=none` would take the first engine's docker0 away.
-SECOND_BRIDGE = "labd2"
-SECOND_BRIDGE_ADDRESS = "172.31.254.1/24"
+# A bridge of its own: `--bridge=none` would take the first engine's docker0 away. One per
+# kind of engine, since a test may hold two (a student's, and one with a small disk).
+BRIDGES = {
+    "classic": ("labd2", "172.31.254.1/24"),
+    "containerd": ("labd3", "172.31.253.1/24"),
+    "disk": ("labd4", "172.31.252.1/24"),
+}
+# Debian 12's engine (20.10) has no containerd image store: scripts/install-test-tools.sh
+# puts Debian 13's dockerd (26.1) here, beside (never over) the system's.
+TEST_ENGINE_DIR = Path(os.environ.get("LAB_TEST_ENGINE_DIR", "/opt/lab-test-engine"))
+STORES = ("classic", "containerd")
 
 
 class Unavailable(Exception):
@@ -39,49 +49,91 @@ def registry() -> Iterator[str]:
 
 
 @contextmanager
-def second_engine(disk: str | None = None) -> Iterator[dict[str, str]]:
+def second_engine(disk: str | None = None, store: str = "classic") -> Iterator[dict[str, str]]:
     """A second dockerd beside the first; yields the environment that points `docker` (and
     so `invoke`) at it: {"DOCKER_HOST": "unix://..."}. DISK (`400m`) gives it a disk of
-    that size (a tmpfs), to see what a full one does."""
+    that size (a tmpfs), to see what a full one does. STORE "containerd": Debian 13's
+    dockerd with the containerd image store (Docker 29's and Docker Desktop's default)."""
     if os.geteuid() != 0:
         raise Unavailable("a second engine needs root")
-    dockerd, ip = shutil.which("dockerd"), shutil.which("ip")
-    if dockerd is None or ip is None:
-        raise Unavailable("a second engine needs dockerd and ip (iproute2)")
+    dockerd, ip = engine_binary(store), shutil.which("ip")
+    if ip is None:
+        raise Unavailable("a second engine needs ip (iproute2)")
     home = Path(tempfile.mkdtemp(prefix="lab-engine2-"))
     if disk:
         subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={disk}", "tmpfs", str(home)],
                        check=True, capture_output=True)  # fmt: skip
-    socket_path = home / "docker.sock"
-    env = {"DOCKER_HOST": f"unix://{socket_path}"}
-    make_bridge(ip)
+    env = {"DOCKER_HOST": f"unix://{home / 'docker.sock'}"}
+    bridge = BRIDGES["disk" if disk else store]
+    make_bridge(ip, *bridge)
     log = home / "dockerd.log"
     with open(log, "w") as out:
         process = subprocess.Popen(
-            [
-                dockerd, "--data-root", str(home / "root"), "--exec-root", str(home / "exec"),
-                "--pidfile", str(home / "docker.pid"), "--host", env["DOCKER_HOST"],
-                f"--bridge={SECOND_BRIDGE}", "--iptables=false", "--ip-masq=false",
-                "--containerd-namespace", "lab-engine2",
-                "--containerd-plugins-namespace", "lab-engine2-plugins",
-            ],
-            stdout=out, stderr=out, start_new_session=True,
+            engine_argv(dockerd, home, env["DOCKER_HOST"], store, bridge[0]),
+            stdout=out, stderr=out, env=engine_environment(dockerd), start_new_session=True,
         )  # fmt: skip
     try:
         wait_for(lambda: engine_answers(env), "the second engine", 60, log)
+        require_store(env, store)
         yield env
     finally:
         stop(process)
-        subprocess.run([ip, "link", "delete", SECOND_BRIDGE], capture_output=True)
+        subprocess.run([ip, "link", "delete", bridge[0]], capture_output=True)
         remove_data(home)
 
 
-def make_bridge(ip: str) -> None:
-    subprocess.run([ip, "link", "delete", SECOND_BRIDGE], capture_output=True)  # a stale one
+def engine_binary(store: str) -> str:
+    """The dockerd that gives STORE: the system's for classic, Debian 13's for containerd."""
+    if store not in STORES:
+        raise ValueError(f"store {store!r}: one of {STORES}")
+    if store == "classic":
+        found = shutil.which("dockerd")
+        if found is None:
+            raise Unavailable("a second engine needs dockerd")
+        return found
+    found = TEST_ENGINE_DIR / "dockerd"
+    if not os.access(found, os.X_OK):
+        raise Unavailable(f"no {found} (Debian 13's dockerd, for the containerd image store)")
+    return str(found)
+
+
+def engine_argv(dockerd: str, home: Path, host: str, store: str, bridge: str) -> list[str]:
+    argv = [
+        dockerd, "--data-root", str(home / "root"), "--exec-root", str(home / "exec"),
+        "--pidfile", str(home / "docker.pid"), "--host", host,
+        f"--bridge={bridge}", "--iptables=false", "--ip-masq=false",
+        "--containerd-namespace", "lab-engine2",
+        "--containerd-plugins-namespace", "lab-engine2-plugins",
+    ]  # fmt: skip
+    # Its own config file always: /etc/docker/daemon.json is the first engine's.
+    config = home / "daemon.json"
+    features = {"containerd-snapshotter": True} if store == "containerd" else {}
+    config.write_text(json.dumps({"features": features}))
+    return [*argv, "--config-file", str(config)]
+
+
+def engine_environment(dockerd: str) -> dict[str, str]:
+    """dockerd runs the docker-proxy it finds first on PATH: its own, beside it."""
+    return {**os.environ, "PATH": f"{Path(dockerd).parent}:{os.environ.get('PATH', '')}"}
+
+
+def require_store(env: dict[str, str], store: str) -> None:
+    """The engine keeps its images where STORE says (a dockerd may ignore the feature)."""
+    done = subprocess.run(
+        ["docker", "info", "--format", "{{json .DriverStatus}}"],
+        env={**os.environ, **env}, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    on_containerd = identity.containerd_store({"DriverStatus": json.loads(done.stdout)})
+    if on_containerd != (store == "containerd"):
+        raise RuntimeError(f"the second engine's image store is not {store}: {done.stdout}")
+
+
+def make_bridge(ip: str, name: str, address: str) -> None:
+    subprocess.run([ip, "link", "delete", name], capture_output=True)  # a stale one
     for args in (
-        ["link", "add", SECOND_BRIDGE, "type", "bridge"],
-        ["addr", "add", SECOND_BRIDGE_ADDRESS, "dev", SECOND_BRIDGE],
-        ["link", "set", SECOND_BRIDGE, "up"],
+        ["link", "add", name, "type", "bridge"],
+        ["addr", "add", address, "dev", name],
+        ["link", "set", name, "up"],
     ):
         subprocess.run([ip, *args], check=True, capture_output=True)
 

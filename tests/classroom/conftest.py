@@ -16,6 +16,25 @@ from tests.conftest import TOOLS_HINT, built, unavailable
 CPU_VARIANTS = ",".join(VARIANTS)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "stores(*names): run on these student image stores only")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test marked `stores(...)` runs on those student stores only (deselected, not
+    skipped, on the other): the end-to-end path runs on both, the faults on one."""
+    chosen, dropped = [], []
+    for item in items:
+        marker = item.get_closest_marker("stores")
+        callspec = getattr(item, "callspec", None)
+        store = callspec.params.get("student") if callspec else None
+        keep = marker is None or store is None or store in marker.args
+        (chosen if keep else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = chosen
+
+
 @pytest.fixture(scope="module")
 def cpu_images(engine: str) -> list[str]:
     return [built(variant).image for variant in VARIANTS.values()]
@@ -30,11 +49,12 @@ def registry() -> Iterator[str]:
         unavailable(f"{missing}: {TOOLS_HINT}")
 
 
-@pytest.fixture(scope="module")
-def student() -> Iterator[dict[str, str]]:
-    """The environment that points docker and invoke at the student's engine."""
+@pytest.fixture(scope="module", params=services.STORES, ids=services.STORES)
+def student(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """The environment that points docker and invoke at the student's engine: one on each
+    image store (the containerd store: Docker 29's and Docker Desktop's default)."""
     try:
-        with services.second_engine() as env:
+        with services.second_engine(store=request.param) as env:
             yield env
     except services.Unavailable as missing:  # iproute2 can be installed; root cannot
         unavailable(f"{missing}: {TOOLS_HINT}" if "iproute2" in str(missing) else str(missing))

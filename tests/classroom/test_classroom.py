@@ -3,12 +3,15 @@ instructor's, a second engine started by the test is a student's, and a registry
 stands between them (tests/services.py). Every step is the `invoke` command a person types.
 
 Order matters: the tests share the student's engine and go from an empty one to a class.
+The student's engine is on each image store in turn (the `student` fixture): the end-to-end
+path runs on both; the faults, marked `stores("classic")`, on the classic one only.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from tests.classroom.conftest import CPU_VARIANTS
 from tests.cli import assert_one_clear_line, invoke
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+CLASSIC_ONLY = pytest.mark.stores("classic")  # a fault, proven once
 
 
 def on(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -47,6 +51,16 @@ def empty(env: dict[str, str]) -> None:
         on(env, "rmi", "--force", *names)
     on(env, "image", "prune", "--all", "--force")
     assert lab_images_on(env) == {}
+    assert image_ids(env) == [], "no untagged image is left either"
+
+
+def image_ids(env: dict[str, str]) -> list[str]:
+    return on(env, "image", "ls", "--all", "--quiet", "--no-trunc").stdout.split()
+
+
+def store_of(env: dict[str, str]) -> str:
+    status = json.loads(on(env, "info", "--format", "{{json .DriverStatus}}").stdout)
+    return "containerd" if identity.containerd_store({"DriverStatus": status}) else "classic"
 
 
 def test_publish_locks_what_it_pushed(published: Path, registry: str) -> None:
@@ -84,6 +98,7 @@ def test_pull_again_fetches_nothing(published: Path, student: dict[str, str]) ->
     assert again.stdout.count("is already the locked image") == len(VARIANTS)
 
 
+@CLASSIC_ONLY
 def test_two_machines_facts(published: Path, student: dict[str, str], tmp_path: Path) -> None:
     """The instructor's `doctor --json`, compared on the student's machine: the three CPU
     images are identical; only an image the student never got (CUDA, where built) differs.
@@ -104,6 +119,7 @@ def test_two_machines_facts(published: Path, student: dict[str, str], tmp_path: 
         assert compared.code == 0
 
 
+@CLASSIC_ONLY
 def test_a_changed_image_is_named(published: Path, student: dict[str, str]) -> None:
     """One image rebuilt on the student's machine with one package gone: --compare names it."""
     recipe = (
@@ -129,6 +145,7 @@ def test_a_changed_image_is_named(published: Path, student: dict[str, str]) -> N
     assert invoke("doctor", "--compare", str(published), env=student).code == 0
 
 
+@CLASSIC_ONLY
 def test_registry_faults_are_one_line(
     published: Path, student: dict[str, str], tmp_path: Path
 ) -> None:
@@ -167,11 +184,32 @@ def class_bundle(published: Path, tmp_path_factory) -> Path:
 def test_a_student_loads_the_bundle(
     class_bundle: Path, published: Path, student: dict[str, str]
 ) -> None:
+    """The instructor's bundle (this engine's: the classic store) on the student's store."""
     empty(student)
     loaded = invoke("load", str(class_bundle), "--lock", str(published), env=student, timeout=1800)
     assert loaded.code == 0, loaded.stderr
     compared = invoke("doctor", "--compare", str(published), env=student)
     assert compared.code == 0, compared.stdout
+    assert len(image_ids(student)) == len(VARIANTS), "the three images, nothing else"
+
+
+@pytest.mark.stores("containerd")  # on the classic store, the bundle above is this one
+def test_a_bundle_made_on_the_students_store_loads_there(
+    published: Path, student: dict[str, str], tmp_path: Path
+) -> None:
+    """`docker save` of the containerd store (an OCI layout) bundled, then loaded into the
+    emptied engine: the same images, identical to the lock."""
+    assert store_of(student) == "containerd"
+    path = tmp_path / "theirs.tar"
+    made = invoke("bundle", "--output", str(path), "--variants", CPU_VARIANTS,
+                  "--lock", str(published), env=student, timeout=1800)  # fmt: skip
+    assert made.code == 0, made.stderr
+    empty(student)
+    loaded = invoke("load", str(path), "--lock", str(published), env=student, timeout=1800)
+    assert loaded.code == 0, loaded.stderr
+    compared = invoke("doctor", "--compare", str(published), env=student)
+    assert compared.code == 0 and compared.stdout.startswith("identical to"), compared.stdout
+    assert len(image_ids(student)) == len(VARIANTS), "the three images, nothing else"
 
 
 def test_a_full_disk_loads_nothing(class_bundle: Path, tmp_path: Path) -> None:
@@ -182,10 +220,12 @@ def test_a_full_disk_loads_nothing(class_bundle: Path, tmp_path: Path) -> None:
         assert lab_images_on(small) == {}
 
 
+@CLASSIC_ONLY
 def test_a_tampered_or_cut_bundle_loads_nothing(
-    class_bundle: Path, published: Path, student: dict[str, str]
+    class_bundle: Path, published: Path, student: dict[str, str], tmp_path: Path
 ) -> None:
     empty(student)
+    class_bundle = Path(shutil.copy(class_bundle, tmp_path))  # the other store loads it next
     with open(class_bundle, "r+b") as damaged:  # one byte, deep inside images.tar.zst
         damaged.seek(class_bundle.stat().st_size // 2)
         byte = damaged.read(1)
