@@ -177,8 +177,7 @@ def locked_images(names: str | None, lock_path: Path) -> dict[str, Saved]:
     published = lockfile.read(lock_path) if lock_path.is_file() else {}
     chosen = {}
     for variant in chosen_variants(names):
-        local = facts.built_image(variant)
-        local = replace(local, config=identity.config_digest(variant.image))
+        local = facts.built_image(variant)  # its config digest too: read once (a save)
         same = published.get(variant.name)
         if same is not None and same.rootfs == local.rootfs and same.config in (None, local.config):
             local = replace(local, repository=same.repository, digest=same.digest)

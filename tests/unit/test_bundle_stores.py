@@ -253,3 +253,16 @@ def test_a_complete_save_is_bundled(tmp_path: Path, monkeypatch) -> None:
     made = bundle.bundle(tmp_path / "class.tar", "stock")
     assert made["images"] == ["stock"]
     assert [p.name for p in tmp_path.iterdir()] == ["class.tar"]
+
+
+def test_each_config_is_read_once(monkeypatch) -> None:
+    """On the containerd store a config digest costs a `docker save` of the image: bundle
+    takes the one built_image read."""
+    entry = with_config(locked(), digest(GENUINE))["stock"]
+    saves: list[str] = []
+    monkeypatch.setattr(bundle.facts, "built_image", lambda variant: entry)
+    monkeypatch.setattr(bundle.identity, "config_digest", lambda ref: saves.append(ref) or "x")
+    monkeypatch.setattr(bundle.identity, "inspect", lambda ref: facts("sha256:" + "f" * 64))
+    chosen = bundle.locked_images("stock", Path("/nonexistent/lab.lock"))
+    assert chosen["stock"].locked.config == digest(GENUINE) and saves == []
+    assert chosen["stock"].id == "sha256:" + "f" * 64
