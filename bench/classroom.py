@@ -3,10 +3,16 @@ into a second (empty) engine, bundle, and load into the emptied engine again; fo
 CPU images and for all four (the CUDA image where built). Also the bundle's size against
 the images' (what storing shared layers once saves).
 
-    python bench/classroom.py [--sets cpu,all]
+    python bench/classroom.py [--sets cpu,all] [--store classic|containerd]
+
+The student's engine keeps its images in the classic store, or in containerd's (--store
+containerd: Docker 29's and Docker Desktop's default; Debian 13's dockerd, which
+scripts/install-test-tools.sh provides). The bundle is made on the student's engine, from
+the images it pulled, so that each store's `docker save` is what is measured.
 
 Uses the same registry and second engine as the tests (tests/services.py): needs root,
-Debian's docker-registry and the images built. Writes results/bench/classroom.json.
+Debian's docker-registry and the images built. Writes results/bench/classroom[-STORE].json
+(no suffix for the classic store).
 """
 
 from __future__ import annotations
@@ -69,7 +75,7 @@ def measure(name: str, variants: list[str], student: dict[str, str], scratch: Pa
         empty(student)
         figures["pull_s"] = timed_invoke("pull", "--lock", str(lock), env=student)
     figures["bundle_s"] = timed_invoke(
-        "bundle", "--output", str(bundle), "--variants", chosen, "--lock", str(lock)
+        "bundle", "--output", str(bundle), "--variants", chosen, "--lock", str(lock), env=student
     )
     empty(student)
     figures["load_s"] = timed_invoke("load", str(bundle), "--lock", str(lock), env=student)
@@ -83,18 +89,20 @@ def measure(name: str, variants: list[str], student: dict[str, str], scratch: Pa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default="cpu,all")
+    parser.add_argument("--store", choices=services.STORES, default="classic")
     args = parser.parse_args()
     built = [v for v in ALL_VARIANTS if identity.inspect(ALL_VARIANTS[v].image) is not None]
     results = {}
     with (
         tempfile.TemporaryDirectory(dir=ROOT / "results") as scratch,
-        services.second_engine() as student,
+        services.second_engine(store=args.store) as student,
     ):
         for name in args.sets.split(","):
             variants = [v for v in SETS[name] if v in built]
-            results[name] = measure(name, variants, student, Path(scratch))
+            results[name] = {"store": args.store, **measure(name, variants, student, Path(scratch))}
             print(json.dumps({name: results[name]}, indent=2), flush=True)
-    out = ROOT / "results" / "bench" / "classroom.json"
+    suffix = "" if args.store == "classic" else f"-{args.store}"
+    out = ROOT / "results" / "bench" / f"classroom{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
 
