@@ -56,8 +56,9 @@ def student(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
     try:
         with services.second_engine(store=request.param) as env:
             yield env
-    except services.Unavailable as missing:  # iproute2 can be installed; root cannot
-        unavailable(f"{missing}: {TOOLS_HINT}" if "iproute2" in str(missing) else str(missing))
+    except services.Unavailable as missing:  # iproute2 and the test engine can be installed
+        hint = "" if "needs root" in str(missing) else f": {TOOLS_HINT}"  # root cannot
+        unavailable(f"{missing}{hint}")
 
 
 @pytest.fixture(scope="module")
