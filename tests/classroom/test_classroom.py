@@ -9,16 +9,20 @@ path runs on both; the faults, marked `stores("classic")`, on the classic one on
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import shutil
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
 
-from lab import identity, lockfile
+from lab import bundle, identity, lockfile
 from lab.config import ALL_VARIANTS, VARIANTS
+from lab.lockfile import LockedImage
 from tests import services
 from tests.classroom.conftest import CPU_VARIANTS
 from tests.cli import assert_one_clear_line, invoke
@@ -218,6 +222,74 @@ def test_a_full_disk_loads_nothing(class_bundle: Path, tmp_path: Path) -> None:
         full = invoke("load", str(class_bundle), "--lock", "/nonexistent/lab.lock", env=small)
         assert_one_clear_line(full, "nothing was tagged", "no space left on device")
         assert lab_images_on(small) == {}
+
+
+def tar_of(members: list[tuple[str, bytes]]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def two_faced_save() -> tuple[bytes, LockedImage]:
+    """A one-file image whose manifest.json (what the classic store loads, and what load's
+    checks read) names the locked config, and whose index.json (what the containerd store
+    loads) leads to the same layer under another entrypoint; and its lock entry."""
+    layer = tar_of([("hello.txt", b"hello\n")])
+    configs = [
+        json.dumps({"architecture": "amd64", "os": "linux", "config": {"Entrypoint": [run]},
+                    "rootfs": {"type": "layers", "diff_ids": [sha256(layer)]}}).encode()
+        for run in ("/hello", "/evil")
+    ]  # fmt: skip
+    evil = json.dumps({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": sha256(configs[1]), "size": len(configs[1])},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                    "digest": sha256(layer), "size": len(layer)}],
+    }).encode()  # fmt: skip
+    index = {"schemaVersion": 2, "manifests": [{
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": sha256(evil), "size": len(evil)}]}  # fmt: skip
+    blob = {data: "blobs/sha256/" + sha256(data)[7:] for data in (layer, *configs, evil)}
+    legacy = [{"Config": blob[configs[0]], "RepoTags": None, "Layers": [blob[layer]]}]
+    saved = tar_of([
+        *((name, data) for data, name in blob.items()),
+        ("index.json", json.dumps(index).encode()),
+        ("manifest.json", json.dumps(legacy).encode()),
+        ("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'),
+    ])  # fmt: skip
+    entry = LockedImage(
+        variant="stock", image="lab-cpython:stock", platform=identity.engine_platform(),
+        rootfs=identity.rootfs_identity([sha256(layer)]), fingerprint={"python": "3.13.5"},
+        config=sha256(configs[0]),
+    )  # fmt: skip
+    return saved, entry
+
+
+@pytest.mark.stores("containerd")  # the classic store loads manifest.json: what was checked
+def test_a_bundle_whose_index_leads_elsewhere_loads_nothing(
+    student: dict[str, str], tmp_path: Path
+) -> None:
+    """The containerd store loads what index.json names: the image the engine took is not
+    the checked one, so nothing is tagged and what it loaded is removed."""
+    saved, entry = two_faced_save()
+    made = bundle.write_bundle(
+        tmp_path / "two-faced.tar", {"stock": entry},
+        lambda path: bundle.compress(io.BytesIO(saved), path),
+    )  # fmt: skip
+    lockfile.write({"stock": entry}, None, tmp_path / "lab.lock")
+    before = image_ids(student)
+    refused = invoke("load", made["bundle"], "--lock", str(tmp_path / "lab.lock"), env=student)
+    assert_one_clear_line(refused, "stock: the engine loaded config", "were removed")
+    assert image_ids(student) == before
 
 
 @CLASSIC_ONLY
