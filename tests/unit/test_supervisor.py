@@ -103,7 +103,8 @@ def test_a_job_that_writes_past_the_disk_limit_is_stopped(tmp_path) -> None:
     end = ends(supervise(job))[0]
     assert end["stopped"] == "disk" and end["exit_code"] == 137, end
     assert time.monotonic() - started < 10
-    assert sum(f.stat().st_size for f in tmp_path.iterdir()) < 512 * 2**20
+    written = sum(f.stat().st_size for f in tmp_path.iterdir())
+    assert written < 256 * 2**20, f"{written / 2**20:.0f} MiB: stopped late"
 
 
 def test_one_file_past_the_disk_limit_is_refused_by_the_kernel(tmp_path) -> None:
