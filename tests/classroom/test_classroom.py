@@ -79,7 +79,7 @@ def test_publish_locks_what_it_pushed(published: Path, registry: str) -> None:
         assert entry.fingerprint["debian_packages"], "the Debian packages are in the fingerprint"
 
 
-def test_a_student_pulls_and_runs_station_1(
+def test_a_student_pulls_and_runs_stations_1_and_2(
     published: Path, student: dict[str, str], tmp_path: Path
 ) -> None:
     empty(student)
@@ -89,11 +89,14 @@ def test_a_student_pulls_and_runs_station_1(
     assert lab_images_on(student) == {
         ALL_VARIANTS[name].image: entry.rootfs for name, entry in locked.items()
     }
-    ran = invoke("station", "1", "--quick", env={**student, "LAB_RESULTS": str(tmp_path)})
-    assert ran.code == 0, ran.stdout[-3000:] + ran.stderr
+    for station in ("1", "2"):
+        ran = invoke("station", station, "--quick", env={**student, "LAB_RESULTS": str(tmp_path)})
+        assert ran.code == 0, ran.stdout[-3000:] + ran.stderr
     compared = invoke("doctor", "--compare", str(published), env=student)
     assert compared.code == 0, compared.stdout + compared.stderr
     assert compared.stdout.startswith(f"identical to {published}")
+    doctor = invoke("doctor", env=student)  # green: no base image, no CUDA image, no compile
+    assert doctor.code == 0, doctor.stdout + doctor.stderr
 
 
 def test_pull_again_fetches_nothing(published: Path, student: dict[str, str]) -> None:
