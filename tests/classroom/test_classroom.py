@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import subprocess
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,7 @@ from lab.lockfile import LockedImage
 from tests import services
 from tests.classroom.conftest import CPU_VARIANTS
 from tests.cli import assert_one_clear_line, invoke
+from tests.tars import tar_of
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 CLASSIC_ONLY = pytest.mark.stores("classic")  # a fault, proven once
@@ -225,16 +225,6 @@ def test_a_full_disk_loads_nothing(class_bundle: Path, tmp_path: Path) -> None:
         full = invoke("load", str(class_bundle), "--lock", "/nonexistent/lab.lock", env=small)
         assert_one_clear_line(full, "nothing was tagged", "no space left on device")
         assert lab_images_on(small) == {}
-
-
-def tar_of(members: list[tuple[str, bytes]]) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
 
 
 def sha256(data: bytes) -> str:

@@ -17,6 +17,7 @@ from lab import bundle, lockfile
 from lab.errors import LabError
 from lab.identity import ImageFacts, rootfs_identity
 from lab.lockfile import LockedImage
+from tests.tars import tar_of
 from tests.unit.test_bundle import DIFF_ID, LAYER, locked
 
 PLATFORM = "linux/amd64"
@@ -37,20 +38,6 @@ def image_members(repo_tags=None, extra_images: int = 0) -> list[tuple[str, byte
         members.append((name, body))
         manifest.append({"Config": name, "RepoTags": repo_tags, "Layers": ["l1/layer.tar"]})
     return [*members, ("manifest.json", json.dumps(manifest).encode())]
-
-
-def tar_of(members: list) -> bytes:
-    """A tar of MEMBERS: (name, bytes), a TarInfo with no data, or (TarInfo, bytes)."""
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for member in members:
-            info, data = (member, b"") if isinstance(member, tarfile.TarInfo) else member
-            if isinstance(info, str):
-                info = tarfile.TarInfo(info)
-            if info.isreg():
-                info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
 
 
 def bundle_of(folder: Path, inner: bytes, lock: dict | None = None) -> Path:

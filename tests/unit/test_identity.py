@@ -6,12 +6,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import tarfile
 
 import pytest
 
 from lab import identity
 from lab.errors import LabError
+from tests.tars import tar_of
 
 DIFF_ID = "sha256:" + "d" * 64
 ROOTFS = identity.rootfs_identity([DIFF_ID])
@@ -20,17 +20,6 @@ ROOTFS = identity.rootfs_identity([DIFF_ID])
 def config(diff_ids: list[str], **more) -> bytes:
     return json.dumps({"architecture": "amd64", "os": "linux", **more,
                        "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()  # fmt: skip
-
-
-def tar_of(members: list[tuple[str, bytes]]) -> io.BytesIO:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    out.seek(0)
-    return out
 
 
 def facts(image_id: str) -> identity.ImageFacts:
@@ -70,11 +59,11 @@ def test_the_config_in_a_save_is_found_by_its_rootfs_and_hashed() -> None:
         ("blobs/sha256/" + "2" * 64, body),
         ("index.json", b'{"schemaVersion": 2, "manifests": []}'),
     ]
-    found = identity.config_in_save(tar_of(members), ROOTFS, "lab-cpython:stock")
+    found = identity.config_in_save(io.BytesIO(tar_of(members)), ROOTFS, "lab-cpython:stock")
     assert found == "sha256:" + hashlib.sha256(body).hexdigest()
 
 
 def test_a_save_without_the_config_is_one_line() -> None:
     with pytest.raises(LabError, match="lab-cpython:stock") as caught:
-        identity.config_in_save(tar_of([("x", b"{}")]), ROOTFS, "lab-cpython:stock")
+        identity.config_in_save(io.BytesIO(tar_of([("x", b"{}")])), ROOTFS, "lab-cpython:stock")
     assert "\n" not in str(caught.value)

@@ -1,0 +1,20 @@
+"""Tar files made in a test: a bundle's parts, a `docker save`, an image layer."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+
+
+def tar_of(members: list) -> bytes:
+    """A tar of MEMBERS: (name, bytes), a TarInfo with no data, or (TarInfo, bytes)."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for member in members:
+            info, data = (member, b"") if isinstance(member, tarfile.TarInfo) else member
+            if isinstance(info, str):
+                info = tarfile.TarInfo(info)
+            if info.isreg():
+                info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
