@@ -67,17 +67,22 @@ def engine_fix() -> str:
     return INSTALL_HINT
 
 
-def engine_server() -> dict:
-    """`docker version`'s Server part as JSON; {} where no engine answers."""
+def engine_answer(args: Sequence[str], timeout: float) -> dict:
+    """`docker ARGS`' JSON object; {} where no engine answers or it is no object."""
     try:
-        out = docker(["version", "--format", "{{json .Server}}"], check=False, timeout=15)
+        out = docker(args, check=False, timeout=timeout)
     except LabError:
         return {}
     try:
-        server = json.loads(out or "{}")
+        answer = json.loads(out or "{}")
     except json.JSONDecodeError:
         return {}
-    return server if isinstance(server, dict) else {}
+    return answer if isinstance(answer, dict) else {}
+
+
+def engine_server() -> dict:
+    """`docker version`'s Server part as JSON; {} where no engine answers."""
+    return engine_answer(["version", "--format", "{{json .Server}}"], 15)
 
 
 PODMAN_COMPONENT = "Podman Engine"  # Podman's Docker API names its server components so
@@ -208,15 +213,7 @@ def image_id(image: str) -> str:
 
 def engine_info() -> dict:
     """`docker info` as JSON; {} where no engine answers."""
-    try:
-        out = docker(["info", "--format", "{{json .}}"], check=False, timeout=30)
-    except LabError:
-        return {}
-    try:
-        info = json.loads(out or "{}")
-    except json.JSONDecodeError:
-        return {}
-    return info if isinstance(info, dict) else {}
+    return engine_answer(["info", "--format", "{{json .}}"], 30)
 
 
 @dataclass(frozen=True)
