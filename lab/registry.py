@@ -54,11 +54,10 @@ def publish(registry: str, names: str | None, lock_path: Path) -> dict[str, Lock
     check_registry_name(registry)
     locked = {}
     for variant in chosen_variants(names):
-        local = facts.built_image(variant)
+        local = facts.built_image(variant)  # its config digest too
         repository = f"{registry}/{variant.image.split(':')[0]}"
-        config = identity.config_digest(variant.image)
         locked[variant.name] = replace(
-            local, repository=repository, digest=push(variant, repository, registry), config=config
+            local, repository=repository, digest=push(variant, repository, registry)
         )
     lockfile.write(locked, registry, lock_path)
     return locked

@@ -102,11 +102,10 @@ def test_inspect_takes_a_reference_as_a_name_never_an_option(monkeypatch) -> Non
 
 
 def test_publish_writes_each_images_config(tmp_path, monkeypatch) -> None:
-    built = registry.replace(ENTRY, repository=None, digest=None, config=None)
+    built = registry.replace(ENTRY, repository=None, digest=None)  # built_image reads config
     monkeypatch.setattr(registry.docker, "require_engine", lambda: "20.10")
     monkeypatch.setattr(registry.facts, "built_image", lambda variant: built)
     monkeypatch.setattr(registry, "push", lambda variant, repository, name: ENTRY.digest)
-    monkeypatch.setattr(registry.identity, "config_digest", lambda image: ENTRY.config)
     registry.publish("127.0.0.1:5000/class", "ft", tmp_path / "lab.lock")
     written = json.loads((tmp_path / "lab.lock").read_text())["images"]["ft"]
     assert written["config"] == ENTRY.config and written["digest"] == ENTRY.digest
