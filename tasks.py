@@ -21,17 +21,20 @@ from typing import TextIO
 
 from invoke import Exit, task
 
-from lab import bundle as lab_bundle
-from lab import containers, locks, signals, station_run, untrusted
 from lab import doctor as lab_doctor
-from lab import images as lab_images
-from lab import platforms as lab_platforms
-from lab import registry as registry_ops
-from lab import stations as lab_stations
+from lab import untrusted
+from lab.classroom import bundle as lab_bundle
+from lab.classroom import registry as registry_ops
+from lab.classroom.lockfile import LOCK_FILE
 from lab.config import ROOT, VARIANTS
 from lab.config import variant as lookup_variant
+from lab.engine import signals
 from lab.errors import LabError
-from lab.lockfile import LOCK_FILE
+from lab.images import builder as image_builder
+from lab.images import locks
+from lab.images import platforms as lab_platforms
+from lab.run import containers, station_run
+from lab.run import stations as lab_stations
 
 SHOWN_CHARS = 2 * untrusted.MAX_TEXT  # a line cut at MAX_TEXT, and what it is prefixed with
 
@@ -110,8 +113,8 @@ def doctor(c, json=False, compare=None):
 def base(c, platform=None):
     """Pull the pinned base image, or debootstrap one of that name."""
     foreign = lab_platforms.foreign(platform)
-    lab_images.ensure_base(foreign)
-    print(f"[base] {lab_images.base_for(foreign)} is here")
+    image_builder.ensure_base(foreign)
+    print(f"[base] {image_builder.base_for(foreign)} is here")
 
 
 @task(
@@ -126,7 +129,7 @@ def base(c, platform=None):
 def images(c, variant=None, optimize=False, force=False, platform=None):
     """Build the images that are missing or out of date."""
     chosen = [lookup_variant(variant)] if variant else list(VARIANTS.values())
-    lab_images.build(chosen, optimize=optimize, force=force, platform=platform)
+    image_builder.build(chosen, optimize=optimize, force=force, platform=platform)
 
 
 @task(help={"variant": "stock, debug, ft or cuda", "command": "run this instead of bash"})

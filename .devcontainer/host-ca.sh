@@ -2,7 +2,7 @@
 # initializeCommand, on the host: copies the host's CA bundle (a TLS-intercepting proxy's CA
 # included) to .lab/host-ca.crt in the workspace, the one place the dev container sees
 # before it exists; trust-host-ca.sh adds it to the container's trust store. The same
-# choice as lab/images.py extra_ca. Where the host has none, no file: the container keeps
+# choice as lab/images/builder.py extra_ca. Where the host has none, no file: the container keeps
 # its own store. (On Windows, cmd runs `sh ... || exit 0`: no sh, no copy, no failure.)
 set -eu
 cd "$(dirname "$0")/.."

@@ -27,8 +27,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from lab import identity, stations
 from lab.config import ALL_VARIANTS, ROOT, Variant
+from lab.images import identity
+from lab.run import stations
 
 PLATFORM = "linux/arm64"
 OUT = ROOT / "results" / "bench"

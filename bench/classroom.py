@@ -27,8 +27,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from lab import identity
 from lab.config import ALL_VARIANTS, ROOT, VARIANTS
+from lab.images import identity
 from tests import services
 
 SETS = {"cpu": list(VARIANTS), "all": list(ALL_VARIANTS)}

@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from lab import images
 from lab.config import CPYTHON_DIR, ROOT, VARIANTS
+from lab.images import builder
 
 
 def seconds(argv: list[str], **kwargs) -> float:
@@ -31,7 +31,7 @@ def cold_build(variant: str) -> float:
         [
             "docker", "build", "--no-cache", "--target", "lab",
             "--build-arg", f"VARIANT={variant}",
-            "--secret", f"id=extra_ca,src={images.extra_ca()}",
+            "--secret", f"id=extra_ca,src={builder.extra_ca()}",
             "-t", f"lab-bench-cold:{variant}", str(CPYTHON_DIR),
         ],
         env={"DOCKER_BUILDKIT": "1", "PATH": "/usr/local/bin:/usr/bin:/bin"},

@@ -25,10 +25,10 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from lab import identity, images
-from lab.bundle import HashingFile
+from lab.classroom.bundle import HashingFile
+from lab.classroom.facts import fingerprint
 from lab.config import CPYTHON_DIR, ROOT, VARIANTS
-from lab.facts import fingerprint
+from lab.images import builder, identity
 
 EXAMPLES = 4
 
@@ -39,8 +39,8 @@ def build(variant: str, tag: str) -> float:
         [
             "docker", "build", "--no-cache", "--target", "lab", "--progress", "plain",
             "--build-arg", f"VARIANT={variant}",
-            "--build-arg", f"BASE_ROOTFS={images.base_rootfs()}",
-            "--secret", f"id=extra_ca,src={images.extra_ca()}",
+            "--build-arg", f"BASE_ROOTFS={builder.base_rootfs()}",
+            "--secret", f"id=extra_ca,src={builder.extra_ca()}",
             "-t", tag, str(CPYTHON_DIR),
         ],
         check=True, capture_output=True, env={**os.environ, "DOCKER_BUILDKIT": "1"},

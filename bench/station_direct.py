@@ -6,7 +6,7 @@ measured on a real GPU and judged by the station's own checks.
     python bench/station_direct.py [--station 6] [--variant cuda] [--quick] [--output DIR]
 
 The experiments, the supervisor, the observation parsing, the checks and the explain
-section are the lab's own (`lab.station_run.StationRun`); only the runner differs: the
+section are the lab's own (`lab.run.station_run.StationRun`); only the runner differs: the
 supervisor runs here instead of in the variant's image, so the versions are this
 machine's (the report's `python` and `torch` say which), not the lab's pins. The reading
 list is not resolved (its source trees are in the images). Writes DIR/report.json.
@@ -25,12 +25,12 @@ from dataclasses import asdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from lab import stations
 from lab.config import ROOT
 from lab.errors import LabError
-from lab.observations import load_checks
-from lab.runner import STATIONS_MOUNT, Frames, Job, Lines, Outcome, plan
-from lab.station_run import Options, StationRun
+from lab.run import stations
+from lab.run.observations import load_checks
+from lab.run.runner import STATIONS_MOUNT, Frames, Job, Lines, Outcome, plan
+from lab.run.station_run import Options, StationRun
 
 
 class DirectRunner:

@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from lab import docker, stations
 from lab.config import ALL_VARIANTS, ROOT, STATIONS_DIR
+from lab.engine import docker
+from lab.run import stations
 
 
 def timed(argv: list[str]) -> float:

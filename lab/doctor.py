@@ -9,10 +9,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab import docker, facts, identity, images, lockfile, platforms
+from lab.classroom import facts, lockfile
+from lab.classroom.lockfile import LockedImage
 from lab.config import ALL_VARIANTS, OPTIONAL_VARIANTS, Variant
+from lab.engine import docker
 from lab.errors import LabError
-from lab.lockfile import LockedImage
+from lab.images import builder, identity, platforms
 from lab.table import render
 from lab.untrusted import text
 
@@ -201,7 +203,7 @@ def rows() -> list[Row]:
     table.append(gpu_row(docker.gpu_runtime(), docker.host_gpus(), docker.cdi_gpu_specs()))
     catatonit = catatonit_row(kind, docker.engine_is_local(), docker.has_catatonit())
     table += [catatonit] if catatonit else []
-    base = images.base_image()
+    base = builder.base_image()
     base_here = docker.image_labels(base) is not None
     table.append(base_row(base, base_here))
     locked = class_lock()

@@ -33,14 +33,14 @@ as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-# `docker info` as JSON, judged by lab/docker.py (stdlib only): runtime, cdi, rootless,
+# `docker info` as JSON, judged by lab/engine/docker.py (stdlib only): runtime, cdi, rootless,
 # desktop or none. The lab's venv's Python where there is one (the system's python3 may be
 # older than the lab's 3.10).
 engine_gpu_form() {
   local python=python3 venv=${LAB_VENV:-.venv}
   [ -x "$venv/bin/python" ] && python=$venv/bin/python
   PYTHONPATH=. "$python" -c 'import json, sys
-from lab.docker import engine_gpu_form
+from lab.engine.docker import engine_gpu_form
 print(engine_gpu_form(json.load(sys.stdin)))'
 }
 

@@ -14,8 +14,8 @@ from typing import NoReturn
 
 import pytest
 
-from lab import docker
 from lab.config import ALL_VARIANTS, VARIANTS, Variant
+from lab.engine import docker
 
 # The reaper container (ryuk) would have to be pulled; every test stops what it starts.
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")

@@ -18,8 +18,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from lab import identity, loopback_registry
-from lab.loopback_registry import stop, wait_for
+from lab.engine import loopback_registry
+from lab.engine.loopback_registry import stop, wait_for
+from lab.images import identity
 
 # A bridge of its own: `--bridge=none` would take the first engine's docker0 away. One per
 # kind of engine, since a test may hold two (a student's, and one with a small disk).
@@ -40,7 +41,7 @@ class Unavailable(Exception):
 
 @contextmanager
 def registry() -> Iterator[str]:
-    """distribution's registry on 127.0.0.1:PORT (lab/loopback_registry.py); yields
+    """distribution's registry on 127.0.0.1:PORT (lab/engine/loopback_registry.py); yields
     `127.0.0.1:PORT`."""
     if shutil.which("docker-registry") is None:
         raise Unavailable("no docker-registry (Debian's package docker-registry)")

@@ -14,9 +14,9 @@ from testcontainers.core.container import DockerContainer
 
 from lab import untrusted
 from lab.config import Variant
-from lab.containers import limits
-from lab.runner import OUTPUT_MOUNT, STATIONS_MOUNT, Frames, Lines, Outcome, supervisor_argv
-from lab.stations import stations_dir
+from lab.run.containers import limits
+from lab.run.runner import OUTPUT_MOUNT, STATIONS_MOUNT, Frames, Lines, Outcome, supervisor_argv
+from lab.run.stations import stations_dir
 
 
 class TestcontainersRunner:

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from lab import bundle, identity, lockfile
+from lab.classroom import bundle, lockfile
+from lab.classroom.lockfile import LockedImage
 from lab.config import ALL_VARIANTS, VARIANTS
-from lab.lockfile import LockedImage
+from lab.images import identity
 from tests import services
 from tests.classroom.conftest import CPU_VARIANTS
 from tests.cli import assert_one_clear_line, invoke

@@ -7,8 +7,9 @@ import re
 
 import pytest
 
-from lab import containers, docker
 from lab.config import CUDA_DIR, Variant, dockerfile_pin
+from lab.engine import docker
+from lab.run import containers
 from tests.cli import assert_one_clear_line, invoke
 from tests.run_in_image import python_in, run_in_image
 

@@ -9,8 +9,9 @@ import json
 import shutil
 import subprocess
 
-from lab import docker, images
 from lab.config import ROOT
+from lab.engine import docker
+from lab.images import builder
 from tests.conftest import TOOLS_HINT, unavailable
 
 
@@ -24,8 +25,8 @@ def devcontainer(command: str, *args: str, timeout: float = 600) -> subprocess.C
 def test_station_1_runs_in_the_dev_container(stock, ft) -> None:
     if not shutil.which("devcontainer"):
         unavailable(f"no dev containers CLI (npm's @devcontainers/cli): {TOOLS_HINT}")
-    if docker.image_labels(images.base_image()) is None:
-        unavailable(f"{images.base_image()} is not here: run `invoke base`")
+    if docker.image_labels(builder.base_image()) is None:
+        unavailable(f"{builder.base_image()} is not here: run `invoke base`")
     # as a student runs it: nothing handed in, so behind a TLS-intercepting proxy the
     # dev container must find the host's CA bundle itself
     up = devcontainer("up")

@@ -14,8 +14,9 @@ import subprocess
 
 import pytest
 
-from lab import docker, images
 from lab.config import ROOT
+from lab.engine import docker
+from lab.images import builder
 
 IN_CONTAINER = r"""
 set -eu
@@ -28,7 +29,7 @@ tar -C /src --exclude=./.venv --exclude=./.git --exclude=./results -cf - . | tar
 cd /lab
 scripts/setup.sh --no-engine --no-build
 .venv/bin/invoke --list >/dev/null && echo INVOKE-ANSWERS
-.venv/bin/python -c 'import lab.docker, testcontainers; print("LAB-IMPORTS")'
+.venv/bin/python -c 'import lab.engine.docker, testcontainers; print("LAB-IMPORTS")'
 command -v docker >/dev/null || echo NO-ENGINE-INSTALLED
 scripts/setup.sh --no-engine 2>&1 | grep -c 'host side:' || echo SECOND-RUN-REUSES
 scripts/setup.sh --bogus 2>&1 || echo "exit $?"
@@ -36,10 +37,10 @@ scripts/setup.sh --bogus 2>&1 || echo "exit $?"
 
 
 def test_setup_installs_the_host_side_on_a_bare_debian(engine: str) -> None:
-    base = images.base_image()
+    base = builder.base_image()
     if docker.image_labels(base) is None:
         pytest.skip(f"{base} is not here: run `invoke base`")
-    ca = images.extra_ca()
+    ca = builder.extra_ca()
     name = f"lab-test-setup-{os.getpid()}"
     argv = ["docker", "run", "--rm", "--name", name, "-v", f"{ROOT}:/src:ro"]
     if ca != "/dev/null":

@@ -9,9 +9,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from lab import docker
 from lab.config import ROOT, Variant
-from lab.images import extra_ca
+from lab.engine import docker
+from lab.images.builder import extra_ca
 from tests.cli import INVOKE, invoke
 
 PROBE = (

@@ -5,17 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 
-from lab import images
 from lab.config import CPYTHON_DIR
+from lab.images import builder
 
 
 def test_wrong_hash_stops_the_build(engine: str) -> None:
-    images.ensure_base()
+    builder.ensure_base()
     done = subprocess.run(
         [
             "docker", "build", "--progress", "plain", "--target", "cpython-source",
             "--build-arg", "PYTHON_SHA256=" + "0" * 64,
-            "--secret", f"id=extra_ca,src={images.extra_ca()}",
+            "--secret", f"id=extra_ca,src={builder.extra_ca()}",
             str(CPYTHON_DIR),
         ],
         capture_output=True, text=True, env={**os.environ, "DOCKER_BUILDKIT": "1"},

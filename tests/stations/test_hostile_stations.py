@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from lab import docker
 from lab.config import ROOT, STATIONS_DIR, Variant
+from lab.engine import docker
 from tests.cli import INVOKE, Result, invoke
 
 HEADER = 'number = 8\naliases = ["hostile"]\ntitle = "hostile"\nminutes = 1\n'

@@ -10,9 +10,9 @@ import os
 
 import pytest
 
-from lab import stations
 from lab.config import ALL_VARIANTS
-from lab.station_run import Options, run_station
+from lab.run import stations
+from lab.run.station_run import Options, run_station
 from tests.conftest import built
 from tests.station_runner import TestcontainersRunner
 

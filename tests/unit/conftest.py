@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from lab import containers, stations
-from tests.unit.test_hostile import CHECKS, STATION_TOML
+from lab.run import containers, stations
+from tests.unit.run.test_hostile import CHECKS, STATION_TOML
 
 
 @pytest.fixture

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import pytest
 
-from lab import docker, doctor, identity, images, lockfile
+from lab import doctor
+from lab.classroom import lockfile
+from lab.classroom.lockfile import LockedImage
 from lab.config import ALL_VARIANTS
+from lab.engine import docker
 from lab.errors import LabError
-from lab.lockfile import LockedImage
+from lab.images import builder, identity
 
 # `docker version --format '{{json .Server}}'` (Components, shortened to their names).
 PODMAN_SERVER = {
@@ -128,7 +131,7 @@ def machine(monkeypatch):
 
 
 def base() -> str:
-    return images.base_image()
+    return builder.base_image()
 
 
 def by_item(table: list[doctor.Row]) -> dict[str, doctor.Row]:
@@ -289,8 +292,8 @@ def test_class_lock_reads_none_as_empty(tmp_path) -> None:
 
 @pytest.mark.parametrize("said", [REGISTRY_PLAIN_HTTP, PODMAN_PLAIN_HTTP])
 def test_pull_from_a_plain_http_registry_says_what_to_do(monkeypatch, said: str) -> None:
-    from lab import registry
-    from tests.unit.test_lockfile import ENTRY
+    from lab.classroom import registry
+    from tests.unit.classroom.test_lockfile import ENTRY
 
     failed = registry.subprocess.CompletedProcess([], 125, "", f"Error: {said}\n")
     monkeypatch.setattr(registry, "transfer", lambda args: failed)

@@ -1,0 +1,193 @@
+"""Build the base image and the CPython variants; skip what is built and current."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable
+from contextlib import nullcontext
+from pathlib import Path
+
+from lab.config import ALL_VARIANTS, CPYTHON_DIR, IMAGES_DIR, Variant, dockerfile_pin
+from lab.engine import docker
+from lab.errors import LabError
+from lab.images import identity, platforms
+
+INPUTS_LABEL = "org.lab.inputs"
+# Where a proxy intercepts TLS, the host's trust store is what the build's pip needs:
+# the first of these that names a file, else the system bundle, else nothing extra.
+CA_ENV_VARS = ("LAB_EXTRA_CA", "SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE")
+SYSTEM_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+def base_image() -> str:
+    return dockerfile_pin("BASE_IMAGE")
+
+
+def base_for(foreign: str = "") -> str:
+    """The base image's local name: the pinned tag, with the architecture appended for a
+    FOREIGN platform (platforms.foreign; the engine's image store holds one image a name)."""
+    return f"{base_image()}-{platforms.architecture(foreign)}" if foreign else base_image()
+
+
+def base_rootfs(foreign: str = "") -> str:
+    """The base image's rootfs identity, which the images' fingerprints record."""
+    facts = identity.inspect(base_for(foreign))
+    return facts.rootfs if facts else "unknown"
+
+
+def ensure_base(foreign: str = "") -> None:
+    """Pull the pinned base image, or build one of the same name with debootstrap; a
+    FOREIGN platform's is always debootstrapped, for its architecture."""
+    name = base_for(foreign)
+    if docker.image_labels(name) is not None:
+        return
+    if not foreign and pulled(name):
+        return
+    print("[base] building it from a Debian mirror with debootstrap", flush=True)
+    if os.geteuid() != 0 or not shutil.which("debootstrap"):
+        raise LabError(
+            f"{name} is not here and cannot be pulled: run `sudo invoke base` "
+            "(needs debootstrap: scripts/install-docker.sh installs it)"
+        )
+    suite = base_image().split(":")[1].split("-")[0]
+    script = IMAGES_DIR / "base" / "bootstrap.sh"
+    arch = [platforms.architecture(foreign)] if foreign else []
+    if subprocess.run(["bash", str(script), name, suite, *arch]).returncode != 0:
+        raise LabError(f"building {name} with debootstrap failed (see the lines above)")
+
+
+def pulled(name: str) -> bool:
+    print(f"[base] pulling {name}", flush=True)
+    try:
+        done = subprocess.run(["docker", "pull", "-q", name], capture_output=True, timeout=300)
+    except subprocess.TimeoutExpired:
+        return False
+    if done.returncode != 0:
+        print("[base] no registry answers", flush=True)
+    return done.returncode == 0
+
+
+def inputs_digest(optimize: bool, context: Path = CPYTHON_DIR, platform: str = "") -> str:
+    """A digest of everything a build reads: the context's files, the build switch and, for
+    a foreign platform, the platform (so that `invoke images` builds the native one back)."""
+    digest = hashlib.sha256(f"optimize={optimize}".encode() + platform.encode())
+    for path in sorted(p for p in context.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(context)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def variant_digest(variant: Variant, optimize: bool, foreign: str = "") -> str:
+    """The inputs digest of VARIANT's build (FOREIGN: the platform, where not the engine's);
+    an image built FROM another one of ours also follows that image's ID, so rebuilding
+    stock makes the CUDA image out of date."""
+    digest = inputs_digest(optimize, variant.context, foreign)
+    if variant.based_on:
+        base = ALL_VARIANTS[variant.based_on].image
+        digest = hashlib.sha256(f"{digest} {docker.image_id(base)}".encode()).hexdigest()[:16]
+    return digest
+
+
+def with_bases(variants: Iterable[Variant]) -> list[Variant]:
+    """VARIANTS in build order, each preceded by the image it is built on (once)."""
+    ordered: list[Variant] = []
+    for variant in variants:
+        chain = [variant]
+        while chain[-1].based_on:
+            chain.append(ALL_VARIANTS[chain[-1].based_on])
+        ordered += [v for v in reversed(chain) if v not in ordered]
+    return ordered
+
+
+def is_current(variant: Variant, digest: str) -> bool:
+    labels = docker.image_labels(variant.image)
+    return labels is not None and labels.get(INPUTS_LABEL) == digest
+
+
+def extra_ca() -> str:
+    """The CA bundle handed to the build as a secret; /dev/null means none."""
+    for name in CA_ENV_VARS:
+        if os.environ.get(name) and Path(os.environ[name]).is_file():
+            return os.environ[name]
+    return str(SYSTEM_CA_BUNDLE) if SYSTEM_CA_BUNDLE.is_file() else "/dev/null"
+
+
+def build(
+    variants: Iterable[Variant],
+    *,
+    optimize: bool = False,
+    force: bool = False,
+    platform: str | None = None,
+) -> None:
+    """Build VARIANTS (and the images they are built on) that are missing or out of date;
+    PLATFORM (`linux/arm64`) builds them for another architecture under emulation."""
+    docker.require_engine()
+    foreign = platforms.foreign(platform)
+    asked = list(variants)
+    if foreign:
+        platforms.require_emulation(foreign)
+    ensure_base(foreign)
+    with platforms.serving() if foreign else nullcontext() as serve:
+        for variant in with_bases(asked):  # --force rebuilds what was asked, not its base
+            digest = variant_digest(variant, optimize, foreign)  # after its base is built
+            if not (force and variant in asked) and is_current(variant, digest):
+                print(
+                    f"[images] {variant.image} is current (inputs {digest}), skipping", flush=True
+                )
+                continue
+            print(f"[images] building {variant.image} (inputs {digest})", flush=True)
+            start = serve(from_image(variant, foreign)) if serve else None
+            compose_build(variant, digest, optimize, foreign, start)
+    if foreign:
+        names = ", ".join(v.image for v in with_bases(asked))
+        print(
+            f"[images] {names}: {foreign} images, which this engine runs under emulation;"
+            " `invoke images` builds this machine's own back",
+            flush=True,
+        )
+
+
+def from_image(variant: Variant, foreign: str) -> str:
+    """The local image VARIANT's Dockerfile starts FROM: the base, or one of ours."""
+    return ALL_VARIANTS[variant.based_on].image if variant.based_on else base_for(foreign)
+
+
+def compose_build(
+    variant: Variant, digest: str, optimize: bool, foreign: str = "", start: str | None = None
+) -> None:
+    """`docker compose build`, its output streamed; a failure becomes the build's own line.
+    For a FOREIGN platform, START names the image it is built FROM as the build reaches it."""
+    settings = {
+        "LAB_OPTIMIZE": "yes" if optimize else "no",
+        "LAB_INPUTS": digest,
+        "LAB_EXTRA_CA": extra_ca(),
+        "LAB_BASE_ROOTFS": base_rootfs(foreign),
+    }
+    if foreign:
+        settings |= {"DOCKER_DEFAULT_PLATFORM": foreign, variant.from_arg: start or ""}
+    env = docker.compose_env(settings)
+    if not foreign:  # the engine's own platform and the pinned FROM, whatever the shell says
+        env.pop("DOCKER_DEFAULT_PLATFORM", None)
+        env.pop(variant.from_arg, None)
+    command = docker.compose_command(["--progress", "plain", "build", variant.service])
+    reason = None
+    with subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        for line in process.stdout or ():
+            sys.stdout.write(line)
+            reason = reason or build_error(line)
+    if process.returncode != 0:
+        raise LabError(f"building {variant.image} failed: {reason or 'see the output above'}")
+
+
+def build_error(line: str) -> str | None:
+    """The reason a step gave on a `lab-build-error:` line; not BuildKit's echo of a failed
+    step's command, which holds the same words inside an `echo "..."` never run."""
+    before, found, reason = line.partition("lab-build-error:")
+    if not found or 'echo "' in before:
+        return None
+    return reason.strip()

@@ -1,0 +1,119 @@
+"""A station run's report: JSON for machines, Markdown for people, written together.
+
+Both are written into the run folder by descriptor, as new files (never through a link an
+experiment planted there). The text in them that came from a container is already made
+safe for a terminal (lab/untrusted.py); in report.md it is escaped too, so that it shows
+as text and never as a link, an image, HTML or a table's column.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+from pathlib import Path
+from urllib.parse import quote
+
+from lab import untrusted
+from lab.run import safe_files
+
+NAME_CHARS = 200  # a file's name as the report lists it (station_run.finish cuts it so)
+# Markdown's inline syntax: links, images, code spans, emphasis, strike-through, tables.
+MARKDOWN = re.compile(r"([\\`*_\[\]|~])")
+
+
+def format_value(value, unit: str = "") -> str:
+    if isinstance(value, float):
+        text = f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    elif isinstance(value, (list, dict)):
+        text = json.dumps(value)
+        text = text if len(text) <= 120 else text[:117] + "..."
+    else:
+        text = str(value)
+    return f"{text} {unit}".strip()
+
+
+def markdown(report: dict, targets: dict[str, str] | None = None) -> str:
+    """report.md; TARGETS maps a listed file's shown name to its real one, for its link."""
+    lines = [f"# Station {report['station']}: {cell(report['title'])}", ""]
+    images = ", ".join(f"{v} ({image_id})" for v, image_id in report["images"].items())
+    lines += [f"Run {report['started']}, {report['seconds']:.1f} s; images: {cell(images)}", ""]
+    if report["reading"]:
+        lines += ["## Read", ""]
+        for entry in report["reading"]:
+            lines.append(f"- {cell(reading_line(entry))}")
+        lines.append("")
+    if report["experiments"]:
+        lines += ["## Run", "", "| experiment | variant | exit | seconds | note |"]
+        lines.append("|---|---|---|---|---|")
+        for e in report["experiments"]:
+            note = cell(e.get("note") or "")
+            code = "skipped" if e["exit_code"] is None else e["exit_code"]
+            lines.append(
+                f"| {e['experiment']} | {e['variant']} | {code} | {e['seconds']:.1f} | {note} |"
+            )
+        lines.append("")
+    if report["checks"]:
+        lines += ["## Check", "", "| check | result | measured |", "|---|---|---|"]
+        for c in report["checks"]:
+            lines.append(
+                f"| {cell(c['description'])} | {c['status'].upper()} | {cell(c['detail'])} |"
+            )
+        lines.append("")
+    if report["explain"]:
+        lines += ["## Explain", ""]
+        for q in report["explain"]:
+            lines.append(f"**{cell(q['question'])}**")
+            evidence = [f"- {code_span(e['key'])}: {cell(e['text'])}" for e in q["evidence"]]
+            lines += evidence or ["- (no evidence)"]
+            lines.append("")
+    if report["files"]:
+        files = [file_item(name, (targets or {}).get(name)) for name in report["files"]]
+        lines += ["## Files", "", *files, ""]
+    return "\n".join(lines)
+
+
+def reading_line(entry: dict) -> str:
+    if entry["status"] == "document":
+        return f"{entry['title']}: {entry['url']}"
+    what = f"{entry['path']}" + (f"::{entry['symbol']}" if entry.get("symbol") else "")
+    where = entry.get("at", "")
+    note = f" ({entry['note']})" if entry.get("note") else ""
+    return f"{what} -> {where or entry['status']}{note}"
+
+
+def cell(value: object) -> str:
+    """VALUE as Markdown text: one line, Markdown's syntax and HTML escaped, so that it
+    shows as written (in a table cell, a heading or a link's text)."""
+    text = untrusted.text(str(value), untrusted.MAX_LINE_CHARS)
+    return html.escape(MARKDOWN.sub(r"\\\1", text), quote=False)
+
+
+def code_span(value: object) -> str:
+    """VALUE in backticks: literal inside, so only a backtick could end it early."""
+    return "`" + untrusted.text(str(value)).replace("`", "'") + "`"
+
+
+def file_item(shown: str, real: str | None) -> str:
+    """A list item for a saved file: its safe name, linked to its real one (percent-encoded,
+    byte for byte); no link where no file has that name (the note on files left out)."""
+    if real is None:
+        return f"- {cell(shown)}"
+    return f"- [{cell(shown)}]({quote(os.fsencode(real), safe='')})"
+
+
+def targets_in(folder_fd: int) -> dict[str, str]:
+    """Each file in the folder FOLDER_FD stands for, by the name the report shows."""
+    targets: dict[str, str] = {}
+    for name in sorted(os.listdir(folder_fd)):
+        targets.setdefault(untrusted.text(name, NAME_CHARS), name)
+    return targets
+
+
+def write(report: dict, folder_fd: int, folder: Path) -> None:
+    """report.json and report.md, created anew in the folder FOLDER_FD stands for."""
+    as_json = json.dumps(report, indent=2, default=str, allow_nan=False) + "\n"
+    targets = targets_in(folder_fd)
+    safe_files.write_new(folder_fd, "report.json", as_json, shown=folder)
+    safe_files.write_new(folder_fd, "report.md", markdown(report, targets), shown=folder)

@@ -1,0 +1,154 @@
+"""The engine with a fake runner: sections, observations, and a report that is all or nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from labkit.protocol import MARKER
+
+from lab.run import containers, stations
+from lab.run.observations import Observation
+from lab.run.runner import Outcome
+from lab.run.station_run import EMULATION_SLOWDOWN, Options, StationRun, run_station
+
+
+class FakeRunner:
+    """Emits the observations station 1's checks need, or breaks down on request."""
+
+    def __init__(self, fail_on: str | None = None) -> None:
+        self.fail_on = fail_on
+        self.calls: list[tuple[str, str]] = []
+        self.envs: list[dict[str, str]] = []
+        self.timeouts: list[float] = []
+        self.stopped = 0
+
+    def prepare(self, groups, output, labels) -> None:
+        pass
+
+    def resolve_reading(self, variant, entries, labels):
+        return [{**e, "status": "document" if "url" in e else "found"} for e in entries]
+
+    def run(self, variant, job, *, capabilities, output, labels, on_line) -> Outcome:
+        script = job.argv[-1].rsplit("/", 1)[-1]
+        self.calls.append((script, variant.name))
+        self.envs.append(job.env)
+        self.timeouts.append(job.timeout)
+        if script == self.fail_on:
+            raise KeyboardInterrupt  # the learner pressed Ctrl-C mid-run
+        on_line("ordinary output")
+        on_line(MARKER + json.dumps({"name": "seen", "value": 1, "unit": ""}))
+        return Outcome(0, 0.1)
+
+    def stop_all(self) -> list[str]:
+        self.stopped += 1
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+def test_report_has_every_section(no_docker) -> None:
+    runner, said = FakeRunner(), []
+    report, folder = run_station(stations.find("1"), Options(), runner=runner, say=said.append)
+    assert ("specialization.py", "ft") in runner.calls
+    assert report["observations"] and report["checks"] and report["explain"]
+    assert not report["passed"], "the fake observations are not what the checks need"
+    assert json.loads((folder / "report.json").read_text())["station"] == "1"
+    assert "## Check" in (folder / "report.md").read_text()
+    assert any("== Explain ==" in line for line in said)
+
+
+def test_one_variant_runs_only_its_experiments(no_docker) -> None:
+    runner = FakeRunner()
+    run_station(stations.find("1"), Options(variant="ft"), runner=runner, say=lambda _: None)
+    assert {variant for _, variant in runner.calls} == {"ft"}
+
+
+def test_reading_only_runs_nothing(no_docker) -> None:
+    runner = FakeRunner()
+    report, _ = run_station(
+        stations.find("1"), Options(run=False), runner=runner, say=lambda _: None
+    )
+    assert runner.calls == [] and report["reading"] and not report["checks"]
+
+
+def test_interrupted_run_leaves_no_partial_report(no_docker) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        run_station(
+            stations.find("1"),
+            Options(),
+            runner=FakeRunner(fail_on="load_fast_vs_global.py"),
+            say=lambda _: None,
+        )
+    assert not [p for p in no_docker.rglob("*") if p.is_file()]
+    assert not list(no_docker.rglob("*.partial"))
+
+
+def test_quick_asks_every_experiment_for_a_small_workload(no_docker) -> None:
+    runner = FakeRunner()
+    run_station(stations.find("1"), Options(quick=True), runner=runner, say=lambda _: None)
+    assert runner.envs and all(env.get("LAB_QUICK") == "1" for env in runner.envs)
+    run_station(stations.find("1"), Options(), runner=runner, say=lambda _: None)
+    assert "LAB_QUICK" not in runner.envs[-1]
+
+
+def test_evidence_can_name_one_variant() -> None:
+    run = StationRun(stations.find("1"), Options(), FakeRunner(), say=lambda _: None)
+    for variant, value in (("stock", 1.5), ("ft", 3.5)):
+        run.observations.add(Observation("exp", variant, "ratio", value, "x"))
+    assert run.evidence("exp.ratio")["values"] == {"stock": 1.5, "ft": 3.5}
+    assert run.evidence("exp.ratio@ft")["text"] == "ft: 3.5 x"
+    assert run.evidence("exp.ratio@debug")["text"] == "(not measured in this run)"
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="lending and handing back happen only as root")
+def test_hand_back_leaves_another_runs_partial_folder_alone(tmp_path) -> None:
+    theirs = tmp_path / "station-3" / "20261125-060000.partial"
+    theirs.mkdir(parents=True)
+    (theirs / "scaling.json").write_text("{}")
+    done = tmp_path / "station-1" / "20261125-055900"
+    done.mkdir(parents=True)
+    for path in (theirs, theirs / "scaling.json", done):
+        os.chown(path, 1000, 1000)
+    containers.hand_back(tmp_path)
+    assert done.stat().st_uid == 0, "what a finished run wrote is the invoker's"
+    assert (theirs / "scaling.json").stat().st_uid == 1000, "a run still writing keeps its folder"
+
+
+def test_an_image_not_built_skips_only_the_optional_experiment_and_says_how(
+    no_docker, monkeypatch
+) -> None:
+    monkeypatch.setattr(containers, "is_built", lambda variant: variant.name != "cuda")
+    runner, said = FakeRunner(), []
+    report, folder = run_station(stations.find("5"), Options(), runner=runner, say=said.append)
+    assert ("shared_buffer.py", "stock") in runner.calls
+    assert not [call for call in runner.calls if call[1] == "cuda"]
+    assert any("tensor_buffer on cuda" in s and "invoke images --variant cuda" in s for s in said)
+    checks = {c["name"]: c for c in report["checks"]}
+    assert checks["tensor_is_no_buffer_exporter"]["status"] == "skip"
+    assert "not built here" in checks["tensor_is_no_buffer_exporter"]["detail"]
+    assert checks["one_buffer_no_copies"]["status"] == "fail"  # judged: the fake's values
+    assert "| tensor_buffer | cuda | skipped |" in (folder / "report.md").read_text()
+
+
+def test_an_optional_image_that_is_built_runs(no_docker, monkeypatch) -> None:
+    monkeypatch.setattr(containers, "is_built", lambda variant: True)
+    runner = FakeRunner()
+    run_station(stations.find("5"), Options(), runner=runner, say=lambda _: None)
+    assert ("tensor_buffer.py", "cuda") in runner.calls
+
+
+def test_an_emulated_image_gets_longer_to_run_in(no_docker, monkeypatch) -> None:
+    station = stations.find("1")
+    native = FakeRunner()
+    run_station(station, Options(variant="stock"), runner=native, say=lambda _: None)
+    note = "a linux/arm64 image on a linux/amd64 engine, under emulation"
+    monkeypatch.setattr(containers, "emulated", lambda variants: {"stock": note})
+    emulated, said = FakeRunner(), []
+    report, _ = run_station(station, Options(variant="stock"), runner=emulated, say=said.append)
+    assert emulated.timeouts == [t * EMULATION_SLOWDOWN for t in native.timeouts]
+    assert any(note in line for line in said)
+    local_read = {c["name"]: c for c in report["checks"]}["local_read_is_faster"]
+    assert local_read["status"] == "skip" and "under emulation" in local_read["detail"]
