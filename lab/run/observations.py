@@ -30,6 +30,10 @@ class Observation:
         return f"{self.experiment}.{self.name}"
 
 
+MIN_MARGIN = 0.02  # below 2%, a difference is not one a learner should be told about
+TOO_NOISY = 0.05  # an A/A test off by more: the host cannot tell a ~10% difference today
+
+
 class NotRun(KeyError):
     """The observation belongs to a variant this run left out (--variant)."""
 
@@ -57,6 +61,22 @@ class Observations:
         for variant in variants or tuple(self.emulated):
             if variant in self.emulated:
                 raise NotRun(f"timed on {variant}, {self.emulated[variant]}: not judged")
+
+    def beyond_noise(
+        self, ratio: float, same: float, detail: str, min_margin: float = MIN_MARGIN
+    ) -> tuple[bool | None, str]:
+        """A speedup judged against the noise measured in the same run: RATIO is B's time
+        over A's, SAME is A timed against itself in the same rounds (an A/A test), so
+        |SAME - 1| is what the machine's noise alone makes of no difference. The speedup
+        must clear twice that, and at least MIN_MARGIN; where the noise is over TOO_NOISY
+        and swallows the effect, the check skips (None), saying so: it cannot pass when
+        both sides are the same code."""
+        noise = abs(same - 1)
+        margin = max(min_margin, 2 * noise)
+        detail = f"{detail}; A/A {same:.3f}x, so want > {1 + margin:.3f}x"
+        if noise > TOO_NOISY and ratio <= 1 + margin:
+            return None, f"{detail}: the host is too noisy to tell (A/A off by {noise:.0%})"
+        return ratio > 1 + margin, detail
 
     def add(self, record: Observation) -> None:
         self.records.append(record)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from lab.run import stations
 from lab.run.observations import Observation, Observations, load_checks, run_check
 
@@ -642,3 +644,20 @@ def test_a_tensor_must_share_what_it_consumes() -> None:
 
     assert status("tensor_consumes_buffers_without_a_copy", "5", tensor(True)) == "pass"
     assert status("tensor_consumes_buffers_without_a_copy", "5", tensor(False)) == "fail"
+
+
+@pytest.mark.parametrize(
+    ("ratio", "same", "verdict"),
+    [
+        (1.30, 1.01, True),  # clears 2% and twice the noise
+        (1.01, 1.00, False),  # 1% is under the floor, however quiet the host
+        (1.05, 0.97, False),  # 3% noise: want > 1.06x
+        (1.00, 1.00, False),  # the same code on both sides never passes
+        (1.08, 1.10, None),  # 10% noise swallows 8%: skipped, saying so
+        (1.30, 1.10, True),  # ... but not 30%
+    ],
+)
+def test_beyond_noise(ratio, same, verdict) -> None:
+    passed, detail = Observations().beyond_noise(ratio, same, "B / A")
+    assert passed is verdict, detail
+    assert detail.startswith("B / A; A/A")
