@@ -227,61 +227,6 @@ def test_ruff_must_find_the_planted_bug_in_the_learners_file() -> None:
     assert status("ruff_finds_the_planted_bug", "7", linted(found, original=2)) == "fail"
 
 
-def header_observations(tids: dict, ft_sizes: dict | None = None) -> Observations:
-    stock_sizes = {
-        "list []": {"bytes": 56, "gc_tracked": True},
-        "float": {"bytes": 24, "gc_tracked": False},
-    }
-    ft_sizes = ft_sizes or {
-        "list []": {"bytes": 56, "gc_tracked": True},
-        "float": {"bytes": 40, "gc_tracked": False},
-    }
-    stock = {"header_bytes": 16, "sizes": stock_sizes}
-    ft = {
-        "header_bytes": 32,
-        "sizes": ft_sizes,
-        "owner_tids": tids,
-        "local_count_moves": 3,
-        "shared_count_moves": 3,
-        "local_count_after_other_thread": 0,
-    }
-    return merged(observations("object_header", stock), observations("object_header", ft, "ft"))
-
-
-GOOD_TIDS = {
-    "main, first": 1,
-    "main, second": 1,
-    "main, first, after the threads": 1,
-    "thread 1, first": 2,
-    "thread 1, second": 2,
-    "thread 2, first": 3,
-    "thread 2, second": 3,
-}
-
-
-def test_biased_counts_compare_owners_across_threads_not_get_ident() -> None:
-    assert status("biased_counts", "2", header_observations(GOOD_TIDS)) == "pass"
-    same_everywhere = dict.fromkeys(GOOD_TIDS, 1)
-    assert status("biased_counts", "2", header_observations(same_everywhere)) == "fail"
-    moved = {**GOOD_TIDS, "main, first, after the threads": 2}
-    assert status("biased_counts", "2", header_observations(moved)) == "fail"
-
-
-def test_only_objects_outside_the_gc_pay_the_bigger_header() -> None:
-    check = "only_objects_outside_the_gc_pay_for_it"
-    assert status(check, "2", header_observations(GOOD_TIDS)) == "pass"
-    list_grew = {
-        "list []": {"bytes": 72, "gc_tracked": True},
-        "float": {"bytes": 40, "gc_tracked": False},
-    }
-    assert status(check, "2", header_observations(GOOD_TIDS, list_grew)) == "fail"
-    float_same = {
-        "list []": {"bytes": 56, "gc_tracked": True},
-        "float": {"bytes": 24, "gc_tracked": False},
-    }
-    assert status(check, "2", header_observations(GOOD_TIDS, float_same)) == "fail"
-
-
 def malloc_observations(after_arenas: int, grew: dict) -> Observations:
     def stats(arenas: int, in_blocks: int) -> dict:
         return {"arenas_allocated_current": arenas, "bytes_in_allocated_blocks": in_blocks}

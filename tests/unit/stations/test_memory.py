@@ -1,0 +1,117 @@
+"""Station 2's checks, fed what each build measured and what a wrong build would measure."""
+
+from __future__ import annotations
+
+from lab.run import stations
+from lab.run.observations import Observation, Observations, load_checks, run_check
+
+MEMORY = stations.find("2")
+
+
+def status(name: str, obs: Observations) -> str:
+    check = next(c for c in load_checks(MEMORY.checks_file) if c.__name__ == f"check_{name}")
+    return run_check(check, obs).status
+
+
+def sizes(list_bytes: int, float_bytes: int, in_front: int) -> dict:
+    return {
+        "list []": {"bytes": list_bytes, "in_front": in_front, "gc_type": True},
+        "float 1.5": {"bytes": float_bytes, "in_front": 0, "gc_type": False},
+    }
+
+
+# What object_header.py measured on lab-cpython:stock and lab-cpython:ft (3.13.5).
+STOCK = {
+    "py_gil_disabled": False,
+    "header_bytes": 16,
+    "ob_type_offset": 8,
+    "refcount_read_back": {"from the fields": 2, "sys.getrefcount": 2},
+    "gc_head_bytes": 16,
+    "sizes": sizes(56, 24, in_front=16),
+    "local_count_moves": 3,
+    "local_count_after_other_thread": 3,  # stock has one count: every thread moves it
+}
+FT = {
+    "py_gil_disabled": True,
+    "header_bytes": 32,
+    "ob_type_offset": 24,
+    "refcount_read_back": {"from the fields": 2, "sys.getrefcount": 2},
+    "gc_head_bytes": 0,
+    "sizes": sizes(56, 40, in_front=0),
+    "owner_tids": {
+        "main, first": 0x7F10,
+        "main, second": 0x7F10,
+        "main, first, after the threads": 0x7F10,
+        "thread 1, first": 0x7E20,
+        "thread 1, second": 0x7E20,
+        "thread 2, first": 0x7D30,
+        "thread 2, second": 0x7D30,
+    },
+    "local_count_moves": 3,
+    "shared_count_moves": 3,
+    "local_count_after_other_thread": 0,
+}
+HEADER_CHECKS = ("free_threaded_header_is_bigger", "only_objects_outside_the_gc_pay_for_it")
+
+
+def header(stock: dict = STOCK, ft: dict = FT, **ft_changed) -> Observations:
+    ft = {**ft, **ft_changed}
+    records = [Observation("object_header", "stock", k, v) for k, v in stock.items()]
+    records += [Observation("object_header", "ft", k, v) for k, v in ft.items()]
+    return Observations(records)
+
+
+def test_both_builds_as_measured_pass() -> None:
+    for check in (*HEADER_CHECKS, "biased_counts"):
+        assert status(check, header()) == "pass", check
+
+
+def test_stock_measured_in_place_of_ft_fails_every_header_check() -> None:
+    # The ft variant running a stock interpreter: each check must see it.
+    for check in (*HEADER_CHECKS, "biased_counts"):
+        assert status(check, header(ft=STOCK)) == "fail", check
+
+
+def test_header_must_be_the_one_object_h_gives_read_back_from_memory() -> None:
+    check = "free_threaded_header_is_bigger"
+    assert status(check, header(py_gil_disabled=False)) == "fail"
+    assert status(check, header(header_bytes=24)) == "fail"
+    assert status(check, header(ob_type_offset=8)) == "fail"  # ob_type not where object.h says
+    off = {"from the fields": 1, "sys.getrefcount": 2}  # read at the wrong offset
+    assert status(check, header(refcount_read_back=off)) == "fail"
+
+
+def test_only_objects_outside_the_gc_pay_the_bigger_header() -> None:
+    check = "only_objects_outside_the_gc_pay_for_it"
+    assert status(check, header(sizes=sizes(72, 40, in_front=16))) == "fail"  # list grew
+    assert status(check, header(sizes=sizes(56, 24, in_front=0))) == "fail"  # float did not
+    assert status(check, header(gc_head_bytes=16)) == "fail"  # PyGC_Head kept on ft
+
+
+def test_biased_counts_compare_owners_across_threads_not_get_ident() -> None:
+    same_everywhere = dict.fromkeys(FT["owner_tids"], 1)
+    assert status("biased_counts", header(owner_tids=same_everywhere)) == "fail"
+    moved = {**FT["owner_tids"], "main, first, after the threads": 2}
+    assert status("biased_counts", header(owner_tids=moved)) == "fail"
+    assert status("biased_counts", header(local_count_after_other_thread=3)) == "fail"
+
+
+def traced(traced_bytes: int, list_object_traced: bool = False) -> Observations:
+    values = {
+        "list_bytes": 85_176,
+        "list_object_bytes": 56,
+        "list_object_traced": list_object_traced,
+        "objects_bytes": 160_000,
+        "traced_bytes": traced_bytes,
+    }
+    return Observations([Observation("seed_tracemalloc", "stock", k, v) for k, v in values.items()])
+
+
+def test_tracemalloc_must_see_at_least_what_getsizeof_counts() -> None:
+    check = "tracemalloc_accounts_for_the_snippet"
+    # As measured: the list object came from the free list, its 56 B untraced.
+    assert status(check, traced(245_120)) == "pass"
+    assert status(check, traced(245_000)) == "fail"  # below what getsizeof counts
+    assert status(check, traced(245_120, list_object_traced=True)) == "fail"
+    assert status(check, traced(245_176, list_object_traced=True)) == "pass"
+    assert status(check, traced(300_000)) == "fail"  # far more than the snippet made
