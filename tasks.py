@@ -34,6 +34,7 @@ from lab.images import builder as image_builder
 from lab.images import locks
 from lab.images import platforms as lab_platforms
 from lab.run import containers, station_run
+from lab.run import page as lab_page
 from lab.run import stations as lab_stations
 
 SHOWN_CHARS = 2 * untrusted.MAX_TEXT  # a line cut at MAX_TEXT, and what it is prefixed with
@@ -162,12 +163,16 @@ def stations(c):
         "variant": "run only the experiments on this variant (stock, debug, ft, cuda)",
         "json": "print the report as JSON on stdout (the sections go to stderr)",
         "quick": "small workloads: a fast pass (the figures are noisier)",
+        "open": "open the run's page (report.html) in this machine's browser",
     }
 )
 @one_line_errors
 @quiet_when_stdout_closes
-def station(c, number, read_only=False, skip_reading=False, variant=None, json=False, quick=False):
-    """Read, run, check and explain one station; report in results/."""
+def station(
+    c, number, read_only=False, skip_reading=False, variant=None, json=False, quick=False,
+    open=False,
+):  # fmt: skip
+    """Read, run, check and explain one station; report and page in results/."""
     options = station_run.Options(
         read=not skip_reading, run=not read_only, variant=variant, quick=quick
     )
@@ -180,8 +185,11 @@ def station(c, number, read_only=False, skip_reading=False, variant=None, json=F
     if json:
         print(station_run.as_json(report))
     say(f"\nreport: {folder}/report.md")
+    say(f"page:   {(folder / lab_page.PAGE).as_uri()}")
     for name in report["files"]:  # what the experiments saved: plots, data
         say(f"saved:  {folder}/{name}")
+    if open:
+        say(lab_page.open_in_browser(folder / lab_page.PAGE))
     if not report["passed"]:
         raise Exit("lab: some checks failed (see Check above)", code=1)
 

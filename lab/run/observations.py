@@ -29,6 +29,17 @@ class Observation:
     def key(self) -> str:
         return f"{self.experiment}.{self.name}"
 
+    @classmethod
+    def from_report(cls, entry: object) -> Observation | None:
+        """One of a report.json's observations (a hand-in's: any JSON), or None."""
+        if not isinstance(entry, dict):
+            return None
+        fields = [entry.get(k) for k in ("experiment", "variant", "name")]
+        if not all(isinstance(f, str) for f in fields) or "value" not in entry:
+            return None
+        unit = entry.get("unit")
+        return cls(*fields, entry["value"], unit if isinstance(unit, str) else "")
+
 
 MIN_MARGIN = 0.02  # below 2%, a difference is not one a learner should be told about
 TOO_NOISY = 0.05  # an A/A test off by more: the host cannot tell a ~10% difference today

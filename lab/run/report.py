@@ -1,4 +1,5 @@
-"""A station run's report: JSON for machines, Markdown for people, written together.
+"""A station run's report: JSON for machines, Markdown and a page (page.py) for people,
+written together.
 
 Both are written into the run folder by descriptor, as new files (never through a link an
 experiment planted there). The text in them that came from a container is already made
@@ -16,7 +17,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from lab import untrusted
-from lab.run import safe_files
+from lab.run import page, safe_files
 
 NAME_CHARS = 200  # a file's name as the report lists it (station_run.finish cuts it so)
 # Markdown's inline syntax: links, images, code spans, emphasis, strike-through, tables.
@@ -111,9 +112,13 @@ def targets_in(folder_fd: int) -> dict[str, str]:
     return targets
 
 
-def write(report: dict, folder_fd: int, folder: Path) -> None:
-    """report.json and report.md, created anew in the folder FOLDER_FD stands for."""
+def write(report: dict, folder_fd: int, folder: Path, drawn: list[page.Figure] = ()) -> None:
+    """report.json, report.md and report.html (with the figures DRAWN and those the
+    experiments saved), created anew in the folder FOLDER_FD stands for."""
     as_json = json.dumps(report, indent=2, default=str, allow_nan=False) + "\n"
     targets = targets_in(folder_fd)
+    shown = [*drawn, *page.saved_figures(folder_fd, sorted(targets.values()))]
     safe_files.write_new(folder_fd, "report.json", as_json, shown=folder)
     safe_files.write_new(folder_fd, "report.md", markdown(report, targets), shown=folder)
+    html = page.station_page(report, shown, targets)
+    safe_files.write_new(folder_fd, page.PAGE, html, shown=folder)

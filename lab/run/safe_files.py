@@ -73,6 +73,24 @@ def write_new(dir_fd: int, name: str, data: str, *, shown: Path) -> None:
         raise LabError(f"cannot write {shown / name}: {error.strerror}") from None
 
 
+def read_regular(dir_fd: int, name: str, limit: int) -> bytes:
+    """DIR/NAME's bytes, where it is a regular file (not a link, a fifo or a device) of at
+    most LIMIT bytes; else one line. What a container left in a run folder is read so."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(name, flags, dir_fd=dir_fd)
+    except OSError as error:
+        raise LabError(f"{name}: cannot open it ({error.strerror})") from None
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise LabError(f"{name}: not a regular file")
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise LabError(f"{name}: over {limit:,} bytes")
+    return data
+
+
 def _write_all(fd: int, payload: bytes) -> None:
     """PAYLOAD into FD, then FD closed (a quota can refuse at the close, on NFS)."""
     try:

@@ -21,7 +21,7 @@ from lab.config import ALL_VARIANTS, Variant, results_dir
 from lab.config import variant as lookup_variant
 from lab.engine import docker, signals
 from lab.errors import LabError
-from lab.run import containers, reading_cache, run_folders, safe_files
+from lab.run import containers, figures, page, reading_cache, run_folders, safe_files
 from lab.run.observations import Observation, Observations, load_checks, run_check
 from lab.run.report import format_value, reading_line, write
 from lab.run.runner import (
@@ -312,10 +312,14 @@ def run_station(
         with signals.interruptible():
             try:
                 report = attempt(station, options, runner, say, folder, ids, checks, absent)
+                drawn = figures.draw(station.folder, report)
                 with signals.shielded() as arrived:  # the report is written whole, then...
-                    write_report(report, folder)
+                    write_report(report, folder, drawn)
                     if not arrived:
-                        return report, run_folders.publish(folder)
+                        published = run_folders.publish(folder)
+                        with contextlib.suppress(LabError):  # a page of links, remade next run
+                            page.write_index(results)
+                        return report, published
                 raise signals.Interrupted(arrived[0])  # ... kept only if no signal came
             except BaseException as error:
                 clean_up(runner, folder, error)
@@ -380,12 +384,13 @@ def attempt(station, options, runner, say, folder, ids, checks, absent=()) -> di
         run.explain()
     report = run.report
     report["observations"] = [asdict(o) for o in run.observations.records]
+    report["emulated"] = emulated  # what the timing checks skipped for, as a re-judge must
     report["passed"] = run.passed()
     report["seconds"] = time.monotonic() - started
     return report
 
 
-def write_report(report: dict, folder: run_folders.RunFolder) -> None:
+def write_report(report: dict, folder: run_folders.RunFolder, drawn: list = ()) -> None:
     """Write the report and hand the folder back (or raise: nothing is kept)."""
     if not docker.hands_back():  # the container wrote as this user: it may have locked us out
         os.fchmod(folder.fd, 0o755)
@@ -404,7 +409,7 @@ def write_report(report: dict, folder: run_folders.RunFolder) -> None:
     report["files"] = [untrusted.text(name, 200) for name in names[:MAX_FILES]]
     if len(names) > MAX_FILES:
         report["files"].append(f"... and {len(names) - MAX_FILES} more")
-    write(report, folder.fd, folder.partial)
+    write(report, folder.fd, folder.partial, drawn)
     if docker.hands_back():
         safe_files.chown_tree(folder.station_fd, folder.partial.name, os.getuid(), os.getgid())
 

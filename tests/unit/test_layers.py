@@ -1,8 +1,8 @@
 """The host package's floors: a module imports only from its own wing or from a floor below.
 
 lab/ reads bottom-up: the foundation (errors, config, table, untrusted input), the engine's
-CLI, the images, then the two things people do with them (a station run, a classroom), and
-doctor on top, which looks at everything. A newcomer changing one wing learns that wing and
+CLI, the images, a station run, a classroom (its images, its hand-ins of runs and the class
+page that re-judges them), and doctor on top, which looks at everything. A newcomer changing one wing learns that wing and
 the floors under it, never the ones above or beside it.
 """
 
@@ -24,9 +24,9 @@ FLOORS = {
     "untrusted": 0,
     "engine": 1,
     "images": 2,
-    "classroom": 3,
     "run": 3,
-    "doctor": 4,
+    "classroom": 4,
+    "doctor": 5,
 }
 
 

@@ -23,6 +23,9 @@ TREES = {
 SOURCE_SUFFIXES = {".c", ".h", ".py", ".pyx", ".pxd", ".cpp", ".cu", ".cuh", ".hpp"}
 C_SUFFIXES = {".c", ".h", ".cpp", ".cu", ".cuh", ".hpp"}
 CONTEXT_LINES = 3
+# The station page's excerpt: the definition's line with a few lines above it for its
+# comment, and most of a screen below.
+EXCERPT_BEFORE, EXCERPT_LINES = 6, 30
 
 
 def definition_patterns(symbol: str) -> list[re.Pattern[str]]:
@@ -99,6 +102,14 @@ def context(path: Path, line: int) -> list[str]:
     return [f"{n + 1:>6}  {lines[n]}" for n in range(first, min(first + CONTEXT_LINES, len(lines)))]
 
 
+def excerpt(path: Path, line: int) -> dict:
+    """The lines around LINE, raw, for the page to number and colour: the first line's
+    number (a string: the host keeps strings only) and the lines themselves."""
+    lines = path.read_text(errors="replace").splitlines()
+    first = max(line - 1 - EXCERPT_BEFORE, 0)
+    return {"excerpt_start": str(first + 1), "excerpt": lines[first : first + EXCERPT_LINES]}
+
+
 def resolve(entry: dict, trees: dict[str, str] = TREES) -> dict:
     """One reading entry -> where it is: found, moved, or missing (and why)."""
     if "url" in entry:  # a document outside the trees (PEP, paper, blog post)
@@ -109,7 +120,13 @@ def resolve(entry: dict, trees: dict[str, str] = TREES) -> dict:
     if not root.is_dir():
         return {**entry, "status": "missing", "note": f"tree {entry['tree']} is not in this image"}
     if named.is_file() and not symbol:
-        return {**entry, "status": "found", "at": f"{named}:1", "context": context(named, 1)}
+        return {
+            **entry,
+            "status": "found",
+            "at": f"{named}:1",
+            "context": context(named, 1),
+            **excerpt(named, 1),
+        }
     line = find_in_file(named, symbol) if named.is_file() and symbol else None
     if line:
         return {
@@ -117,6 +134,7 @@ def resolve(entry: dict, trees: dict[str, str] = TREES) -> dict:
             "status": "found",
             "at": f"{named}:{line}",
             "context": context(named, line),
+            **excerpt(named, line),
         }
     hit = search_tree(root, symbol, named.suffix) if symbol else None
     if hit is None:
@@ -132,6 +150,7 @@ def resolve(entry: dict, trees: dict[str, str] = TREES) -> dict:
         "status": "moved",
         "at": f"{path}:{line}",
         "context": context(path, line),
+        **excerpt(path, line),
         "note": f"the curriculum says {entry['path']}, but in this version {why}",
     }
 

@@ -1,0 +1,80 @@
+"""A station's figures: its figures.py draws them from the run's observations, on the host.
+
+A station's `figures.py` holds `figure_*(obs)` functions, as checks.py holds `check_*`:
+each takes the run's Observations and returns a `matplotlib.figure.Figure` (made directly,
+not through pyplot: no GUI backend, nothing global), or None where the run
+measured nothing to draw (`obs[...]` raising KeyError or NotRun says which observation is
+missing). The docstring's first line is the figure's caption. The figure is rendered here
+to SVG, put inline in the page. Matplotlib is imported only for a station that has figures.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+from collections.abc import Callable
+from inspect import isfunction
+from pathlib import Path
+
+from markupsafe import Markup
+
+from lab.errors import LabError
+from lab.run.observations import Observation, Observations
+from lab.run.page import Figure
+
+FIGURES_FILE = "figures.py"
+SVG_START = "<svg"
+
+
+def load(path: Path) -> list[Callable]:
+    """The figure_* functions of PATH, in the order they are written (none if no file)."""
+    if not path.is_file():
+        return []
+    spec = importlib.util.spec_from_file_location(f"lab_figures_{path.parent.name}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:  # a broken figures.py costs its figures, not the run
+        raise LabError(f"{path} does not load: {type(error).__name__}: {error}") from None
+    found = [v for k, v in vars(module).items() if k.startswith("figure_") and isfunction(v)]
+    return sorted(found, key=lambda f: f.__code__.co_firstlineno)
+
+
+def observations_of(report: dict) -> Observations:
+    """The run's observations, as the checks saw them (a hand-in's report included)."""
+    found = (Observation.from_report(o) for o in report.get("observations") or [])
+    return Observations([o for o in found if o is not None], emulated=report.get("emulated") or {})
+
+
+def draw(station_dir: Path, report: dict) -> list[Figure]:
+    """Every figure the station's figures.py draws from REPORT's observations."""
+    try:
+        functions = load(station_dir / FIGURES_FILE)
+    except LabError as error:
+        return [Figure("figures", f"not drawn: {error}")]
+    if not functions:
+        return []
+    obs = observations_of(report)
+    return [one(function, obs) for function in functions]
+
+
+def one(function: Callable, obs: Observations) -> Figure:
+    caption = (function.__doc__ or "").strip().splitlines()
+    title = caption[0] if caption else function.__name__.removeprefix("figure_")
+    try:
+        figure = function(obs)
+    except KeyError as missing:  # NotRun included: this run did not measure it
+        return Figure(title, f"not drawn: {missing.args[0] if missing.args else missing}")
+    except Exception as error:  # the numbers were there but would not draw
+        return Figure(title, f"not drawn: {type(error).__name__}: {error}")
+    if figure is None:
+        return Figure(title, "not drawn: nothing to show in this run")
+    return Figure(title, " ".join(caption[1:]).strip(), svg=as_svg(figure))
+
+
+def as_svg(figure) -> Markup:
+    """FIGURE as inline SVG: text drawn as paths (no font to fetch), escaped by Matplotlib."""
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    svg = buffer.getvalue()
+    return Markup(svg[svg.index(SVG_START) :])  # the XML prolog and DOCTYPE do not go inline
