@@ -55,8 +55,14 @@ def check_traceback_pins_locals(obs):
     returned = obs["frame_lifetime.locals_alive_after_return"]
     held = obs["frame_lifetime.locals_alive_while_exception_held"]
     dropped = obs["frame_lifetime.locals_alive_after_exception_dropped"]
-    detail = f"alive after return: {returned}, while held: {held}, after drop: {dropped}"
-    return (not returned and held and not dropped), detail
+    reached = obs["frame_lifetime.locals_reached_through_traceback"]
+    # The path that pins them: __traceback__ -> the raising call's frame -> its locals.
+    through = reached["frame of"] == "raises" and "payload" in reached["locals"]
+    detail = (
+        f"alive after return: {returned}, while held: {held}, after drop: {dropped};"
+        f" the traceback reaches {reached['frame of']}() with locals {reached['locals']}"
+    )
+    return (not returned and held and not dropped and through), detail
 
 
 def check_frame_homes(obs):

@@ -39,9 +39,9 @@ try:
 except ValueError as error:
     stored = error  # what a logger or a retry loop often does
 alive_while_held = refs[-1]() is not None
-frame = stored.__traceback__.tb_next.tb_frame
-materialized = type(frame).__name__
-print(f"traceback reaches frame {frame.f_code.co_name!r} with locals {sorted(frame.f_locals)}")
+frame = stored.__traceback__.tb_next.tb_frame  # the raising call's frame, kept by the traceback
+reached = {"frame of": frame.f_code.co_name, "locals": sorted(frame.f_locals)}
+print(f"traceback reaches frame {reached['frame of']!r} with locals {reached['locals']}")
 del frame
 del stored
 alive_after_drop = refs[-1]() is not None
@@ -52,5 +52,5 @@ print(f"after the exception is dropped, alive:     {alive_after_drop}")
 observe("locals_alive_after_return", alive_after_return)
 observe("locals_alive_while_exception_held", alive_while_held)
 observe("locals_alive_after_exception_dropped", alive_after_drop)
-observe("frame_object_materialized", materialized)  # frame_homes.py measures when it is made
+observe("locals_reached_through_traceback", reached)
 observe("python", sys.version.split()[0])

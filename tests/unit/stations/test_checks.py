@@ -15,6 +15,7 @@ def frame_observations(held: bool) -> Observations:
         "locals_alive_after_return": False,
         "locals_alive_while_exception_held": held,
         "locals_alive_after_exception_dropped": False,
+        "locals_reached_through_traceback": {"frame of": "raises", "locals": ["payload"]},
     }
     return Observations([Observation("frame_lifetime", "stock", k, v) for k, v in values.items()])
 
