@@ -433,10 +433,20 @@ def hooks(**changed) -> Observations:
         "perf_map_python": ["py::count_primes:/x/primes.py", "py::is_prime:/x/primes.py"],
         "instrumented": {
             "warm": [],
-            "events on": ["INSTRUMENTED_LINE", "INSTRUMENTED_RETURN_VALUE"],
+            "events on": ["INSTRUMENTED_INSTRUCTION", "INSTRUMENTED_LINE"],
             "events off": [],
         },
-        "specialized_after": ["BINARY_OP_ADD_INT", "BINARY_OP_MULTIPLY_INT"],
+        "rewrites": [
+            {
+                "index": 19,
+                "warm": "BINARY_OP_MULTIPLY_INT",
+                "generic": "BINARY_OP",
+                "events on": "INSTRUMENTED_INSTRUCTION",
+                "events off": "BINARY_OP",
+                "re-warmed": "BINARY_OP_MULTIPLY_INT",
+            }
+        ],
+        "calls_to_respecialize": 14,
         "line_events": 17,
         **changed,
     }
@@ -448,7 +458,11 @@ def test_observability_hooks_fail_when_absent() -> None:
     assert status("perf_map_names_python_functions", "7", hooks(perf_map_python=[])) == "fail"
     check = "monitoring_instruments_then_restores"
     assert status(check, "7", hooks()) == "pass"
-    stuck = {"warm": [], "events on": ["INSTRUMENTED_LINE"], "events off": ["INSTRUMENTED_LINE"]}
+    stuck = {
+        "warm": [],
+        "events on": ["INSTRUMENTED_INSTRUCTION"],
+        "events off": ["INSTRUMENTED_INSTRUCTION"],
+    }
     assert status(check, "7", hooks(instrumented=stuck)) == "fail"
     assert status(check, "7", hooks(line_events=0)) == "fail"
 
