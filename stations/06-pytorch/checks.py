@@ -29,6 +29,15 @@ def check_generated_nodes_name_themselves(obs):
     return ok, ", ".join(f"{python} -> name() {cpp}" for python, cpp in names.items())
 
 
+def check_generated_nodes_name_themselves(obs):
+    """The generated nodes' name() override gives SumBackward0; the base Node::name the C++ type"""
+    names = obs["seed_autograd.node_names"]  # Python class name -> C++ name()
+    ok = names.get("SumBackward0") == "SumBackward0" and names.get("MulBackward0") == "MulBackward0"
+    # AccumulateGrad overrides nothing: Node::name demangles its typeid.
+    ok = ok and names.get("AccumulateGrad") == "torch::autograd::AccumulateGrad"
+    return ok, ", ".join(f"{python} -> name() {cpp}" for python, cpp in names.items())
+
+
 def check_no_grad_saves_nothing(obs):
     """With grad on, the graph saves activations and memory holds them; under no_grad, not"""
     graphs, held = obs["no_grad_inference.graph_saved"], obs["no_grad_inference.held_bytes"]
@@ -49,20 +58,31 @@ def check_no_grad_saves_nothing(obs):
 
 
 def check_no_grad_is_faster_when_overhead_bound(obs):
-    """Recording the graph costs time: no_grad is faster on many small layers"""
+    """Recording the graph costs time: no_grad is faster on many small layers, beyond the noise"""
     obs.timed()
     ratio = obs["no_grad_inference.grad_over_no_grad"]
-    detail = ", ".join(f"{k}: grad / no_grad = {v:.2f}x" for k, v in ratio.items())
-    return ratio["small_layers"] > 1.0, f"{detail} on {obs['no_grad_inference.device']}"
+    # The A/A test: with grad timed twice in the same rounds is off by the noise alone.
+    same = obs["no_grad_inference.grad_over_itself"]["small_layers"]
+    detail = ", ".join(f"{k}: grad / no_grad = {v:.3f}x" for k, v in ratio.items())
+    return obs.beyond_noise(
+        ratio["small_layers"], same, f"{detail} on {obs['no_grad_inference.device']}"
+    )
 
 
 def check_detach_frees_the_graph(obs):
     """Keeping the output keeps its saved activations; keeping output.detach() frees them"""
     kept, detached = (obs["no_grad_inference.retained_keeping_output"],
                       obs["no_grad_inference.retained_keeping_detached"])  # fmt: skip
+    # The same model's graph, walked from grad_fn: what keeping the output must keep, each
+    # storage once (a ReLU's output is saved by the ReLU and by the next addmm).
+    walked = obs["no_grad_inference.graph_saved"]["large_layers"]["grad"]["saved_bytes"]
     shares = obs["no_grad_inference.detached_shares_data"]
-    ok = kept > 0 and detached == 0 and shares and not obs["no_grad_inference.detached_has_graph"]
-    return ok, f"held: {kept / 2**20:.2f} MiB vs {detached} B; detach() shares the data: {shares}"
+    ok = kept == walked > 0 and detached == 0 and shares
+    ok = ok and not obs["no_grad_inference.detached_has_graph"]
+    return ok, (
+        f"held: {kept / 2**20:.2f} MiB (the graph walk: {walked / 2**20:.2f} MiB) vs"
+        f" {detached} B; detach() shares the data: {shares}"
+    )
 
 
 def check_launch_returns_before_the_work(obs):

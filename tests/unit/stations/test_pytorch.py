@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from lab.run import stations
 from lab.run.observations import Observation, Observations, load_checks, run_check
 
@@ -35,3 +37,52 @@ def test_reading_sends_grad_fn_names_to_the_generated_overrides() -> None:
     by_path = {entry.get("path"): entry for entry in PYTORCH.reading}
     assert "demangled C++ type" in by_path["torch/csrc/autograd/function.cpp"]["why"]
     assert "name()" in by_path["tools/autograd/gen_autograd_functions.py"]["why"]
+
+
+def detached(kept: int, walked: int = 5 << 20) -> dict:
+    graph = {
+        "grad": {"nodes": 20, "saved_bytes": walked},
+        "no_grad": {"nodes": 0, "saved_bytes": 0},
+    }
+    return {
+        "retained_keeping_output": kept,
+        "retained_keeping_detached": 0,
+        "detached_shares_data": True,
+        "detached_has_graph": False,
+        "graph_saved": {"large_layers": graph},
+    }
+
+
+def test_kept_activations_count_each_storage_once() -> None:
+    # 4 x (Linear(1024, 1024), ReLU) on 256 rows: the input and 4 ReLU outputs, 1 MiB each
+    assert status("detach_frees_the_graph", detached(5 << 20), "no_grad_inference") == "pass"
+    # each ReLU output counted for the ReLU and again for the next addmm: 8 MiB
+    assert status("detach_frees_the_graph", detached(8 << 20), "no_grad_inference") == "fail"
+
+
+def timing(ratio: float, same: float) -> dict:
+    return {
+        "grad_over_no_grad": {"small_layers": ratio, "large_layers": 1.03},
+        "grad_over_itself": {"small_layers": same, "large_layers": 0.99},
+        "device": "cpu",
+    }
+
+
+@pytest.mark.parametrize(
+    ("ratio", "same", "verdict"),
+    [
+        (1.29, 0.998, "pass"),  # lab-cuda:stock on a 2-core host: 24 Linear(64, 64) + ReLU
+        (1.01, 1.00, "fail"),  # what passed before: 1% is no margin
+        (1.04, 0.97, "fail"),  # inside twice the noise
+        (1.08, 1.10, "skip"),  # the noise swallows the effect: said, not judged
+    ],
+)
+def test_no_grad_speedup_must_clear_the_noise(ratio: float, same: float, verdict: str) -> None:
+    values = timing(ratio, same)
+    assert status("no_grad_is_faster_when_overhead_bound", values, "no_grad_inference") == verdict
+
+
+def test_no_grad_speedup_is_not_judged_under_emulation() -> None:
+    values, emulated = timing(1.29, 1.0), {"cuda": "emulated by qemu"}
+    check = "no_grad_is_faster_when_overhead_bound"
+    assert status(check, values, "no_grad_inference", emulated=emulated) == "skip"
