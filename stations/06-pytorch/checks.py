@@ -38,6 +38,15 @@ def check_generated_nodes_name_themselves(obs):
     return ok, ", ".join(f"{python} -> name() {cpp}" for python, cpp in names.items())
 
 
+def check_generated_nodes_name_themselves(obs):
+    """The generated nodes' name() override gives SumBackward0; the base Node::name the C++ type"""
+    names = obs["seed_autograd.node_names"]  # Python class name -> C++ name()
+    ok = names.get("SumBackward0") == "SumBackward0" and names.get("MulBackward0") == "MulBackward0"
+    # AccumulateGrad overrides nothing: Node::name demangles its typeid.
+    ok = ok and names.get("AccumulateGrad") == "torch::autograd::AccumulateGrad"
+    return ok, ", ".join(f"{python} -> name() {cpp}" for python, cpp in names.items())
+
+
 def check_no_grad_saves_nothing(obs):
     """With grad on, the graph saves activations and memory holds them; under no_grad, not"""
     graphs, held = obs["no_grad_inference.graph_saved"], obs["no_grad_inference.held_bytes"]
@@ -117,6 +126,22 @@ def check_timing_needs_sync(obs):
         return None, NO_GPU
     naive, synced = obs["cuda_sync.unsynced_ms"], obs["cuda_sync.synced_ms"]
     return synced > 4 * naive, f"without sync {naive:.3f} ms, with sync {synced:.2f} ms"
+
+
+def check_sync_debug_mode_warns_on_some_waits(obs):
+    """Sync debug mode warns on .item() and Stream.synchronize(), not on torch.cuda.synchronize()"""
+    if not obs["cuda_sync.cuda_available"]:
+        return None, NO_GPU
+    warns = obs["cuda_sync.sync_debug_warns"]  # the wait -> whether it warned
+    # warn_or_error_on_sync is called by memcpy_and_sync and stream_synchronize only.
+    ok = warns[".item()"] and warns["Stream.synchronize()"]
+    ok = ok and not warns["torch.cuda.synchronize()"]
+    said = ", ".join(f"{wait} {'warns' if w else 'silent'}" for wait, w in warns.items())
+    return ok, said
+
+
+CONTIGUOUS = ("reserve_max", "reserve_pow2", "reserve_oracle")
+PAGED = ("paged", "paged_watermark")
 
 
 def check_reserve_to_max_wastes_like_the_paper(obs):

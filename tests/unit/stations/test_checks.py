@@ -326,8 +326,8 @@ def no_grad_observations(no_grad_nodes: int = 0, held_grad: int = 9 << 20) -> Ob
 def test_no_grad_memory_is_measured_outside_autograds_hooks() -> None:
     assert status("no_grad_saves_nothing", "6", no_grad_observations()) == "pass"
     assert status("no_grad_saves_nothing", "6", no_grad_observations(no_grad_nodes=3)) == "fail"
-    # memory did not hold what the graph claims to have saved (on an H200, the heap measured
-    # instead of the CUDA allocator: 2,528 B for 5 MiB)
+    # memory did not hold what the graph claims to have saved (on an H200 with torch
+    # 2.11.0+cu130, the heap measured instead of the CUDA allocator: 2,528 B for 5 MiB)
     assert status("no_grad_saves_nothing", "6", no_grad_observations(held_grad=1 << 20)) == "fail"
 
 
@@ -344,7 +344,8 @@ def synchronisation(item_ms: float, queue_ms: float = 0.9) -> Observations:
 
 def test_item_must_wait_for_the_queued_work() -> None:
     assert status("item_and_synchronize_block", "6", synchronisation(212.0)) == "pass"
-    # an H200's run before the warm-up loaded .sum()'s kernel: its first launch took the wait
+    # an H200's run (torch 2.11.0+cu130) before the warm-up loaded .sum()'s kernel: its
+    # first launch took the wait
     assert status("item_and_synchronize_block", "6", synchronisation(1.5, 212.0)) == "fail"
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from lab.run import stations
 from lab.run.observations import Observation, Observations, load_checks, run_check
 
 PYTORCH = stations.find("6")
+GPU_FIGURES_FROM = "torch 2.11.0+cu130 on Python 3.12"
 
 
 def status(name: str, values: dict, experiment: str, **options) -> str:
@@ -86,3 +89,32 @@ def test_no_grad_speedup_is_not_judged_under_emulation() -> None:
     values, emulated = timing(1.29, 1.0), {"cuda": "emulated by qemu"}
     check = "no_grad_is_faster_when_overhead_bound"
     assert status(check, values, "no_grad_inference", emulated=emulated) == "skip"
+
+
+def sync_warns(device_synchronize_warns: bool = False, available: bool = True) -> dict:
+    warns = {
+        ".item()": True,
+        ".cpu()": True,
+        "Stream.synchronize()": True,
+        "Event.synchronize()": False,
+        "torch.cuda.synchronize()": device_synchronize_warns,
+    }
+    return {"cuda_available": available, "sync_debug_warns": warns}
+
+
+def test_sync_debug_mode_says_which_waits_warn() -> None:
+    check = "sync_debug_mode_warns_on_some_waits"
+    assert status(check, sync_warns(), "cuda_sync") == "pass"
+    # the old sentence: every op that makes the host wait says so
+    assert status(check, sync_warns(device_synchronize_warns=True), "cuda_sync") == "fail"
+    assert status(check, sync_warns(available=False), "cuda_sync") == "skip"
+
+
+@pytest.mark.parametrize("script", ["cuda_sync.py", "no_grad_inference.py"])
+def test_gpu_figures_say_where_they_were_measured(script: str) -> None:
+    # An H200's figures came from outside the images: each says so, not the pinned 2.6.0.
+    text = " ".join((PYTORCH.folder / script).read_text().replace("#", " ").split())
+    quoted = [m.start() for m in re.finditer("H200", text)]
+    assert quoted
+    for at in quoted:
+        assert GPU_FIGURES_FROM in text[at : at + 400], text[at : at + 400]
