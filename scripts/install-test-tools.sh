@@ -3,6 +3,9 @@
 # `invoke test` runs it first (not `invoke test --unit`), so a learner's set-up stays light.
 #   docker-registry, iproute2  the classroom tests' registry and second engine's bridge
 #                              (the distribution's packages)
+#   chromium, chromedriver     a headless browser and its WebDriver, for the pages' tests
+#                              (Debian's chromium, chromium-driver; Ubuntu's chromium-browser,
+#                              chromium-chromedriver)
 #   node, npm                  the distribution's nodejs and npm, where either is missing
 #   devcontainer               the dev containers CLI: npm's @devcontainers/cli, pinned below
 #   $TEST_ENGINE_DIR/dockerd   Debian 13's docker.io (26.1), for the classroom tests' engine
@@ -102,7 +105,18 @@ ensure_test_engine() {
   [ -x "$TEST_ENGINE_DIR/dockerd" ] || cannot "Debian 13's dockerd: its .deb held no usr/sbin/dockerd"
 }
 
-ensure_packages docker-registry:docker-registry ip:iproute2
+# Ubuntu ships Chromium under other names (as a snap behind a transitional package).
+browser_packages() {
+  if grep -qs '^ID=ubuntu' "${LAB_OS_RELEASE:-/etc/os-release}"; then
+    has chromium && echo chromium:chromium || echo chromium-browser:chromium-browser
+    echo chromedriver:chromium-chromedriver
+  else
+    echo chromium:chromium chromedriver:chromium-driver
+  fi
+}
+
+# shellcheck disable=SC2046  # one word per command:package pair
+ensure_packages docker-registry:docker-registry ip:iproute2 $(browser_packages)
 ensure_devcontainer_cli
 ensure_test_engine
 [ ${#missing[@]} -eq 0 ] || exit 1

@@ -21,7 +21,8 @@ STUBS = {
     "sudo": 'echo "sudo $*" >>"$STUB_LOG"; "$@"',
     "apt-get": """echo "apt-get $*" >>"$STUB_LOG"
 for p in "$@"; do case $p in
-  docker-registry) c=docker-registry ;; iproute2) c=ip ;; nodejs) c=node ;; npm) c=npm ;; *) c= ;;
+  docker-registry) c=docker-registry ;; iproute2) c=ip ;; nodejs) c=node ;; npm) c=npm ;;
+  chromium) c=chromium ;; chromium-driver) c=chromedriver ;; *) c= ;;
 esac; [ -z "$c" ] || cp "$STUB_DIR/.$c" "$STUB_DIR/$c"
 case $p in -oDir::Etc::SourceParts=*) cat "${p#*=}"/*.sources >"$STUB_DIR/../seen.sources" ;; esac
 done
@@ -35,7 +36,16 @@ for f in dockerd docker-proxy; do
 done""",
     "node": 'echo "$STUB_NODE_MAJOR"',
 }
-PRESENT = ["docker-registry", "ip", "node", "npm", "devcontainer", "dockerd"]
+PRESENT = [
+    "docker-registry",
+    "ip",
+    "chromium",
+    "chromedriver",
+    "node",
+    "npm",
+    "devcontainer",
+    "dockerd",
+]
 SOURCES = """Types: deb
 URIs: http://mirror.invalid/debian
 Suites: bookworm bookworm-updates
@@ -58,6 +68,7 @@ def run(
     sudo: bool = True,
     node: int = 18,
     sources: bool = True,
+    os_release: str = "ID=debian\n",
 ):
     stubs = tmp_path / "bin"
     stubs.mkdir(exist_ok=True)
@@ -75,8 +86,21 @@ def run(
         (engine / "dockerd").chmod(0o755)
     if sources:
         (tmp_path / "debian.sources").write_text(SOURCES)
+    (tmp_path / "os-release").write_text(os_release)
     # What the script and the stand-ins run besides them:
-    for tool in ("env", "cp", "awk", "sed", "mktemp", "mkdir", "rm", "cat", "touch", "chmod"):
+    for tool in (
+        "env",
+        "cp",
+        "awk",
+        "sed",
+        "mktemp",
+        "mkdir",
+        "rm",
+        "cat",
+        "touch",
+        "chmod",
+        "grep",
+    ):
         if not (stubs / tool).exists():
             (stubs / tool).symlink_to(shutil.which(tool))
     for path in stubs.iterdir():
@@ -87,7 +111,7 @@ def run(
     env = {"PATH": str(stubs), "STUB_DIR": str(stubs), "STUB_LOG": str(log),
            "STUB_UID": str(uid), "STUB_NODE_MAJOR": str(node), "HOME": str(tmp_path),
            "LAB_TEST_ENGINE_DIR": str(engine), "LAB_APT_SOURCES": str(tmp_path / "debian.sources"),
-           "TMPDIR": str(tmp_path)}  # fmt: skip
+           "TMPDIR": str(tmp_path), "LAB_OS_RELEASE": str(tmp_path / "os-release")}  # fmt: skip
     done = subprocess.run([BASH, str(SCRIPT)], env=env, capture_output=True, text=True, check=False)
     return done, log.read_text().splitlines()
 
@@ -108,10 +132,16 @@ def test_nothing_is_done_or_said_when_all_is_there(tmp_path: Path) -> None:
 def test_a_fresh_machine_gets_everything_one_line_each(tmp_path: Path) -> None:
     done, calls = run(tmp_path, have=[])
     assert done.returncode == 0, done.stderr
-    packages = ["docker-registry"] + ([] if HOST_IP else ["iproute2"])
+    packages = [
+        "docker-registry",
+        *([] if HOST_IP else ["iproute2"]),
+        "chromium",
+        "chromium-driver",
+    ]
+    commands = ["docker-registry", *([] if HOST_IP else ["ip"]), "chromium", "chromedriver"]
     assert done.stderr.splitlines() == [
         f"[install-test-tools] installing {' '.join(packages)} (the distribution's packages,"
-        f" for {' '.join(['docker-registry'] + ([] if HOST_IP else ['ip']))})",
+        f" for {' '.join(commands)})",
         "[install-test-tools] installing nodejs npm (the distribution's packages, for node npm)",
         f"[install-test-tools] installing {pinned()} (npm, global)",
         f"[install-test-tools] installing Debian 13's docker.io dockerd into {tmp_path / 'engine'}"
@@ -126,7 +156,7 @@ def test_a_fresh_machine_gets_everything_one_line_each(tmp_path: Path) -> None:
 
 
 def test_a_user_goes_through_sudo(tmp_path: Path) -> None:
-    have = ["docker-registry", "ip", "node", "npm", "dockerd"]
+    have = ["docker-registry", "ip", "chromium", "chromedriver", "node", "npm", "dockerd"]
     done, calls = run(tmp_path, have=have, uid=1000)
     assert done.returncode == 0, done.stderr
     assert calls[0] == f"sudo npm install --global --no-fund --no-audit --no-update-notifier " \
@@ -138,7 +168,8 @@ def test_without_root_or_sudo_it_names_what_it_cannot_install(tmp_path: Path) ->
     assert done.returncode == 1
     assert calls == []
     assert done.stderr.splitlines() == [
-        "install-test-tools: cannot install docker-registry: not root and no sudo",
+        "install-test-tools: cannot install docker-registry chromium chromium-driver:"
+        " not root and no sudo",
         "install-test-tools: cannot install nodejs npm: not root and no sudo",
         f"install-test-tools: cannot install Debian 13's dockerd into {tmp_path / 'engine'}:"
         " not root and no sudo",
@@ -146,7 +177,8 @@ def test_without_root_or_sudo_it_names_what_it_cannot_install(tmp_path: Path) ->
 
 
 def test_a_node_too_old_for_the_cli_is_named(tmp_path: Path) -> None:
-    done, calls = run(tmp_path, have=["docker-registry", "ip", "node", "npm", "dockerd"], node=12)
+    have = ["docker-registry", "ip", "chromium", "chromedriver", "node", "npm", "dockerd"]
+    done, calls = run(tmp_path, have=have, node=12)
     assert done.returncode == 1
     assert calls == []
     assert "cannot install @devcontainers/cli@" in done.stderr and "older than" in done.stderr
@@ -174,3 +206,11 @@ def test_without_a_mirror_to_derive_trixie_from_it_names_the_engine(tmp_path: Pa
     assert done.returncode == 1
     assert "cannot install Debian 13's dockerd" in done.stderr and "debian.sources" in done.stderr
     assert calls == []
+
+
+def test_ubuntu_gets_its_own_names_for_the_browser(tmp_path: Path) -> None:
+    have = [name for name in PRESENT if name not in ("chromium", "chromedriver")]
+    done, calls = run(tmp_path, have=have, os_release="NAME=Ubuntu\nID=ubuntu\n")
+    assert done.returncode == 0, done.stderr
+    installs = [c for c in calls if " install " in f" {c} "]
+    assert installs and installs[0].endswith("chromium-browser chromium-chromedriver"), calls
