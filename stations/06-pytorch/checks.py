@@ -29,24 +29,6 @@ def check_generated_nodes_name_themselves(obs):
     return ok, ", ".join(f"{python} -> name() {cpp}" for python, cpp in names.items())
 
 
-def check_generated_nodes_name_themselves(obs):
-    """The generated nodes' name() override gives SumBackward0; the base Node::name the C++ type"""
-    names = obs["seed_autograd.node_names"]  # Python class name -> C++ name()
-    ok = names.get("SumBackward0") == "SumBackward0" and names.get("MulBackward0") == "MulBackward0"
-    # AccumulateGrad overrides nothing: Node::name demangles its typeid.
-    ok = ok and names.get("AccumulateGrad") == "torch::autograd::AccumulateGrad"
-    return ok, ", ".join(f"{python} -> name() {cpp}" for python, cpp in names.items())
-
-
-def check_generated_nodes_name_themselves(obs):
-    """The generated nodes' name() override gives SumBackward0; the base Node::name the C++ type"""
-    names = obs["seed_autograd.node_names"]  # Python class name -> C++ name()
-    ok = names.get("SumBackward0") == "SumBackward0" and names.get("MulBackward0") == "MulBackward0"
-    # AccumulateGrad overrides nothing: Node::name demangles its typeid.
-    ok = ok and names.get("AccumulateGrad") == "torch::autograd::AccumulateGrad"
-    return ok, ", ".join(f"{python} -> name() {cpp}" for python, cpp in names.items())
-
-
 def check_no_grad_saves_nothing(obs):
     """With grad on, the graph saves activations and memory holds them; under no_grad, not"""
     graphs, held = obs["no_grad_inference.graph_saved"], obs["no_grad_inference.held_bytes"]

@@ -1,14 +1,33 @@
 """torch.profiler on a forward pass: the lab's stand-in for Nsight, which no image carries.
 
-The profiler ships in the torch wheel (Kineto, with CUPTI for the GPU's side): it records
-every aten op the forward runs, on the CPU and, where there is a GPU, the kernels too.
-The trace is saved for the report (open it in chrome://tracing or Perfetto).
+The profiler (Kineto) is built into the torch wheel; for the GPU's side it loads CUPTI,
+which the wheel does not carry: it comes from the nvidia-cuda-cupti-cu12 distribution the
+wheel requires (12.4.127 for torch 2.6.0+cu124). It records every aten op the forward runs,
+on the CPU and, where there is a GPU, the kernels too. The trace is saved for the report
+(open it in chrome://tracing or Perfetto).
 """
+
+import re
+from importlib import metadata
 
 import torch
 from labkit import observe, output_dir
 from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
+
+
+def cupti_distribution() -> str | None:
+    """The distribution torch requires for CUPTI, as installed (None: it requires none)."""
+    for requirement in metadata.requires("torch") or ():
+        name = re.match(r"[\w.-]+", requirement).group()
+        if "cupti" not in name:
+            continue
+        try:  # torch/__init__.py preloads its libcupti.so (_load_global_deps)
+            return f"{name} {metadata.version(name)}"
+        except metadata.PackageNotFoundError:
+            return f"{name} (required, not installed)"
+    return None
+
 
 torch.manual_seed(0)
 device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -31,6 +50,7 @@ averages = recorded.key_averages()
 print(averages.table(sort_by="self_cpu_time_total", row_limit=8))
 top = sorted(averages, key=lambda e: e.self_cpu_time_total, reverse=True)[:6]
 observe("device", device)
+observe("cupti_from", cupti_distribution())
 observe("trace_file", trace.name)
 observe("trace_bytes", trace.stat().st_size, "B")
 observe("events", len(recorded.events()))

@@ -118,3 +118,9 @@ def test_gpu_figures_say_where_they_were_measured(script: str) -> None:
     assert quoted
     for at in quoted:
         assert GPU_FIGURES_FROM in text[at : at + 400], text[at : at + 400]
+
+
+def test_cupti_comes_from_its_own_distribution() -> None:
+    text = (PYTORCH.folder / "profile_forward.py").read_text()
+    assert "nvidia-cuda-cupti-cu12" in text
+    assert "with CUPTI" not in text  # the old claim: the torch wheel ships CUPTI
