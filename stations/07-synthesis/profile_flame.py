@@ -3,10 +3,10 @@
 py-spy reads the interpreter's frames from outside the process (no code change, no
 restart): here it attaches to a running workload for SECONDS. With --native it also
 unwinds the C stack, so the time inside NumPy's C code shows under the Python line that
-called them: the ufunc machinery that picks a loop (ufunc_generic_fastcall, ...) and,
-under it, the inner loops that do the arithmetic, one C function per type, operation
-and instruction set (DOUBLE_sin_AVX512_SKX, DOUBLE_sqrt_SSE41, ...: which one runs
-depends on the CPU). The SVGs land in the results folder.
+called it: the ufunc machinery that picks a loop (ufunc_generic_fastcall, ...) and, under
+it, the inner loops that do the arithmetic, one C function per type and operation, built
+for several instruction sets where NumPy dispatches by CPU (DOUBLE_sin_AVX512_SKX,
+DOUBLE_sqrt_SSE41: which one runs depends on the CPU). The SVGs land in the results folder.
 """
 
 from __future__ import annotations
