@@ -115,3 +115,24 @@ def test_tracemalloc_must_see_at_least_what_getsizeof_counts() -> None:
     assert status(check, traced(245_120, list_object_traced=True)) == "fail"
     assert status(check, traced(245_176, list_object_traced=True)) == "pass"
     assert status(check, traced(300_000)) == "fail"  # far more than the snippet made
+
+
+def slots(slots_bytes: float, dict_bytes: float = 96.0) -> Observations:
+    values = {
+        "slots_bytes": slots_bytes,
+        "dict_bytes": dict_bytes,
+        "dict_materialized_bytes": 160.0,
+        "saving_percent": 100 * (1 - slots_bytes / dict_bytes),
+        "saving_vs_materialized_percent": 100 * (1 - slots_bytes / 160.0),
+    }
+    return Observations([Observation("slots_saving", "stock", k, v) for k, v in values.items()])
+
+
+def test_slots_detail_gives_the_figures_not_a_verdict_the_check_does_not_make() -> None:
+    check = next(
+        c for c in load_checks(MEMORY.checks_file) if c.__name__ == "check_slots_are_smaller"
+    )
+    result = run_check(check, slots(56.0))
+    assert result.status == "pass" and "holds" not in result.detail
+    assert "56 B" in result.detail and "96 B" in result.detail and "160 B" in result.detail
+    assert run_check(check, slots(100.0)).status == "fail"
