@@ -24,6 +24,8 @@ from invoke import Exit, task
 from lab import doctor as lab_doctor
 from lab import untrusted
 from lab.classroom import bundle as lab_bundle
+from lab.classroom import class_page
+from lab.classroom import hand_in as lab_hand_in
 from lab.classroom import registry as registry_ops
 from lab.classroom.lockfile import LOCK_FILE
 from lab.config import ROOT, VARIANTS
@@ -241,6 +243,29 @@ def load(c, bundle_file, lock=str(LOCK_FILE)):
     print(f"[load] verified and tagged: {', '.join(checked.image_ids)}")
 
 
+@task(help={"name": "your name, as the class page shows it", "output": "hand-in-NAME.tar.gz"})
+@one_line_errors
+def hand_in(c, name, output=None):
+    """One file for the instructor: each station's latest run, doctor --json, the lab's commit."""
+    print(lab_hand_in.hand_in(name, Path(output) if output else None))
+
+
+@task(
+    help={
+        "lock": "the class's lock to compare each machine with (default: lab.lock, if here)",
+        "output": "the page (default: class.html)",
+        "json": "also print the table as JSON: recorded and re-judged verdicts",
+    }
+)
+@one_line_errors
+def class_report(c, folder, lock=None, output="class.html", json=False):
+    """Every hand-in in FOLDER on one page, its verdicts re-judged by this lab's checks."""
+    lock_path = Path(lock) if lock else (LOCK_FILE if LOCK_FILE.is_file() else None)
+    say = printer(sys.stderr)  # a problem per line; the rest of the class is still shown
+    page, table = class_page.class_report(Path(folder), Path(output), lock_path, say)
+    print(class_page.json_text(table) if json else page)
+
+
 @task
 @one_line_errors
 def lock(c):
@@ -249,13 +274,13 @@ def lock(c):
         print(f"locked {locks.compile_lock(name).relative_to(ROOT)}")
 
 
-@task(help={"unit": "only the tests that need no engine", "k": "pytest -k expression"})
+@task(help={"unit": "only the tests that need no engine or browser", "k": "pytest -k expression"})
 def test(c, unit=False, k=None):
     """Unit tests, then the real images through testcontainers. First (not with --unit) the
     tools the container tests need, where missing: scripts/install-test-tools.sh."""
     argv = [sys.executable, "-m", "pytest"]  # testpaths in pyproject.toml: unit tests first
     if unit:
-        argv += ["-m", "not container"]
+        argv += ["-m", "not container and not browser"]
     elif code := subprocess.run(["bash", "scripts/install-test-tools.sh"], cwd=ROOT).returncode:
         # What it names, the tests that need it skip saying so; in CI they fail.
         print(f"lab: scripts/install-test-tools.sh failed (exit {code})", file=sys.stderr)

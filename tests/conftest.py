@@ -9,6 +9,7 @@ one is only where it cannot be installed (no root and no sudo, no apt-get).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
 
@@ -16,17 +17,21 @@ import pytest
 
 from lab.config import ALL_VARIANTS, VARIANTS, Variant
 from lab.engine import docker
+from tests import browser as browser_tools
 
 # The reaper container (ryuk) would have to be pulled; every test stops what it starts.
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
 
 CONTAINER_DIRS = ("images", "stations", "classroom")
+BROWSER_DIRS = ("pages",)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if Path(item.fspath).parent.name in CONTAINER_DIRS:
             item.add_marker(pytest.mark.container)
+        if Path(item.fspath).parent.name in BROWSER_DIRS:
+            item.add_marker(pytest.mark.browser)
 
 
 TOOLS_HINT = "scripts/install-test-tools.sh installs it (`invoke test` runs it; root or sudo)"
@@ -50,6 +55,16 @@ def built(variant: Variant) -> Variant:
     if docker.image_labels(variant.image) is None:
         unavailable(f"{variant.image} not built: run `invoke images --variant {variant.name}`")
     return variant
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    """Headless Chromium through its WebDriver (tests/browser.py), one for the session."""
+    tools = browser_tools.found()
+    if tools is None:
+        unavailable(f"no headless Chromium with its chromedriver: {TOOLS_HINT}")
+    with browser_tools.chromium(*tools) as session:
+        yield session
 
 
 @pytest.fixture(params=list(VARIANTS), ids=list(VARIANTS))

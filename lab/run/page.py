@@ -77,11 +77,26 @@ def station_page(report: dict, figures: list[Figure] = (), files: dict | None = 
 
 
 def view(
-    report: dict, figures: list[Figure] = (), files: dict | None = None, marks: dict | None = None
+    report: dict,
+    figures: list[Figure] = (),
+    files: dict | None = None,
+    marks: dict | None = None,
+    anchor: str = "",
 ) -> dict:
-    """What the template shows of REPORT. MARKS: {check name: why its verdict is marked}."""
+    """What the template shows of REPORT. MARKS: {check name: why its verdict is marked};
+    ANCHOR prefixes the sections' ids, where several runs share one page."""
     marks = marks or {}
+    shown = {
+        "read": report.get("reading"),
+        "run": report.get("experiments"),
+        "check": report.get("checks"),
+        "look": figures,
+        "explain": report.get("explain"),
+        "files": report.get("files"),
+    }
     return {
+        "anchor": anchor,
+        "sections": [(name, name.capitalize()) for name, there in shown.items() if there],
         "label": str(report.get("station", "?")),
         "title": str(report.get("title", "")),
         "started": str(report.get("started", "")),

@@ -13,6 +13,7 @@ import pytest
 from lab.config import ALL_VARIANTS
 from lab.run import stations
 from lab.run.station_run import Options, run_station
+from tests.browser import visit
 from tests.conftest import built
 from tests.station_runner import TestcontainersRunner
 
@@ -27,8 +28,14 @@ def results(tmp_path, monkeypatch):
     return tmp_path
 
 
+# What a station's page must show beside its checks: the code where the reading points
+# (from the image's own tree), and the figures that say more than the numbers.
+SHOWN = {"1": ["_PyEval_EvalFrameDefault(PyThreadState *tstate, _PyInterpreterFrame *frame"]}
+FIGURES = {"1": 1, "3": 1}
+
+
 @pytest.mark.parametrize("number", STATIONS)
-def test_every_check_passes(number: str, results, engine: str) -> None:
+def test_every_check_passes(number: str, results, engine: str, browser) -> None:
     station = stations.find(number)
     names = {station.read_in} | {v for e in station.experiments for v in e.variants}
     for name in names:
@@ -46,4 +53,9 @@ def test_every_check_passes(number: str, results, engine: str) -> None:
     assert all(e["exit_code"] == 0 for e in report["experiments"]), "\n".join(lines[-30:])
     assert {r["status"] for r in report["reading"]} <= {"found", "moved", "document"}
     assert (folder / "report.json").is_file() and (folder / "report.md").is_file()
+    seen = visit(browser, folder / "report.html")
+    assert seen.console_errors == [] and seen.requests == [(folder / "report.html").as_uri()]
+    for text in SHOWN.get(number, ()):
+        assert text in seen.text, f"the page does not show {text!r}"
+    assert seen.svg_count + seen.image_count >= FIGURES.get(number, 0), "figures are missing"
     assert not list(folder.parent.glob("*.partial")), "no partial report is left behind"

@@ -2,8 +2,8 @@
 
 lab/ reads bottom-up: the foundation (errors, config, table, untrusted input), the engine's
 CLI, the images, a station run, a classroom (its images, its hand-ins of runs and the class
-page that re-judges them), and doctor on top, which looks at everything. A newcomer changing one wing learns that wing and
-the floors under it, never the ones above or beside it.
+page that re-judges them), and doctor on top, which looks at everything. A newcomer changing
+one wing learns that wing and the floors under it, never the ones above or beside it.
 """
 
 from __future__ import annotations

@@ -99,3 +99,20 @@ def test_missing_symbol_and_missing_tree(trees) -> None:
 def test_documents_are_listed_with_their_address(trees) -> None:
     got = resolve({"title": "PEP 659", "url": "https://peps.python.org/pep-0659/"}, trees)
     assert got["status"] == "document"
+
+
+def test_the_excerpt_starts_a_few_lines_above_the_symbol(tmp_path: Path) -> None:
+    lines = [f"line {n}" for n in range(1, 101)]
+    lines[49] = "int\nfound_here(void)"  # lines 50 and 51
+    (tmp_path / "a.c").write_text("\n".join(lines) + "\n")
+    got = resolve({"tree": "t", "path": "a.c", "symbol": "found_here"}, {"t": str(tmp_path)})
+    assert got["at"].endswith("a.c:51")
+    start = int(got["excerpt_start"])
+    assert start == 51 - 6 and got["excerpt"][51 - start] == "found_here(void)"
+    assert len(got["excerpt"]) == 30
+
+
+def test_the_excerpt_stops_at_the_file_edges(trees) -> None:
+    entry = {"tree": "cpython", "path": "Python/ceval.c", "symbol": "_PyEval_EvalFrameDefault"}
+    got = resolve(entry, trees)
+    assert got["excerpt_start"] == "1" and got["excerpt"][2] == "_PyEval_EvalFrameDefault(int x)"

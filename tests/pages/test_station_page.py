@@ -1,0 +1,45 @@
+"""The station page and the index in a real browser (headless Chromium): they load with no
+console error and no request but the file itself, show the source and the figures, and a
+container's markup shows as text."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from lab.config import STATIONS_DIR
+from lab.run import figures, page
+from tests.browser import visit
+from tests.unit.run.test_page import MARKUP, hostile_report
+
+
+def written(folder: Path, report: dict) -> Path:
+    drawn = figures.draw(STATIONS_DIR / "01-frames", report)
+    path = folder / page.PAGE
+    path.write_text(page.station_page(report, drawn))
+    return path
+
+
+def test_the_station_page_loads_alone_and_shows_code_and_figures(browser, tmp_path) -> None:
+    seen = visit(browser, written(tmp_path, hostile_report()))
+    assert seen.console_errors == []
+    assert seen.requests == [(tmp_path / page.PAGE).as_uri()], "nothing but the page is fetched"
+    assert "_PyEval_EvalFrameDefault(PyThreadState *tstate" in seen.text
+    assert seen.svg_count == 1, "station 1's figure, drawn from the observations"
+
+
+def test_a_containers_markup_is_text_in_the_browser(browser, tmp_path) -> None:
+    seen = visit(browser, written(tmp_path, hostile_report()))
+    assert MARKUP in seen.text
+    assert "<script>" not in seen.html, "no element was made of it"
+
+
+def test_the_index_links_the_runs(browser, tmp_path) -> None:
+    folder = tmp_path / "station-1" / "20261202-000000"
+    folder.mkdir(parents=True)
+    report = hostile_report()
+    (folder / "report.json").write_text(json.dumps(report))
+    written(folder, report)
+    seen = visit(browser, page.write_index(tmp_path))
+    assert seen.console_errors == [] and len(seen.requests) == 1
+    assert "1: From python foo.py to a frame on the stack" in seen.text
