@@ -42,11 +42,22 @@ from lab.run import stations as lab_stations
 SHOWN_CHARS = 2 * untrusted.MAX_TEXT  # a line cut at MAX_TEXT, and what it is prefixed with
 
 
+HELP_FLAGS = {"--help", "-h"}
+
+
 def one_line_errors(body):
-    """Turn a LabError into its one line and a non-zero exit, never a traceback."""
+    """Turn a LabError into its one line and a non-zero exit, never a traceback; and show
+    the task's help where Invoke passed `--help` in as an argument's value."""
 
     @functools.wraps(body)
     def wrapper(*args, **kwargs):
+        values = {value for value in (*args[1:], *kwargs.values()) if isinstance(value, str)}
+        if values & HELP_FLAGS:
+            # `invoke publish --help` fills the task's first positional argument with
+            # "--help" (Invoke 2 and 3): never run a task on that, show its help.
+            task_name = body.__name__.replace("_", "-")
+            shown = subprocess.run([sys.executable, "-m", "invoke", "--help", task_name], cwd=ROOT)
+            raise Exit(code=shown.returncode)
         try:
             return body(*args, **kwargs)
         except LabError as error:
@@ -258,6 +269,7 @@ def hand_in(c, name, output=None):
     }
 )
 @one_line_errors
+@quiet_when_stdout_closes
 def class_report(c, folder, lock=None, output="class.html", json=False):
     """Every hand-in in FOLDER on one page, its verdicts re-judged by this lab's checks."""
     lock_path = Path(lock) if lock else (LOCK_FILE if LOCK_FILE.is_file() else None)

@@ -75,3 +75,13 @@ def test_pull_with_a_bad_lock(tmp_path, field: str, value) -> None:
     result = invoke("pull", "--lock", str(lock), env=NO_ENGINE)
     assert_one_clear_line(result, "lab: ", field)
     assert "\x1b" not in result.stderr
+
+
+@pytest.mark.parametrize("task", ["publish", "station", "load", "shell", "class-report"])
+def test_help_after_a_task_shows_its_help_and_runs_nothing(task: str) -> None:
+    """Invoke hands `--help` to a task's first positional argument: `invoke publish --help`
+    once tagged images for a registry named "--help"."""
+    result = invoke(task, "--help", env=NO_ENGINE)
+    assert result.code == 0, result.stderr
+    assert result.stdout.startswith(f"Usage: inv[oke] [--core-opts] {task} ")
+    assert "lab:" not in result.stderr
