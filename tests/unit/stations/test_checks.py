@@ -349,24 +349,6 @@ def test_item_must_wait_for_the_queued_work() -> None:
     assert status("item_and_synchronize_block", "6", synchronisation(1.5, 212.0)) == "fail"
 
 
-def paging(gain: float, batch_ratio: float = 4.2) -> Observations:
-    values = {
-        "reserve_max_at_once": 7.0,
-        "paged_at_once": 30.2,
-        "throughput_gain": gain,
-        "batch_ratio_gain": batch_ratio,
-        "paged_recomputed_tokens": 640_477,
-    }
-    return observations("paged_attention", values, "cuda")
-
-
-def test_paging_gain_must_pay_for_kv_reads_and_recompute() -> None:
-    assert status("paging_fits_more_sequences", "6", paging(2.5)) == "pass"
-    # the old model: the gain is the ratio of batch sizes, recompute free
-    assert status("paging_fits_more_sequences", "6", paging(4.2)) == "fail"
-    assert status("paging_fits_more_sequences", "6", paging(0.9)) == "fail"
-
-
 def ft_internals(**changed) -> Observations:
     ft = {
         "refcounts_before_first_thread": {
