@@ -1,0 +1,489 @@
+"""`invoke class-report`: every hand-in on one page, its verdicts re-judged by this lab's
+checks; a hostile hand-in is one line and a mark, and the rest of the class is still shown."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import tarfile
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from lab.classroom import class_page, facts, hand_in
+from lab.run import stations
+from lab.run.observations import Observation, Observations, load_checks, run_check
+from tests.cli import invoke
+from tests.tars import tar_of
+
+# Two stations of a made-up lab, observed under the names the class figures draw.
+STATION_1 = """
+number = 1
+title = "Frames"
+minutes = 5
+[[run]]
+script = "load_fast_vs_global.py"
+title = "global vs local"
+variants = ["stock", "ft"]
+"""
+CHECKS_1 = '''
+def check_global_read_is_slower(obs):
+    """A global's read takes longer than a local's on stock"""
+    ratio = obs["load_fast_vs_global.global_over_local@stock"]
+    return ratio > 1.05, f"global / local = {ratio:.2f}x"
+'''
+STATION_3 = """
+number = 3
+title = "The GIL"
+minutes = 5
+[[run]]
+script = "scaling.py"
+title = "scaling"
+variants = ["stock", "ft"]
+"""
+CHECKS_3 = '''
+def check_ft_threads_scale(obs):
+    """Threads scale on 3.13t"""
+    obs.timed("ft")
+    speedup = obs["scaling.threads_speedup@ft"]
+    return speedup > 1.5, f"{speedup:.2f}x"
+'''
+ROOTFS = "sha256:" + "1" * 64
+LOCK = {
+    "lab_lock": 1,
+    "registry": None,
+    "images": {"stock": {"image": "lab-cpython:stock", "platform": "linux/amd64",
+                         "rootfs": ROOTFS, "fingerprint": {"python": "3.13.5"}}},
+}  # fmt: skip
+
+
+@pytest.fixture
+def lab_here(tmp_path, monkeypatch) -> Path:
+    """A lab of stations 1 and 3 (LAB_STATIONS); the folder hand-ins are collected in."""
+    for folder, toml, checks, script in (
+        ("01-frames", STATION_1, CHECKS_1, "load_fast_vs_global.py"),
+        ("03-gil", STATION_3, CHECKS_3, "scaling.py"),
+    ):
+        station = tmp_path / "stations" / folder
+        station.mkdir(parents=True)
+        (station / "station.toml").write_text(toml)
+        (station / "checks.py").write_text(checks)
+        (station / script).write_text("")
+    monkeypatch.setenv("LAB_STATIONS", str(tmp_path / "stations"))
+    monkeypatch.setattr(facts, "machine_facts", lambda: doctor_facts(ROOTFS))
+    class_folder = tmp_path / "class"
+    class_folder.mkdir()
+    return class_folder
+
+
+def doctor_facts(rootfs: str) -> dict:
+    image = {**LOCK["images"]["stock"], "rootfs": rootfs, "config": None}
+    engine = {"version": "26.1", "platform": "linux/amd64"}
+    return {"lab_facts": 1, "engine": engine, "images": {"stock": image, "debug": None}}
+
+
+def report(label: str, observed: dict[str, object], title: str = "t") -> dict:
+    """A run's report.json, judged by the made-up lab's checks as a run judges it."""
+    station = stations.find(label)
+    experiment = station.experiments[0]
+    records = []
+    for key, value in observed.items():
+        name, _, variant = key.partition("@")
+        records.append(Observation(experiment.name, variant, name, value))
+    obs = Observations(records)
+    checks = [asdict(run_check(c, obs)) for c in load_checks(station.checks_file)]
+    return {
+        "station": label,
+        "title": title,
+        "started": "2026-12-02T01:00:00+00:00",
+        "seconds": 12.5,
+        "images": {"stock": "0123"},
+        "reading": [],
+        "experiments": [
+            {
+                "experiment": experiment.name,
+                "variant": v,
+                "exit_code": 0,
+                "seconds": 1.0,
+                "note": "",
+            }
+            for v in experiment.variants
+        ],
+        "observations": [asdict(r) for r in records],
+        "checks": checks,
+        "explain": [],
+        "files": [],
+        "emulated": {},
+        "passed": all(c["status"] != "fail" for c in checks),
+    }
+
+
+GOOD_1 = {"global_over_local@stock": 1.4, "global_over_local@ft": 1.1}
+GOOD_3 = {"threads_speedup@ft": 1.9, "threads_speedup@stock": 1.0, "cores@stock": 2,
+          "processes_speedup@stock": 1.95}  # fmt: skip
+
+
+def make_hand_in(folder: Path, name: str, reports: dict[str, dict]) -> Path:
+    """`invoke hand-in --name NAME` on a machine whose latest runs are REPORTS."""
+    results = folder.parent / f"results-{name}"
+    for label, body in reports.items():
+        run = results / f"station-{label}" / "20261202-010000"
+        run.mkdir(parents=True)
+        (run / "report.json").write_text(json.dumps(body))
+        (run / "report.html").write_text("<script>alert('the hand-in page')</script>")
+    return hand_in.hand_in(name, folder / f"hand-in-{name}.tar.gz", results)
+
+
+def rewrite(path: Path, edit: Callable[[str, dict | bytes], object], resum: bool = False) -> None:
+    """PATH's archive with each member passed through EDIT (JSON parsed); RESUM: the manifest's
+    SHA-256s made to match, as a careful editor would."""
+    with tarfile.open(path, "r:gz") as tar:
+        found = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}
+    edited = {}
+    for name, data in found.items():
+        value = edit(name, json.loads(data) if name.endswith(".json") else data)
+        unchanged = value == (json.loads(data) if name.endswith(".json") else data)
+        if unchanged:
+            edited[name] = data  # byte for byte: its SHA-256 still matches
+        else:
+            edited[name] = value if isinstance(value, bytes) else json.dumps(value).encode()
+    if resum:
+        manifest = json.loads(edited["manifest.json"])
+        for name, data in edited.items():
+            if name != "manifest.json":
+                manifest["members"][name]["sha256"] = hashlib.sha256(data).hexdigest()
+        edited["manifest.json"] = json.dumps(manifest).encode()
+    path.write_bytes(gzip.compress(tar_of(list(edited.items())), compresslevel=1))
+
+
+def run_class(folder: Path, lock: Path | None = None) -> tuple[str, dict, list[str]]:
+    lines: list[str] = []
+    output = folder.parent / "class.html"
+    written, table = class_page.class_report(folder, output, lock, lines.append)
+    assert written == output
+    return output.read_text(), table, lines
+
+
+def student(table: dict, name: str) -> dict:
+    return next(s for s in table["students"] if s["name"] == name)
+
+
+def two_students(folder: Path) -> None:
+    make_hand_in(folder, "ada", {"1": report("1", GOOD_1), "3": report("3", GOOD_3)})
+    make_hand_in(folder, "bob", {"1": report("1", GOOD_1)})
+
+
+def break_observation(name: str, value: object) -> object:
+    """Bob's edit: station 1's ratio no longer supports its PASS."""
+    if name == "station-1/report.json":
+        for o in value["observations"]:
+            if o["name"] == "global_over_local" and o["variant"] == "stock":
+                o["value"] = 0.9
+    return value
+
+
+# -- the done-when: two hand-ins, one edited by hand ------------------------------------------
+
+
+@pytest.mark.parametrize("resum", [False, True], ids=["naive-edit", "sums-updated-too"])
+def test_an_edited_observation_marks_its_pass(lab_here, resum):
+    two_students(lab_here)
+    rewrite(lab_here / "hand-in-bob.tar.gz", break_observation, resum=resum)
+
+    html, table, lines = run_class(lab_here)
+
+    ada, bob = student(table, "ada"), student(table, "bob")
+    assert ada["stations"]["1"] == {**ada["stations"]["1"], "recorded": "pass", "rejudged": "pass"}
+    assert ada["stations"]["3"]["rejudged"] == "pass" and not ada["problems"]
+    assert bob["stations"]["1"]["recorded"] == "pass"
+    assert bob["stations"]["1"]["rejudged"] == "fail"
+    assert "recorded PASS" in bob["stations"]["1"]["marks"]["global_read_is_slower"]
+    assert "3" not in bob["stations"]  # not run: absent
+    assert any("global_read_is_slower: recorded PASS" in line for line in lines)
+    edited_after = any("edited after" in p for p in bob["problems"])
+    assert edited_after is not resum  # a careful editor's sums match: only the re-judge tells
+    assert html.count('class="verdict mark"') >= 2  # the cell and the check's row
+    assert "re-judged: FAIL" in html and "ada" in html and "bob" in html
+    assert "cannot be proven honest" in html
+
+
+def test_the_json_command_prints_both_students(lab_here, tmp_path):
+    two_students(lab_here)
+    rewrite(lab_here / "hand-in-bob.tar.gz", break_observation)
+    output = tmp_path / "page.html"
+    env = {"LAB_STATIONS": str(tmp_path / "stations")}
+    result = invoke("class-report", str(lab_here), "--output", str(output), "--json", env=env)
+    assert result.code == 0, result.stderr
+    table = json.loads(result.stdout)
+    assert [s["name"] for s in table["students"]] == ["ada", "bob"]
+    recorded_and_rejudged = {
+        k: student(table, "bob")["stations"]["1"][k] for k in ("recorded", "rejudged")
+    }
+    assert recorded_and_rejudged == {"recorded": "pass", "rejudged": "fail"}
+    assert "global_read_is_slower" in result.stderr and output.is_file()
+
+
+def test_a_verdict_that_follows_is_not_marked_but_a_recorded_one_that_does_not_is(lab_here):
+    failing = report("1", {"global_over_local@stock": 0.95})
+    assert not failing["passed"]
+    make_hand_in(lab_here, "cy", {"1": failing})
+    rewrite(lab_here / "hand-in-cy.tar.gz", lambda n, v: v)  # untouched: same bytes
+    _, table, lines = run_class(lab_here)
+    assert (
+        student(table, "cy")["stations"]["1"] | {"marks": {}}
+        == student(table, "cy")["stations"]["1"]
+    )
+    assert student(table, "cy")["stations"]["1"]["rejudged"] == "fail" and not lines
+
+    def claim_pass(name, value):
+        if name == "station-1/report.json":
+            value["checks"][0]["status"], value["passed"] = "pass", True
+        return value
+
+    rewrite(lab_here / "hand-in-cy.tar.gz", claim_pass, resum=True)
+    _, table, _ = run_class(lab_here)
+    station = student(table, "cy")["stations"]["1"]
+    assert (station["recorded"], station["rejudged"]) == ("pass", "fail")
+
+
+def test_emulated_timings_skip_as_they_did(lab_here):
+    emulated = report("3", GOOD_3) | {"emulated": {"ft": "emulated (linux/arm64 on amd64)"}}
+    emulated["checks"][0]["status"] = "skip"  # what the run gave: the timing check skipped
+    make_hand_in(lab_here, "ada", {"3": emulated})
+    _, table, lines = run_class(lab_here)
+    assert student(table, "ada")["stations"]["3"]["marks"] == {} and not lines
+
+
+# -- hostile hand-ins: a line and a mark each, the rest of the class shown --------------------
+
+
+def plain_tar(folder: Path, name: str, members: list) -> Path:
+    path = folder / name
+    path.write_bytes(tar_of(members))
+    return path
+
+
+def special(name: str, kind: bytes, target: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, target
+    return info
+
+
+HOSTILE = {
+    "parent.tar": [("../evil.json", b"{}")],
+    "absolute.tar": [("/etc/cron.d/evil", b"* * * * * root id")],
+    "symlink.tar": [special("station-1/report.json", tarfile.SYMTYPE, "/etc/passwd")],
+    "hardlink.tar": [special("station-1/report.json", tarfile.LNKTYPE, "/etc/shadow")],
+    "device.tar": [special("dev", tarfile.CHRTYPE)],
+    "fifo.tar": [special("fifo", tarfile.FIFOTYPE)],
+    "odd-name.tar": [("<script>.json", b"{}")],
+    "no-manifest.tar": [("station-1/report.json", b"{}")],
+    "twice.tar": [("manifest.json", b"{}"), ("manifest.json", b"{}")],
+    "not-json.tar": [("manifest.json", b"\xff\xfe not json")],
+    "another-format.tar": [("manifest.json", json.dumps({"lab_hand_in": 99}).encode())],
+}
+
+
+@pytest.mark.parametrize("file_name", sorted(HOSTILE))
+def test_a_hostile_archive_is_one_line_and_a_mark(lab_here, file_name):
+    two_students(lab_here)
+    plain_tar(lab_here, file_name, HOSTILE[file_name])
+    html, table, lines = run_class(lab_here)
+    assert len(lines) == 1 and lines[0].startswith(f"{file_name}: ")
+    assert student(table, file_name)["problems"] and not student(table, file_name)["stations"]
+    assert {"ada", "bob"} <= {s["name"] for s in table["students"]}
+    assert f"{file_name}</span>" in html and 'class="verdict mark"' in html
+    assert not (lab_here.parent / "evil.json").exists()
+
+
+def test_a_corrupt_or_truncated_archive(lab_here):
+    two_students(lab_here)
+    whole = (lab_here / "hand-in-ada.tar.gz").read_bytes()
+    (lab_here / "cut.tar.gz").write_bytes(whole[: len(whole) // 2])
+    (lab_here / "noise.tar.gz").write_bytes(b"\x1f\x8b" + bytes(range(256)) * 8)
+    (lab_here / "empty.tar").write_bytes(b"")
+    plain = tar_of([("manifest.json", b"{}")])
+    (lab_here / "cut-in-a-member.tar").write_bytes(plain[:700])
+    _, table, lines = run_class(lab_here)
+    assert len(lines) == 4
+    for name in ("cut.tar.gz", "noise.tar.gz", "empty.tar", "cut-in-a-member.tar"):
+        assert student(table, name)["problems"] and not student(table, name)["stations"]
+    assert student(table, "ada")["stations"]["1"]["rejudged"] == "pass"
+
+
+def test_a_decompression_bomb_stops_at_the_limit(lab_here, monkeypatch):
+    monkeypatch.setattr(class_page, "MAX_UNCOMPRESSED", 4 << 20)
+    bomb = gzip.compress(tar_of([("zeros", bytes(64 << 20))]), compresslevel=1)
+    assert len(bomb) < 1 << 20
+    (lab_here / "bomb.tar.gz").write_bytes(bomb)
+    make_hand_in(lab_here, "ada", {"1": report("1", GOOD_1)})
+    _, table, lines = run_class(lab_here)
+    assert lines == [
+        f"bomb.tar.gz: refused: over {4 << 20:,} bytes unpacked: a decompression bomb?"
+    ]
+    assert student(table, "ada")["stations"]["1"]["rejudged"] == "pass"
+
+
+def test_a_100_mb_report_is_not_read_and_the_rest_of_the_hand_in_is(lab_here):
+    made = make_hand_in(lab_here, "ada", {"1": report("1", GOOD_1), "3": report("3", GOOD_3)})
+
+    def huge(name, value):
+        return b" " * (100 << 20) + b"{}" if name == "station-3/report.json" else value
+
+    rewrite(made, huge, resum=True)
+    _, table, lines = run_class(lab_here)
+    ada = student(table, "ada")
+    assert any("station-3/report.json is 104,857,602 bytes" in p for p in ada["problems"])
+    assert "3" not in ada["stations"] and ada["stations"]["1"]["rejudged"] == "pass"
+    assert len(lines) == 1
+
+
+def test_a_file_over_the_size_limit_or_a_link_in_the_folder(lab_here, monkeypatch):
+    two_students(lab_here)
+    (lab_here / "passwd").symlink_to("/etc/passwd")
+    (lab_here / "a-folder").mkdir()
+    monkeypatch.setattr(class_page, "MAX_HAND_IN", 100)
+    _, table, lines = run_class(lab_here)
+    assert len(lines) == 4  # ada's and bob's are now over 100 bytes too
+    assert all(not s["stations"] for s in table["students"])
+
+
+def test_two_hand_ins_with_one_name(lab_here):
+    make_hand_in(lab_here, "ada", {"1": report("1", GOOD_1)})
+    (lab_here / "hand-in-ada.tar.gz").rename(lab_here / "first.tar.gz")
+    make_hand_in(lab_here, "ada", {"3": report("3", GOOD_3)})
+    _, table, lines = run_class(lab_here)
+    assert [s["name"] for s in table["students"]] == ["ada", "ada"]
+    assert all(s["problems"] == ["2 hand-ins name ada: first.tar.gz, hand-in-ada.tar.gz"]
+               for s in table["students"])  # fmt: skip
+    assert len(lines) == 2
+
+
+def test_a_hand_in_from_another_version_of_the_lab(lab_here):
+    made = make_hand_in(lab_here, "ada", {"1": report("1", GOOD_1)})
+
+    def older_lab(name, value):
+        if name == "manifest.json":
+            value["lab"]["commit"] = "f" * 40
+        if name == "station-1/report.json":  # a check this lab no longer has
+            value["checks"].append({"name": "gone", "description": "d", "status": "pass",
+                                    "detail": ""})  # fmt: skip
+        return value
+
+    rewrite(made, older_lab, resum=True)
+    _, table, lines = run_class(lab_here)
+    ada = student(table, "ada")
+    assert any("another version of the lab (ffffffffffff" in p for p in ada["problems"])
+    assert "no such check" in ada["stations"]["1"]["marks"]["gone"]
+    assert len(lines) == 2
+
+
+def test_markup_and_script_in_every_string_are_escaped(lab_here):
+    script = "<script>alert(1)</script>"
+    body = report("1", GOOD_1, title=script)
+    body["checks"][0]["detail"] = script
+    body["checks"][0]["description"] = script
+    body["reading"] = [{"status": "document", "url": "javascript:alert(1)", "title": script},
+                       {"status": "found", "path": script, "at": f"{script}:3", "why": script,
+                        "excerpt": [script] * 5, "excerpt_start": "1"}]  # fmt: skip
+    body["experiments"][0]["note"] = script
+    body["explain"] = [{"question": script, "evidence": [{"key": script, "text": script}]}]
+    body["files"] = [script]
+    body["images"] = {script: script}
+    made = make_hand_in(lab_here, "ada", {"1": body})
+
+    def hostile_strings(name, value):
+        if name == "manifest.json":
+            value["name"] = script
+        if name == "doctor.json":
+            value["images"]["stock"]["fingerprint"]["python"] = script
+        return value
+
+    rewrite(made, hostile_strings, resum=True)
+    lock = lab_here.parent / "lab.lock"
+    lock.write_text(json.dumps(LOCK))
+    html, table, lines = run_class(lab_here, lock)
+    assert "<script" not in html and "javascript:" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert table["students"][0]["name"] == script  # JSON holds it as data
+    assert all("\x1b" not in line for line in lines)
+
+
+def test_garbage_of_every_type_in_a_report_is_shown_not_a_crash(lab_here):
+    made = make_hand_in(lab_here, "ada", {"1": report("1", GOOD_1), "3": report("3", GOOD_3)})
+
+    def garbage(name, value):
+        if name == "station-1/report.json":
+            return {k: [[{"x": None}]] for k in value} | {"checks": [None, 1, {"status": 7}]}
+        if name == "station-3/report.json":
+            return [1, 2, 3]
+        return value
+
+    rewrite(made, garbage, resum=True)
+    html, table, _ = run_class(lab_here)
+    stations_ = student(table, "ada")["stations"]
+    assert stations_["1"]["rejudged"] == "fail" and stations_["3"]["recorded"] == "fail"
+    assert "ada" in html
+
+
+# -- environment, figures, and what is written ---------------------------------------------
+
+
+def test_each_environment_against_the_lock(lab_here):
+    make_hand_in(lab_here, "ada", {"1": report("1", GOOD_1)})
+    made = make_hand_in(lab_here, "bob", {"1": report("1", GOOD_1)})
+    other = "sha256:" + "2" * 64
+
+    def other_rootfs(name, value):
+        if name == "doctor.json":
+            value["images"]["stock"]["rootfs"] = other
+        return value
+
+    rewrite(made, other_rootfs)
+    lock = lab_here.parent / "lab.lock"
+    lock.write_text(json.dumps(LOCK))
+    html, table, _ = run_class(lab_here, lock)
+    assert student(table, "ada")["environment"] == {"identical": True, "differences": []}
+    assert student(table, "bob")["environment"]["differences"] == [
+        f"stock: rootfs: {other} here, {ROOTFS} there"
+    ]
+    assert "identical to the lock" in html
+
+    _, table, _ = run_class(lab_here)  # no lock: said so
+    assert student(table, "ada")["environment"]["identical"] is None
+
+
+def test_the_class_figures_across_machines(lab_here):
+    make_hand_in(lab_here, "ada", {"1": report("1", GOOD_1), "3": report("3", GOOD_3)})
+    many = GOOD_3 | {"cores@stock": 8, "threads_speedup@ft": 6.5}
+    make_hand_in(lab_here, "bob", {"1": report("1", GOOD_1), "3": report("3", many)})
+    view = class_page.page_view(
+        class_page.read_class(lab_here, class_page.this_lab(None)), class_page.this_lab(None)
+    )
+    drawn = {f.title: f for f in view["figures"]}
+    assert drawn["Station 3: speedup at every core, against the machine's cores"].svg
+    assert drawn["Station 1: a global's read over a local's"].svg
+    tax = drawn["Station 3: the single-thread tax, 3.13t's time over stock's"]
+    assert tax.svg is None and tax.caption.startswith("not drawn")  # no hand-in measured it
+
+
+def test_nothing_is_written_but_the_page(lab_here, tmp_path):
+    two_students(lab_here)
+    plain_tar(lab_here, "parent.tar", HOSTILE["parent.tar"])
+    before = sorted(p for p in tmp_path.rglob("*") if "__pycache__" not in p.parts)
+    html, _, _ = run_class(lab_here)
+    after = sorted(p for p in tmp_path.rglob("*") if "__pycache__" not in p.parts)
+    assert set(after) - set(before) == {tmp_path / "class.html"}
+    assert "<script" not in html
+
+
+def test_the_page_has_no_script_and_fetches_nothing(lab_here):
+    two_students(lab_here)
+    html, _, _ = run_class(lab_here)
+    assert "<script" not in html.lower() and " on" not in html.split("<body>")[1].split(">")[0]
+    assert "default-src 'none'" in html
+    assert html.count("<details id=") == 3
+    assert 'href="#student-0-station-1"' in html and 'id="student-0-station-1"' in html
