@@ -6,8 +6,9 @@ no GIL, and threads with the GIL switched back on (`-X gil=1`, as PYTHON_GIL=1 d
 Each point is the best of REPEATS runs of the same total work; speedup = time(1) / time(n).
 Beside each speedup: how many cores were busy at once (the workers' CPU seconds over the
 wall time), which tells parallel from serialized even when the host slows the whole machine;
-and how many cores the rest of the host kept busy meanwhile, which tells a busy host from
-workers that never ran at once.
+how many cores the rest of the host kept busy meanwhile, which tells a busy host from
+workers that never ran at once; and an A/A test, each mode's lone worker timed twice in
+the same rounds, which says how far the host's noise alone moves a ratio.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ REPEATS = 9 if quick() else 3
 # The longest any one wait may take (a worker's share, a thread's join, a queue's get): a
 # worker that hangs fails the experiment with a TimeoutError, not the station forever.
 WAIT = 120
+# The A/A contender: each mode's lone worker, timed a second time in the same rounds.
+AGAIN = "1 again"
 
 
 def usable_cores() -> int:
@@ -205,6 +208,7 @@ def measure(modes: list[str], counts: list[int], label: str = "") -> dict[str, d
             for mode, run in started.items()
             for workers in counts
         }
+        contenders |= {(mode, AGAIN): partial(timed, run, 1) for mode, run in started.items()}
         cpus = os.sched_getaffinity(0)
         host_then, clock = host_busy_seconds(cpus), time.perf_counter()
         runs = alternating(contenders, REPEATS, warm_up=False)
@@ -214,14 +218,18 @@ def measure(modes: list[str], counts: list[int], label: str = "") -> dict[str, d
     ours = sum(took * cores for timed_runs in runs.values() for took, cores, _ in timed_runs)
     others = max(0.0, host_busy - ours) / wall
     measured = {
-        mode: summarize(label or mode, {w: runs[(mode, w)] for w in counts}) for mode in modes
+        mode: summarize(label or mode, {w: runs[(mode, w)] for w in [*counts, AGAIN]})
+        for mode in modes
     }
     print(f"  the rest of the host kept {others:.2f} cores busy meanwhile")
     return {mode: {**figures, "others_busy": others} for mode, figures in measured.items()}
 
 
-def summarize(label: str, runs: dict[int, list]) -> dict:
+def summarize(label: str, runs: dict) -> dict:
+    """Best seconds and cores busy by worker count; SAME, the A/A test: the lone worker's
+    second timing (AGAIN) over its first, which only the machine's noise moves off 1."""
     best = {workers: min(timed_runs) for workers, timed_runs in runs.items()}
+    again = best.pop(AGAIN)[0]
     seconds = {workers: took for workers, (took, _, _) in best.items()}
     busy = {workers: cores for workers, (_, cores, _) in best.items()}
     results = [result for timed_runs in runs.values() for _, _, result in timed_runs]
@@ -231,7 +239,9 @@ def summarize(label: str, runs: dict[int, list]) -> dict:
             f"  {label:<18} {workers:>2} workers  {took:6.3f} s  {speedup:5.2f}x"
             f"  {busy[workers]:4.2f} cores busy"
         )
-    return {"seconds": seconds, "busy": busy, "results": results}
+    same = again / seconds[1]
+    print(f"  {label:<18}  1 worker again {again:6.3f} s: A/A {same:.3f}x")
+    return {"seconds": seconds, "busy": busy, "results": results, "same": same}
 
 
 def measure_with_gil_on(counts: list[int]) -> dict:
@@ -252,6 +262,7 @@ def observe_mode(mode: str, measured: dict, cores: int) -> None:
     observe(f"{mode}_single_s", seconds[1], "s")
     observe(f"{mode}_seconds_at_cores", seconds[cores], f"s at {cores} workers")
     observe(f"{mode}_busy_cores", measured["busy"][cores], f"cores at {cores} workers")
+    observe(f"{mode}_same", measured["same"], "x, 1 worker timed against itself (A/A)")
 
 
 def main() -> None:

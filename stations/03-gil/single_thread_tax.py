@@ -7,6 +7,9 @@ runs it (worker processes, calibrated loops), and the mean time per call observe
 checks put ft's beside stock's. Then each benchmark's code is run once in this process
 and its instructions read back with dis: what the specializing interpreter rewrote on
 stock (attribute loads, calls, ...) is what 3.13t, which does not specialize, goes without.
+The HOWTO's "about 40%" was measured on builds with PGO and LTO; the lab's images are built
+without them (OPTIMIZE=no in images/cpython/Dockerfile) unless `invoke images --optimize`
+built them: the build is observed, and the check says whether the comparison is like for like.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import dis
 import runpy
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -92,6 +96,14 @@ def specializations(script: Path) -> Counter:
     return found
 
 
+def pgo_lto() -> bool:
+    """Whether this interpreter was built with PGO and LTO, as the HOWTO's figure was. The
+    lab's images are not, unless built with `invoke images --optimize` (OPTIMIZE=no is
+    images/cpython/Dockerfile's default): both builds run slower, and their ratio may move."""
+    configured = sysconfig.get_config_var("CONFIG_ARGS") or ""
+    return "--enable-optimizations" in configured and "--with-lto" in configured
+
+
 def main() -> None:
     where = benchmarks_dir()
     names = QUICK_BENCHMARKS if quick() else BENCHMARKS
@@ -111,6 +123,7 @@ def main() -> None:
     observe("specialized_count", sum(specialized.values()))
     observe("specialized_commonest", dict(specialized.most_common(8)))
     observe("python", sys.version.split()[0])
+    observe("pgo_lto", pgo_lto())
 
 
 if __name__ == "__main__":

@@ -54,8 +54,12 @@ def scaling(variant: str = "ft", cores: int = 2, physical: int = 2, **figures) -
         "threads_single_s": 0.17,
         "threads_seconds_at_cores": 0.095,
         "processes_speedup": 1.9,
+        "processes_busy_cores": 1.95,
         "cores": cores,
         "physical_cores": physical,
+        # The A/A tests: each mode's lone worker timed against itself, a quiet host's 1%.
+        **{f"{mode}_same": 1.01 for mode in ("threads", "processes", "subinterpreters")},
+        "numpy_threads_same": 1.01,
         **figures,
     }
     records = [Observation("scaling", variant, k, v) for k, v in values.items()]
@@ -454,11 +458,21 @@ def ufunc_threads(
     small: float, large: float, processes: float = 1.9, threshold=500
 ) -> Observations:
     speedups = {
-        "threads, 256-element blocks": small,
-        "threads, 16384-element blocks": large,
-        "processes, 16384-element blocks": processes,
+        "threads, 400-element blocks": small,
+        "threads, 640-element blocks": large,
+        "threads, 16384-element blocks": 1.9,
+        "processes, 640-element blocks": processes,
     }
-    values = {"speedups": speedups, "blocks": [256, 16384], "threshold_elements": threshold}
+    values = {
+        "speedups": speedups,
+        "blocks": [400, 640, 16384],
+        "threshold_elements": threshold,
+        "workers": 2,
+        "cores": 2,
+        "same": 1.01,
+        "per_call_us": {"400": 4.0, "640": 6.2},
+        "dispatch_us": 0.33,
+    }
     return observations("numpy_threshold", values)
 
 
@@ -551,10 +565,11 @@ def test_numpy_must_be_refused_by_the_subinterpreter() -> None:
 
 def tax(ft_scale: float, ft_specialized: int = 0) -> Observations:
     stock = {"float": 0.1, "nbody": 0.12, "richards": 0.06}
-    values = {"mean_s": stock, "specialized_count": 382}
+    values = {"mean_s": stock, "specialized_count": 382, "pgo_lto": False}
     ft = {
         "mean_s": {k: v * ft_scale for k, v in stock.items()},
         "specialized_count": ft_specialized,
+        "pgo_lto": False,
     }
     prime = merged(
         observations("scaling", {"threads_single_s": 0.13}),
