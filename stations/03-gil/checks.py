@@ -97,16 +97,19 @@ def check_ft_threads_scale(obs):
     """On 3.13t the same threads run in parallel, as far as ft's own process pool does"""
     obs.timed()
     c, p = cores(obs), physical(obs)
+    usable = min(c, p)  # hyperthreads busy on one physical core count once
     speedup, busy = obs["scaling.threads_speedup@ft"], obs["scaling.threads_busy_cores@ft"]
     pool, pool_busy = obs["scaling.processes_speedup@ft"], obs["scaling.processes_busy_cores@ft"]
+    per_core = speedup / min(busy, usable)
+    pool_per_core = pool / min(pool_busy, usable)
     single = obs["scaling.threads_single_s@ft"] / obs["scaling.threads_single_s@stock"]
     measured = (
-        f"ft threads {speedup:.2f}x at {c} workers with {busy:.2f} cores busy, each doing"
-        f" {speedup / busy:.2f} of a lone thread's work; ft's process pool {pool:.2f}x,"
-        f" {pool / pool_busy:.2f} per busy core; {against_stock(obs, 'threads', 'ft')};"
+        f"ft threads {speedup:.2f}x at {c} workers with {busy:.2f} cores busy, each core doing"
+        f" {per_core:.2f} of a lone thread's work; ft's process pool {pool:.2f}x,"
+        f" {pool_per_core:.2f} per busy core; {against_stock(obs, 'threads', 'ft')};"
         f" one thread on ft takes {single:.2f}x stock's time"
     )
-    if c < 2 or p < 2:
+    if usable < 2:
         return None, f"{measured}: {c} usable CPUs on {p} physical core(s), the check needs 2"
     if pool < FLOOR:
         return None, (
@@ -116,15 +119,14 @@ def check_ft_threads_scale(obs):
     # Threads count as parallel when they do what the host gives processes: most of the pool's
     # speedup (up to the cores) and most of its work on each core they keep busy. Cores busy
     # without the work done (1.34x on 1.98 cores) are threads contending, not scaling.
-    usable = min(c, p)
     want = max(FLOOR, FT_SHARE * min(pool, usable))
-    want_per_core = max(SLOWED, FT_SHARE * min(pool / pool_busy, 1.0))
+    want_per_core = max(SLOWED, FT_SHARE * min(pool_per_core, 1.0))
     detail = (
         f"{measured}. To count on {usable} cores, the threads must reach {FT_SHARE} of the"
         f" pool's speedup (want >= {want:.2f}x) and of its work per busy core, never under"
         f" {SLOWED} (want >= {want_per_core:.2f})"
     )
-    passed = speedup >= want and speedup / busy >= want_per_core
+    passed = speedup >= want and per_core >= want_per_core
     return beyond_noise(obs, "threads", "ft", speedup, detail, passed)
 
 

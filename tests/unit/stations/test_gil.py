@@ -34,7 +34,7 @@ def judge(name: str, obs: Observations):
 
 
 def ft_scaling(speedup: float, busy: float, pool: float = 1.9, pool_busy: float = 1.95,
-               same: float = 1.01) -> Observations:  # fmt: skip
+               same: float = 1.01, cores: int = 2) -> Observations:  # fmt: skip
     ft = {
         "threads_speedup": speedup,
         "threads_busy_cores": busy,
@@ -43,7 +43,7 @@ def ft_scaling(speedup: float, busy: float, pool: float = 1.9, pool_busy: float 
         "threads_same": same,
         "processes_speedup": pool,
         "processes_busy_cores": pool_busy,
-        "cores": 2,
+        "cores": cores,
         "physical_cores": 2,
     }
     records = [Observation("scaling", "ft", k, v) for k, v in ft.items()]
@@ -63,6 +63,13 @@ def test_busy_cores_without_the_work_done_are_not_scaling(pool: float, pool_busy
     # pool). Each busy core did 0.68 of a lone thread's work: threads contending.
     result = judge("ft_threads_scale", ft_scaling(1.34, 1.98, pool=pool, pool_busy=pool_busy))
     assert result.status == "fail", result.detail
+
+
+def test_hyperthreads_busy_on_one_core_count_once() -> None:
+    # 4 CPUs on 2 physical cores: 4 workers keep 4 CPUs busy, each doing half a core's work.
+    smt = {"pool": 1.9, "pool_busy": 3.9, "cores": 4}
+    assert judge("ft_threads_scale", ft_scaling(1.8, 3.9, **smt)).status == "pass"
+    assert judge("ft_threads_scale", ft_scaling(1.34, 3.96, **smt)).status == "fail"
 
 
 def test_ft_threads_reach_most_of_the_pools_speedup() -> None:
