@@ -104,8 +104,24 @@ def check_tensor_is_no_buffer_exporter(obs):
     """torch.Tensor consumes buffers (frombuffer) and shares with NumPy, but exports none"""
     exports = obs["tensor_buffer.tensor_exports_buffer"]
     # The curriculum lists Tensor among the buffer-protocol objects: in torch 2.6 it is a
-    # consumer (torch.frombuffer) and shares with NumPy through from_numpy / __array__.
+    # consumer (torch.frombuffer), and shares with NumPy through NumPy's C API (from_numpy,
+    # .numpy()) and Tensor.__array__, never through a buffer.
     return exports.startswith("no"), f"memoryview(Tensor): {exports}"
+
+
+def check_numpy_reaches_a_tensor_through_array(obs):
+    """np.asarray(Tensor) shares through Tensor.__array__: a Tensor has no array interface"""
+    ways_in = obs["tensor_buffer.numpy_ways_in"]
+    asarray = obs["tensor_buffer.asarray"]
+    offered = [way for way, present in ways_in.items() if present]
+    calls, shared = asarray["Tensor.__array__ calls"], asarray["at the Tensor's address"]
+    ok = offered == ["__array__"] and calls == 1 and shared and asarray["base"] == "torch.Tensor"
+    tried = ", ".join(f"{way} {'yes' if present else 'no'}" for way, present in ways_in.items())
+    detail = (
+        f"what np.asarray tries, in order, on a Tensor: {tried}; it called Tensor.__array__ "
+        f"{calls} time(s), at the Tensor's address: {shared}, base a {asarray['base']}"
+    )
+    return ok, detail
 
 
 def check_dlpack_shares_without_a_copy(obs):

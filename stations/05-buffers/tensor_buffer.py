@@ -1,13 +1,18 @@
 """torch.Tensor and the buffer protocol: a consumer that shares, never an exporter; DLPack.
 
 torch.frombuffer consumes a buffer (bytearray, array.array, bytes) and keeps the owner's
-memory; torch.from_numpy and Tensor.numpy share with NumPy through the array interface, not
-a buffer. A Tensor exports no buffer itself: DLPack (__dlpack__), which carries strides, is
-the road on which a Tensor can hand its memory out, even a.T's. Runs in the torch image.
+memory. With NumPy a Tensor shares through neither the buffer protocol nor the array
+interface (a Tensor has no __array_interface__ or __array_struct__): torch.from_numpy
+and Tensor.numpy use NumPy's C API (tensor_numpy.cpp: PyArray_DATA, PyArray_New over the
+Tensor's data pointer), and np.asarray(Tensor) finds only Tensor.__array__, which
+returns self.numpy(). A Tensor exports no buffer itself: DLPack (__dlpack__), which
+carries strides, is the road on which a Tensor can hand its memory out, even a.T's.
+Runs in the torch image.
 """
 
 import array
 import ctypes
+import inspect
 import warnings
 
 import numpy as np
@@ -66,6 +71,54 @@ except TypeError as error:
     tensor_exports = f"no: {error}"
 print(f"memoryview(Tensor): {tensor_exports}")
 
+# -- np.asarray(Tensor): which of NumPy's ways in a Tensor offers ---------------------------
+# np.asarray tries, in order: a buffer, __array_struct__, __array_interface__, __array__
+# (_array_from_array_like in NumPy's ctors.c).
+own = torch.arange(8, dtype=torch.float64)  # torch's memory, not an ndarray's
+numpy_ways_in = {
+    "buffer (memoryview)": not tensor_exports.startswith("no"),
+    **{name: hasattr(own, name) for name in ("__array_struct__", "__array_interface__")},
+    "__array__": hasattr(own, "__array__"),
+}
+array_calls = []
+tensor_array = torch.Tensor.__array__
+
+
+def counted_array(self, *args, **kwargs):
+    array_calls.append(kwargs)
+    return tensor_array(self, *args, **kwargs)
+
+
+torch.Tensor.__array__ = counted_array  # for one call: does np.asarray come through here?
+try:
+    via_asarray = np.asarray(own)
+finally:
+    torch.Tensor.__array__ = tensor_array
+asarray = {
+    "Tensor.__array__ calls": len(array_calls),
+    "at the Tensor's address": via_asarray.ctypes.data == own.data_ptr(),
+    "base": f"{type(via_asarray.base).__module__}.{type(via_asarray.base).__qualname__}",
+}
+own[0] = 5.0
+writes_seen["Tensor[0] = 5, seen by np.asarray(Tensor)"] = via_asarray[0] == 5.0
+# Asked not to copy, NumPy passes copy=False to __array__, which in torch 2.6 takes only
+# dtype: NumPy warns, and refuses, though the memory would have been shared.
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    try:
+        np.asarray(own, copy=False)
+        no_copy_asked = "shared"
+    except ValueError as error:
+        no_copy_asked = f"ValueError: {str(error).splitlines()[0]}"
+said = [str(w.message).split(".")[0] for w in caught if "__array__" in str(w.message)]
+no_copy_asked += f" (warned: {said[0]})" if said else ""
+lines, first = inspect.getsourcelines(tensor_array)
+array_source = f"{inspect.getsourcefile(tensor_array)}:{first}"
+print(f"NumPy's ways into a Tensor: {numpy_ways_in}")
+print(f"np.asarray(Tensor): {asarray}")
+print(f"np.asarray(Tensor, copy=False): {no_copy_asked}")
+print(f"Tensor.__array__, {array_source}:\n" + "".join(lines).rstrip())
+
 # -- DLPack: the zero-copy path to a Tensor that the buffer protocol cannot give ----------
 # A Tensor exports no buffer, but both sides speak DLPack (__dlpack__): a capsule holding
 # the data pointer, shape and strides, so even a.T crosses without a copy.
@@ -91,3 +144,7 @@ observe("copies", copies)  # shown, not checked
 observe("dlpack", {k: bool(v) for k, v in dlpack.items()})
 observe("torch_warns_on_readonly", torch_warning)
 observe("tensor_exports_buffer", tensor_exports)
+observe("numpy_ways_in", numpy_ways_in)
+observe("asarray", asarray)
+observe("asarray_copy_false", no_copy_asked)  # shown, not checked
+observe("tensor_array_at", array_source)
