@@ -28,9 +28,13 @@ CONTEXT_LINES = 3
 EXCERPT_BEFORE, EXCERPT_LINES = 6, 30
 
 
-def definition_patterns(symbol: str) -> list[re.Pattern[str]]:
-    """Where SYMBOL is *defined*, in the styles these trees use, most specific first."""
+def definition_patterns(symbol: str, c_like: bool = True) -> list[re.Pattern[str]]:
+    """Where SYMBOL is *defined*, in the styles these trees use, most specific first. In a
+    Python or Cython file the C styles are left out: `PyBacktrace()` at column 0 there is a
+    call (Tools/gdb/libpython.py registers its commands so), not a definition."""
     name = re.escape(symbol)
+    if not c_like:
+        return [p for p in definition_patterns(symbol) if p.pattern not in _c_only(name)]
     return [
         re.compile(rf"^{name}\s*\("),  # C function, CPython style: name at column 0
         re.compile(rf"^(?:typedef\s+)?struct\s+{name}\s*\{{"),  # C struct
@@ -52,14 +56,14 @@ def definition_patterns(symbol: str) -> list[re.Pattern[str]]:
 def find_in_file(path: Path, symbol: str) -> int | None:
     """1-based line of SYMBOL's definition in PATH (Class.method for methods)."""
     lines = path.read_text(errors="replace").splitlines()
+    c_like = path.suffix in C_SUFFIXES
     start = 0
     if "." in symbol:  # Class.method: find the class, then the method after it
         owner, symbol = symbol.rsplit(".", 1)
-        start = next((i for i, line in enumerate(lines) if _matches(line, owner)), None)
+        start = next((i for i, line in enumerate(lines) if _matches(line, owner, c_like)), None)
         if start is None:
             return None
-    c_like = path.suffix in C_SUFFIXES
-    for pattern in definition_patterns(symbol):  # the most specific pattern wins
+    for pattern in definition_patterns(symbol, c_like):  # the most specific pattern wins
         for i in range(start, len(lines)):
             if pattern.search(lines[i]) and not (c_like and is_c_prototype(lines, i)):
                 return i + 1
@@ -79,8 +83,13 @@ def is_c_prototype(lines: list[str], first: int) -> bool:
     return False
 
 
-def _matches(line: str, symbol: str) -> bool:
-    return any(p.search(line) for p in definition_patterns(symbol))
+def _c_only(name: str) -> set[str]:
+    """The patterns of a C function's definition (name at column 0, or after its type)."""
+    return {rf"^{name}\s*\(", rf"^(?![/*#])\S.*\b{name}\s*\([^;]*$"}
+
+
+def _matches(line: str, symbol: str, c_like: bool = True) -> bool:
+    return any(p.search(line) for p in definition_patterns(symbol, c_like))
 
 
 def search_tree(root: Path, symbol: str, prefer_suffix: str) -> tuple[Path, int] | None:

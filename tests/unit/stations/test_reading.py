@@ -116,3 +116,13 @@ def test_the_excerpt_stops_at_the_file_edges(trees) -> None:
     entry = {"tree": "cpython", "path": "Python/ceval.c", "symbol": "_PyEval_EvalFrameDefault"}
     got = resolve(entry, trees)
     assert got["excerpt_start"] == "1" and got["excerpt"][2] == "_PyEval_EvalFrameDefault(int x)"
+
+
+def test_a_call_at_column_0_of_a_python_file_is_no_definition(tmp_path: Path) -> None:
+    (tmp_path / "libpython.py").write_text(
+        "class PyBacktrace(gdb.Command):\n    pass\n\nPyBacktrace()\n"
+    )
+    got = resolve(
+        {"tree": "t", "path": "libpython.py", "symbol": "PyBacktrace"}, {"t": str(tmp_path)}
+    )
+    assert got["at"].endswith("libpython.py:1")
