@@ -1,7 +1,7 @@
 """PEP 659 at work: the same function's instructions before and after it gets hot."""
 
 import dis
-import sys
+import sysconfig
 
 from labkit import observe
 
@@ -27,8 +27,10 @@ print(f"{'before warm-up':<24}{'after 1 call':<24}after {WARMUP_CALLS} calls")
 for old, one, new in zip(before, after_one, after, strict=True):
     print(f"{old:<24}{one:<24}{new}{'   <- specialized' if one != new else ''}")
 
-gil = "GIL" if getattr(sys, "_is_gil_enabled", lambda: True)() else "free-threaded"
-print(f"\n{gil} build: {sum(o != n for o, n in zip(after_one, after, strict=True))} specialized")
+# 3.13 compiles the specializer out of a Py_GIL_DISABLED build (whether or not PYTHON_GIL=1
+# turns the GIL back on at run time), so the build is what sysconfig says it was compiled as.
+build = "free-threaded" if sysconfig.get_config_var("Py_GIL_DISABLED") else "GIL"
+print(f"\n{build} build: {sum(o != n for o, n in zip(after_one, after, strict=True))} specialized")
 observe("warmup_calls", WARMUP_CALLS)
 observe("before", before)
 observe("after", after)

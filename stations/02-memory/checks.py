@@ -95,7 +95,7 @@ def header_as_object_h_says(facts: dict, variant: str) -> bool:
 
 
 def check_free_threaded_header_is_bigger(obs):
-    """struct _object is 32 B on 3.13t against 16 B on stock: it carries ob_tid and two counts"""
+    """struct _object is 32 B on 3.13t, 16 B on stock: ob_tid, a lock, GC bits, a split count"""
     stock, ft = header_facts(obs, "stock"), header_facts(obs, "ft")
     ok = header_as_object_h_says(stock, "stock") and header_as_object_h_says(ft, "ft")
 

@@ -43,3 +43,13 @@ def test_frame_object_materialized_is_no_longer_evidence() -> None:
     evidence = [name for question in FRAMES.questions for name in question.evidence]
     assert "frame_lifetime.frame_object_materialized" not in evidence
     assert "frame_lifetime.locals_reached_through_traceback" in evidence
+
+
+def test_the_build_is_told_by_how_it_was_compiled_not_by_the_gil_now() -> None:
+    # PYTHON_GIL=1 turns the GIL on in a free-threaded build: _is_gil_enabled() says True,
+    # yet the header and the missing specializer are those of Py_GIL_DISABLED.
+    for script in ("01-frames/specialization.py", "02-memory/object_header.py"):
+        source = (FRAMES.folder.parent / script).read_text()
+        code = [line for line in source.splitlines() if not line.lstrip().startswith("#")]
+        assert 'get_config_var("Py_GIL_DISABLED")' in source, script
+        assert not [line for line in code if "_is_gil_enabled" in line], script
