@@ -1,0 +1,33 @@
+"""Station 3's figures, drawn on the host from the run's observations (lab/run/figures.py).
+The scaling plot is drawn in the container (plot.py) and shown as the file it saved."""
+
+from matplotlib.figure import Figure
+
+HOWTO_TAX = 1.4  # the 3.13 free-threading HOWTO's "about 40%", on builds with PGO and LTO
+
+
+def figure_single_thread_tax(obs):
+    """The free-threaded build's single-thread cost on pyperformance's benchmarks
+    Each bar is one benchmark's time on 3.13t over its time on stock, one thread each. The
+    dashed line is the HOWTO's "about 40%", measured on builds with PGO and LTO; the lab's
+    images are built without them (OPTIMIZE=no), so the two are not the same measurement."""
+    stock = obs["single_thread_tax.mean_s@stock"]
+    ft = obs["single_thread_tax.mean_s@ft"]
+    names = [name for name in stock if name in ft]
+    if not names:
+        return None
+    ratios = [ft[name] / stock[name] for name in names]
+    figure = Figure(figsize=(6.4, 3))
+    axes = figure.subplots()
+    bars = axes.bar(names, ratios, color="#9467bd")
+    axes.bar_label(bars, fmt="%.2fx", fontsize=8)
+    axes.axhline(1, color="black", linewidth=0.8)
+    axes.axhline(
+        HOWTO_TAX, color="#d62728", linestyle="--", linewidth=1,
+        label="the HOWTO's ~40% (builds with PGO and LTO)",
+    )  # fmt: skip
+    axes.legend(frameon=False, fontsize=8, loc="lower right")
+    axes.set_ylabel("3.13t time / stock time")
+    axes.set_ylim(bottom=0)
+    axes.spines[["top", "right"]].set_visible(False)
+    return figure
