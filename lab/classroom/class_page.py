@@ -393,7 +393,8 @@ def judge(hand: HandIn, lab: Lab) -> None:
         theirs = line(str(made_by.get("commit") or "")[:12]) or "an unknown commit"
         hand.problems.append(
             f"made by another version of the lab ({theirs}, this one is "
-            f"{str(lab.commit.get('commit'))[:12]}): its verdicts are re-judged by this one's"
+            f"{str(lab.commit.get('commit'))[:12]}): its verdicts are re-judged by this "
+            "one's checks"
         )
     environment(hand, lab)
 
@@ -418,7 +419,12 @@ def environment(hand: HandIn, lab: Lab) -> None:
             f"{name}: {mapping(entry).get('rootfs', 'not built')}" for name, entry in images.items()
         ]
         return
-    hand.environment = facts.differences(images, lab.lock)
+    # A variant at a time: facts.differences rebinds its `here`/`there` arguments after a
+    # difference, so a second variant in one call would be compared with a string.
+    hand.environment = [
+        line_ for variant, locked in lab.lock.items()
+        for line_ in facts.differences(images, {variant: locked})
+    ]  # fmt: skip
     hand.identical = not hand.environment
 
 
@@ -535,6 +541,8 @@ def speedups_figure(runs: list) -> page.Figure:
             points += len(xs)
     if not points:
         return not_drawn(title)
+    top = max(axes.get_xlim()[1], 2)
+    axes.plot([1, top], [1, top], color="gray", linestyle="--", linewidth=0.8, label="ideal")
     axes.set_xlabel("cores the container could use")
     axes.set_ylabel("speedup over one worker")
     axes.legend(fontsize=8)
