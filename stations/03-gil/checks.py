@@ -1,5 +1,7 @@
 """Station 3's checks. Parallel modes are judged against a yardstick measured in the same run:
-the process pool's speedup, which no GIL or lock limits, on the same host at the same time.
+the process pool's speedup, which no GIL or lock limits, on the same host at the same time;
+and against an A/A test, the lone worker timed twice in the same rounds, whose ratio is what
+the host's noise alone makes of no difference: a speedup within twice that is not one.
 """
 
 PARALLEL = 0.7  # a mode that runs in parallel reaches 0.7 x what the process pool reaches

@@ -10,7 +10,8 @@ def figure_single_thread_tax(obs):
     """The free-threaded build's single-thread cost on pyperformance's benchmarks
     Each bar is one benchmark's time on 3.13t over its time on stock, one thread each. The
     dashed line is the HOWTO's "about 40%", measured on builds with PGO and LTO; the lab's
-    images are built without them (OPTIMIZE=no), so the two are not the same measurement."""
+    images are built without them (OPTIMIZE=no) unless `invoke images --optimize` built them,
+    so by default the two are not the same measurement."""
     stock = obs["single_thread_tax.mean_s@stock"]
     ft = obs["single_thread_tax.mean_s@ft"]
     names = [name for name in stock if name in ft]
