@@ -497,3 +497,13 @@ def test_the_page_has_no_script_and_fetches_nothing(lab_here):
     assert html.count("<details>") == 3
     assert 'href="#student-0-station-1"' in html
     assert "<details>\n<summary>Station 1: " in html and '<div id="student-0-station-1">' in html
+
+
+def test_a_checks_file_that_does_not_load_leaves_its_station_not_re_judged(lab_here, tmp_path):
+    two_students(lab_here)
+    (tmp_path / "stations" / "01-frames" / "checks.py").write_text("def check_x(obs):\n  (\n")
+    _, table, lines = run_class(lab_here)
+    station_1 = student(table, "ada")["stations"]["1"]
+    assert station_1["rejudged"] is None and "does not load" in station_1["problems"][0]
+    assert student(table, "ada")["stations"]["3"]["rejudged"] == "pass"
+    assert len(lines) == 2  # ada's and bob's station 1
