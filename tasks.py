@@ -265,7 +265,7 @@ def hand_in(c, name, output=None):
     help={
         "lock": "the class's lock to compare each machine with (default: lab.lock, if here)",
         "output": "the page (default: class.html)",
-        "json": "also print the table as JSON: recorded and re-judged verdicts",
+        "json": "print the table as JSON (recorded and re-judged verdicts), not the path",
     }
 )
 @one_line_errors
