@@ -151,8 +151,8 @@ def differences(here: dict[str, dict | None], there: dict[str, dict | None]) -> 
             if key == "config" and None in (mine.get(key), theirs.get(key)):
                 continue  # a lock or an image recorded before configs were locked
             if mine.get(key) != theirs.get(key):
-                here, there = shown(mine.get(key)), shown(theirs.get(key))
-                lines.append(f"{shown(variant)}: {key}: {here} here, {there} there")
+                ours, other = shown(mine.get(key)), shown(theirs.get(key))
+                lines.append(f"{shown(variant)}: {key}: {ours} here, {other} there")
         lines += [f"{shown(variant)}: {line}" for line in fingerprint_differences(mine, theirs)]
     return lines
 

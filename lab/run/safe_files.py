@@ -81,10 +81,10 @@ def read_regular(dir_fd: int, name: str, limit: int) -> bytes:
         fd = os.open(name, flags, dir_fd=dir_fd)
     except OSError as error:
         raise LabError(f"{name}: cannot open it ({error.strerror})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # a folder too: fdopen would raise
+        os.close(fd)
+        raise LabError(f"{name}: not a regular file")
     with os.fdopen(fd, "rb") as file:
-        info = os.fstat(file.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise LabError(f"{name}: not a regular file")
         data = file.read(limit + 1)
     if len(data) > limit:
         raise LabError(f"{name}: over {limit:,} bytes")

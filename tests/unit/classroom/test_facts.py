@@ -59,6 +59,14 @@ def test_each_kind_of_difference_is_named() -> None:
     ]
 
 
+def test_every_variant_that_differs_is_named() -> None:
+    """A difference in one variant once replaced the two sides by its strings, and the next
+    variant's crashed (doctor --compare, the class page)."""
+    theirs = {name: {**ENTRY, "rootfs": "sha256:" + "2" * 64} for name in ("stock", "ft")}
+    lines = facts.differences({"stock": ENTRY, "ft": ENTRY}, theirs)
+    assert [line.split(":")[0] for line in lines] == ["stock", "ft"]
+
+
 def test_a_missing_image_on_either_side() -> None:
     assert facts.differences({"stock": None}, {"stock": ENTRY}) == ["stock: image missing here"]
     assert facts.differences({"stock": ENTRY}, {"stock": None}) == ["stock: image missing there"]

@@ -121,14 +121,16 @@ def test_an_excerpt_without_a_line_number_is_left_out(start: str) -> None:
 def test_saved_images_show_as_data_images_and_links_are_not_followed(tmp_path: Path) -> None:
     (tmp_path / "plot.svg").write_text(f"<svg xmlns='http://www.w3.org/2000/svg'>{MARKUP}</svg>")
     (tmp_path / "passwd.svg").symlink_to("/etc/passwd")
+    (tmp_path / "folder.svg").mkdir()
     fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        shown = page.saved_figures(fd, ["plot.svg", "passwd.svg", "data.csv"])
+        shown = page.saved_figures(fd, ["plot.svg", "passwd.svg", "folder.svg", "data.csv"])
     finally:
         os.close(fd)
-    plot, link = shown
+    plot, link, folder = shown
     assert plot.image_uri.startswith("data:image/svg+xml;base64,") and plot.svg is None
     assert link.image_uri is None and "cannot open" in link.caption
+    assert folder.image_uri is None and "not a regular file" in folder.caption
     html = page.station_page(hostile_report(), shown)
     assert "<script" not in html.lower()
 
