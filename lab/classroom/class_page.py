@@ -374,10 +374,10 @@ def this_lab(lock_path: Path | None) -> Lab:
             )
         except LabError as broken:  # that station is not re-judged; the others are
             checks[label] = broken
-    lock, note = None, "no class lock (lab.lock) to compare with: pass --lock"
+    lock, note = None, "are listed, not compared: there is no class lock here (lab.lock; or --lock)"
     if lock_path is not None:
         lock = facts.read_reference(lock_path)  # one line (LabError) when it is not one
-        note = f"against {lock_path}"
+        note = f"are compared with {lock_path}"
     return Lab(found, checks, hand_in.lab_commit(), lock, note)
 
 
