@@ -291,9 +291,9 @@ def check_numpy_keeps_the_gil_on_small_arrays(obs):
         return None, f"{detail}: one usable CPU, nothing runs side by side"
     if yardstick < FLOOR:
         return None, f"{detail}: the host gave even processes no parallelism to judge by"
-    # Over the threshold, each call still hands the GIL over twice: the handoffs, not the
-    # host, keep 640-element blocks under the pool (1.44-1.75x on a 2-core VM), so no more is asked
-    # of them than the clear parallelism of FLOOR.
+    # Over the threshold, each call still lets go of the GIL and takes it back: the handoffs,
+    # not the host, keep 640-element blocks under the pool (1.44-1.75x on a 2-core VM), so
+    # no more is asked of them than the clear parallelism of FLOOR.
     detail = (
         f"{detail} (want < {SERIAL}x under it, >= {FLOOR}x over it, and the contrast"
         f" {on_over / on_under:.2f}x beyond the noise)"

@@ -7,7 +7,8 @@ is run by 1 and by 2 threads, in turns: 2 threads on 640-element blocks run side
 on 400-element blocks they take turns. The two sizes differ by 1.6x, and the call's own
 cost (dispatch, held under the GIL either way) is a small share of both: what changes
 between them is the threshold. Blocks of FAR elements show what is left to gain past it:
-each call still hands the GIL over twice, and a waiting thread takes microseconds to wake.
+each call still lets go of the GIL and takes it back, and a thread woken to take it can
+take microseconds to run.
 The process pool's speedup on the OVER blocks, measured in the same rounds, is the
 yardstick for what the host gives; the UNDER blocks' one thread, timed twice, is an A/A
 test: the noise the checks judge the contrast against.
@@ -44,7 +45,7 @@ def threshold() -> int | None:
 
 def crunch(block: int, share: int) -> None:
     """SHARE elements' worth of np.sin, BLOCK elements per call. Sine is one of the dearest
-    loops per element (~10 ns), so at 400 elements the call's dispatch is under a tenth."""
+    loops per element (~10 ns), so at 400 elements the call's dispatch is about a tenth."""
     data = np.linspace(0.0, 100.0, block)
     out = np.empty(block)
     for _ in range(share // block):
