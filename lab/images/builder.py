@@ -6,15 +6,16 @@ import hashlib
 import os
 import shutil
 import subprocess
-import sys
+import time
 from collections.abc import Iterable
 from contextlib import nullcontext
 from pathlib import Path
 
+from lab import progress, untrusted
 from lab.config import ALL_VARIANTS, CPYTHON_DIR, IMAGES_DIR, Variant, dockerfile_pin
 from lab.engine import docker
 from lab.errors import LabError
-from lab.images import identity, platforms
+from lab.images import build_progress, identity, platforms
 
 INPUTS_LABEL = "org.lab.inputs"
 # Where a proxy intercepts TLS, the host's trust store is what the build's pip needs:
@@ -173,21 +174,41 @@ def compose_build(
         env.pop("DOCKER_DEFAULT_PLATFORM", None)
         env.pop(variant.from_arg, None)
     command = docker.compose_command(["--progress", "plain", "build", variant.service])
-    reason = None
-    with subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    ) as process:
-        for line in process.stdout or ():
-            sys.stdout.write(line)
-            reason = reason or build_error(line)
+    run_build(command, env, variant.image, digest)
+
+
+def run_build(command: list[str], env: dict[str, str], image: str, digest: str) -> None:
+    """Run a BuildKit build (COMMAND, printing `--progress plain`), showing its steps done,
+    time so far and an estimate from the last build; its whole log kept in a file, whose
+    last lines are shown when a step fails."""
+    log_file = build_progress.log_path(image)
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    print(f"[images] BuildKit's log: {log_file}", flush=True)
+    last = build_progress.last_build(image, digest)
+    work = progress.Work(image, "steps", estimate=last.estimate if last else None)
+    started = time.monotonic()
+    with (
+        open(log_file, "w") as log,
+        progress.Progress(work, prefix="images") as shown,
+        subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ) as process,
+    ):
+        steps = build_progress.watch(process.stdout or (), log, shown, last.steps if last else 0)
+        process.wait()
+        if process.returncode != 0:
+            shown.finish(f"failed at {steps.names.get(steps.failed, 'a step')}")
     if process.returncode != 0:
-        raise LabError(f"building {variant.image} failed: {reason or 'see the output above'}")
+        show_tail(log_file)
+        reason = steps.reason or f"see the log's last lines above, or all of it in {log_file}"
+        raise LabError(f"building {image} failed: {reason}")
+    build_progress.record(image, digest, time.monotonic() - started, len(steps.names))
 
 
-def build_error(line: str) -> str | None:
-    """The reason a step gave on a `lab-build-error:` line; not BuildKit's echo of a failed
-    step's command, which holds the same words inside an `echo "..."` never run."""
-    before, found, reason = line.partition("lab-build-error:")
-    if not found or 'echo "' in before:
-        return None
-    return reason.strip()
+def show_tail(log_file: Path) -> None:
+    """The last lines of a failed build's log, and where the whole of it is."""
+    lines = build_progress.tail(log_file)
+    print(f"[images] the last {len(lines)} lines of BuildKit's log:", flush=True)
+    for line in lines:
+        print(f"  {untrusted.text(line)}", flush=True)
+    print(f"[images] the whole log: {log_file}", flush=True)

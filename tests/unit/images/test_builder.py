@@ -1,4 +1,4 @@
-from lab.images import builder
+from lab.images import build_progress, builder
 
 
 def test_inputs_digest_follows_every_file_and_the_switch(tmp_path) -> None:
@@ -39,6 +39,6 @@ def test_a_build_error_is_the_steps_own_line_not_the_echo_of_its_command() -> No
         '#9 ERROR: executor failed running [... || { echo "lab-build-error: torch is'
         ' $installed, not the pinned 2.6.0" >&2; exit 1; }; }]'
     )
-    assert builder.build_error(said) == "torch is 2.5.1, not the pinned 2.6.0"
-    assert builder.build_error(echoed) is None
-    assert builder.build_error("#9 12.34 Collecting torch") is None
+    assert build_progress.build_error(said) == "torch is 2.5.1, not the pinned 2.6.0"
+    assert build_progress.build_error(echoed) is None
+    assert build_progress.build_error("#9 12.34 Collecting torch") is None
