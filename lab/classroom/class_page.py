@@ -21,6 +21,7 @@ import os
 import re
 import secrets
 import stat
+import statistics
 import tarfile
 import zlib
 from collections.abc import Callable
@@ -575,17 +576,8 @@ def tax_figure(runs: list) -> page.Figure:
         names.append(name)
         suite.append(s or 0.0)
         prime.append(p_ft / p_stock if p_ft and p_stock else 0.0)
-    if not names:
-        return not_drawn(title)
-    figure, axes = new_figure()
-    at = range(len(names))
-    axes.bar([i - 0.2 for i in at], suite, 0.4, label="pyperformance suite (geometric mean)")
-    axes.bar([i + 0.2 for i in at], prime, 0.4, label="counting primes, one thread")
-    axes.axhline(1.0, color="gray", linewidth=0.8)
-    axes.set_xticks(list(at), names, fontsize=8)
-    axes.set_ylabel("ft / stock (above 1: slower)")
-    axes.legend(fontsize=8)
-    return page.Figure(title, "a bar at 0 was not measured", svg=as_svg(figure))
+    series = {"pyperformance suite (geometric mean)": suite, "counting primes, one thread": prime}
+    return paired_bars(title, names, series, "ft / stock (above 1: slower)")
 
 
 def suite_ratio(obs: Observations) -> float | None:
@@ -594,10 +586,7 @@ def suite_ratio(obs: Observations) -> float | None:
         stock, ft = obs[f"{SUITE_MEAN}@stock"], obs[f"{SUITE_MEAN}@ft"]
         ratios = [ft[k] / stock[k] for k in stock if k in ft]
         if ratios and all(r > 0 for r in ratios):
-            product = 1.0
-            for ratio in ratios:
-                product *= ratio
-            return product ** (1 / len(ratios))
+            return statistics.geometric_mean(ratios)
     return None
 
 
@@ -612,15 +601,20 @@ def ratio_figure(runs: list) -> page.Figure:
         names.append(name)
         stock.append(s or 0.0)
         ft.append(f or 0.0)
+    return paired_bars(title, names, {"stock": stock, "3.13t": ft}, "global / local")
+
+
+def paired_bars(title: str, names: list, series: dict[str, list], ylabel: str) -> page.Figure:
+    """Two bars per student (a series each), beside a line at 1; a bar at 0 was not measured."""
     if not names:
         return not_drawn(title)
     figure, axes = new_figure()
     at = range(len(names))
-    axes.bar([i - 0.2 for i in at], stock, 0.4, label="stock")
-    axes.bar([i + 0.2 for i in at], ft, 0.4, label="3.13t")
+    for offset, (label, values) in zip((-0.2, 0.2), series.items(), strict=True):
+        axes.bar([i + offset for i in at], values, 0.4, label=label)
     axes.axhline(1.0, color="gray", linewidth=0.8)
     axes.set_xticks(list(at), names, fontsize=8)
-    axes.set_ylabel("global / local")
+    axes.set_ylabel(ylabel)
     axes.legend(fontsize=8)
     return page.Figure(title, "a bar at 0 was not measured", svg=as_svg(figure))
 

@@ -6,18 +6,9 @@ import pytest
 
 from lab.run import stations
 from lab.run.observations import Observation, Observations, load_checks, run_check
+from tests.unit.stations.test_frames import lifetime
 
 FRAMES = stations.find("1")
-
-
-def frame_observations(held: bool) -> Observations:
-    values = {
-        "locals_alive_after_return": False,
-        "locals_alive_while_exception_held": held,
-        "locals_alive_after_exception_dropped": False,
-        "locals_reached_through_traceback": {"frame of": "raises", "locals": ["payload"]},
-    }
-    return Observations([Observation("frame_lifetime", "stock", k, v) for k, v in values.items()])
 
 
 def check_named(name: str, station: stations.Station = FRAMES):
@@ -26,8 +17,8 @@ def check_named(name: str, station: stations.Station = FRAMES):
 
 def test_right_observation_passes_and_wrong_one_fails() -> None:
     check = check_named("traceback_pins_locals")
-    assert run_check(check, frame_observations(held=True)).status == "pass"
-    assert run_check(check, frame_observations(held=False)).status == "fail"
+    assert run_check(check, lifetime()).status == "pass"
+    assert run_check(check, lifetime(locals_alive_while_exception_held=False)).status == "fail"
 
 
 def test_missing_observation_fails_with_its_name() -> None:

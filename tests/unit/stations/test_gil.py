@@ -4,26 +4,14 @@ single-thread tax says when it is not measured like the HOWTO's; the A/A tests a
 
 from __future__ import annotations
 
-import importlib
-import sys
-
 import pytest
 
 from lab.config import STATIONS_DIR
 from lab.run import stations
 from lab.run.observations import Observation, Observations, load_checks, run_check
+from tests.unit.stations.scripts import experiment
 
 GIL = STATIONS_DIR / "03-gil"
-
-
-def experiment(name: str):
-    """A station 3 script as a module (for its arithmetic), sys.path left as it was."""
-    saved = list(sys.path)
-    sys.path.insert(0, str(GIL))
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path[:] = saved
 
 
 def judge(name: str, obs: Observations):
@@ -164,7 +152,7 @@ def test_the_tax_says_when_it_is_not_measured_like_the_howtos() -> None:
 
 
 def test_pgo_lto_is_read_from_the_build_configuration(monkeypatch) -> None:
-    single_thread_tax = experiment("single_thread_tax")
+    single_thread_tax = experiment("03-gil", "single_thread_tax")
     configured = {"CONFIG_ARGS": "'--prefix=/usr/local' '--with-ensurepip=install'"}
     monkeypatch.setattr(single_thread_tax.sysconfig, "get_config_var", configured.get)
     assert single_thread_tax.pgo_lto() is False
@@ -173,7 +161,7 @@ def test_pgo_lto_is_read_from_the_build_configuration(monkeypatch) -> None:
 
 
 def test_scaling_measures_an_a_a_test_beside_the_speedups() -> None:
-    scaling = experiment("scaling")
+    scaling = experiment("03-gil", "scaling")
     runs = {
         1: [(1.00, 1.0, 7), (1.04, 1.0, 7)],
         2: [(0.52, 1.9, 7)],
@@ -192,7 +180,7 @@ NUMPY_2_3_5_HEADER = (  # numpy/_core/include/numpy/ndarraytypes.h, lines 1040-1
 
 
 def test_the_blocks_straddle_the_threshold_read_from_numpys_source(tmp_path, monkeypatch):
-    numpy_threshold = experiment("numpy_threshold")
+    numpy_threshold = experiment("03-gil", "numpy_threshold")
     header = tmp_path / "ndarraytypes.h"
     header.write_text(NUMPY_2_3_5_HEADER)
     monkeypatch.setattr(numpy_threshold, "HEADER", header)

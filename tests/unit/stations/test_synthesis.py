@@ -3,8 +3,6 @@ right, and its reading list lands where it says."""
 
 from __future__ import annotations
 
-import importlib
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,21 +11,12 @@ from labkit.reading import resolve
 from lab.config import STATIONS_DIR
 from lab.run import stations
 from lab.run.observations import Observation, Observations, load_checks, run_check
+from tests.unit.stations.scripts import experiment
 
 SYNTHESIS = STATIONS_DIR / "07-synthesis"
 
 
-def experiment(name: str):
-    """A station 7 script as a module (for its arithmetic), sys.path left as it was."""
-    saved = list(sys.path)
-    sys.path.insert(0, str(SYNTHESIS))
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path[:] = saved
-
-
-profile_flame = experiment("profile_flame")
+profile_flame = experiment("07-synthesis", "profile_flame")
 
 
 def status(name: str, values: dict, experiment: str) -> str:
