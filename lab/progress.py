@@ -10,6 +10,7 @@ step never looks hung. Both say the same words, built by `describe`.
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import time
@@ -164,6 +165,21 @@ class Progress:
 
     def __exit__(self, kind, error, trace) -> None:
         self.finish("failed" if kind else "done")
+
+
+class CountingReader(io.RawIOBase):
+    """A binary stream read through, telling ON_BYTES how many bytes each read brought."""
+
+    def __init__(self, inner: io.BufferedIOBase, on_bytes: Callable[[int], None]) -> None:
+        self.inner, self.on_bytes = inner, on_bytes
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        count = self.inner.readinto(buffer)
+        self.on_bytes(count or 0)
+        return count
 
 
 class _Display:

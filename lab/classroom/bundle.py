@@ -47,7 +47,7 @@ from typing import Any, BinaryIO
 
 import zstandard
 
-from lab import untrusted
+from lab import progress, untrusted
 from lab.classroom import facts, lockfile
 from lab.classroom.lockfile import LockedImage
 from lab.classroom.registry import chosen_variants
@@ -76,10 +76,12 @@ NAMING_ANNOTATIONS = {"io.containerd.image.name", "org.opencontainers.image.ref.
 
 
 class HashingFile(io.RawIOBase):
-    """Reads from, or writes to, a file object, hashing every byte that passes."""
+    """Reads from, or writes to, a file object, hashing every byte that passes (and telling
+    ON_BYTES how many, for a progress display)."""
 
-    def __init__(self, inner) -> None:
+    def __init__(self, inner, on_bytes: Callable[[int], None] | None = None) -> None:
         self.inner, self.sha256 = inner, hashlib.sha256()
+        self.on_bytes = on_bytes or (lambda count: None)
 
     def readable(self) -> bool:
         return True
@@ -90,11 +92,13 @@ class HashingFile(io.RawIOBase):
     def readinto(self, buffer) -> int:
         data = self.inner.read(len(buffer))
         self.sha256.update(data)
+        self.on_bytes(len(data))
         buffer[: len(data)] = data
         return len(data)
 
     def write(self, data) -> int:
         self.sha256.update(data)
+        self.on_bytes(len(data))
         return self.inner.write(data)
 
     def drain(self) -> str:
@@ -123,7 +127,7 @@ def verify(path: Path, lock: dict[str, LockedImage]) -> None:
     a manifest whose layers it lacks, wrote 40 KB with no layers at all."""
     print("[bundle] checking it as `invoke load` will", flush=True)
     try:
-        check(path, None, lock)
+        check(path, None, lock, prefix="bundle")
     except LabError as error:
         reason = str(error).replace(f"{path}: ", "")  # a scratch file's name says nothing
         raise LabError(
@@ -189,15 +193,41 @@ def locked_images(names: str | None, lock_path: Path) -> dict[str, Saved]:
 
 
 def save_compressed(image_ids: list[str], path: Path) -> str:
-    """`docker save IDS | zstd > PATH`; returns the compressed file's SHA-256."""
-    with subprocess.Popen(
-        ["docker", "save", *image_ids], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    ) as saving:
-        sha256 = compress(saving.stdout, path)
+    """`docker save IDS | zstd > PATH`, its bytes shown against the images' estimated size;
+    returns the compressed file's SHA-256."""
+    work = progress.Work("docker save", "bytes", total=saved_size(image_ids) or None)
+    with (
+        progress.Progress(work, prefix="bundle") as shown,
+        subprocess.Popen(
+            ["docker", "save", *image_ids], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        ) as saving,
+    ):
+        sha256 = compress(progress.CountingReader(saving.stdout, shown.advance), path)
         error = saving.stderr.read().decode(errors="replace").strip()
+        saving.wait()
+        if saving.returncode != 0:
+            shown.finish("failed")
     if saving.returncode != 0:
         raise LabError(f"`docker save` failed: {(error.splitlines() or ['?'])[-1]}")
     return sha256
+
+
+def saved_size(image_ids: list[str]) -> int:
+    """About how many bytes `docker save` writes for IMAGE_IDS: each layer's size, once.
+    A layer is known by its history up to it (what the images share is a common start);
+    0 where the engine does not say."""
+    layers: dict[tuple, int] = {}
+    for image_id in image_ids:
+        out = docker.docker(
+            ["history", "--no-trunc", "--human=false", "--format", "{{.Size}}\t{{.CreatedBy}}",
+             "--", image_id], check=False,
+        )  # fmt: skip
+        chain: tuple = ()
+        for row in reversed(out.splitlines()):  # the oldest layer first
+            size, _, created_by = row.partition("\t")
+            chain = (*chain, created_by, size)
+            layers[chain] = int(size) if size.isdigit() else 0
+    return sum(layers.values())
 
 
 def compress(source: BinaryIO, path: Path) -> str:
@@ -318,9 +348,15 @@ def require_file(path: Path) -> None:
     raise LabError(f"'{path}' is not a file: give the bundle's file (e.g. lab-bundle.tar)")
 
 
-def check(path: Path, engine_platform: str | None, reference: dict[str, LockedImage]) -> Checked:
+def check(
+    path: Path,
+    engine_platform: str | None,
+    reference: dict[str, LockedImage],
+    prefix: str = "load",
+) -> Checked:
     """Every check `load` makes before the engine sees the bundle; no engine needed.
-    ENGINE_PLATFORM None: any platform (bundle's own check of an image built here)."""
+    ENGINE_PLATFORM None: any platform (bundle's own check of an image built here).
+    PREFIX: whose lines the scan's progress is (`[load]`, `[bundle]`)."""
     with open_bundle(path) as (outer, parts):
         sums = parse_sums(read_part(outer, parts[SUMS], SUMS_LIMIT, path))
         lock_bytes = read_part(outer, parts[LOCK], LOCK_LIMIT, path)
@@ -328,7 +364,7 @@ def check(path: Path, engine_platform: str | None, reference: dict[str, LockedIm
             raise LabError(f"{path}: {LOCK} does not match {SUMS}: the bundle was altered")
         lock = lockfile.parse(lock_bytes, f"{path}'s {LOCK}")  # every field, variant names too
         check_lock(path, lock, engine_platform, reference)  # before reading gigabytes
-        inventory, images_sha256 = scan_images(outer, parts[IMAGES], path)
+        inventory, images_sha256 = scan_images(outer, parts[IMAGES], path, prefix)
     if images_sha256 != sums[IMAGES]:
         raise LabError(f"{path}: {IMAGES} does not match {SUMS}: the bundle was altered or damaged")
     image_ids = match_images(lock, saved_images(inventory, path), path)
@@ -489,11 +525,19 @@ class Inventory:
 
 
 def scan_images(
-    outer: tarfile.TarFile, member: tarfile.TarInfo, path: Path
+    outer: tarfile.TarFile, member: tarfile.TarInfo, path: Path, prefix: str = "load"
 ) -> tuple[Inventory, str]:
     """Hash images.tar.zst and take stock of the tar inside, in one pass: the layers stream
     past, and no more than JSON_LIMIT of one member is held at a time."""
-    hashed = HashingFile(outer.extractfile(member))
+    work = progress.Work(f"checking {IMAGES}", "bytes", total=member.size)
+    with progress.Progress(work, prefix=prefix) as shown:
+        hashed = HashingFile(outer.extractfile(member), shown.advance)
+        found = inventory_of(hashed, path)
+        shown.finish("hashed")
+    return found
+
+
+def inventory_of(hashed: HashingFile, path: Path) -> tuple[Inventory, str]:
     inventory = Inventory()
     try:
         stream = zstandard.ZstdDecompressor().stream_reader(hashed, read_across_frames=True)
@@ -714,11 +758,14 @@ def feed(path: Path, sink: BinaryIO) -> str:
     """Images.tar.zst, decompressed, into SINK; the SHA-256 of the compressed bytes read."""
     try:
         with tarfile.open(path, "r:", tarinfo=Header) as outer:
-            hashed = HashingFile(outer.extractfile(IMAGES))
-            stream = zstandard.ZstdDecompressor().stream_reader(hashed, read_across_frames=True)
-            with contextlib.suppress(BrokenPipeError):  # docker load stopped: it says why
-                shutil.copyfileobj(stream, sink, CHUNK)
-            return hashed.drain()
+            member = outer.getmember(IMAGES)
+            work = progress.Work(f"docker load of {IMAGES}", "bytes", total=member.size)
+            with progress.Progress(work, prefix="load") as shown:
+                hashed = HashingFile(outer.extractfile(member), shown.advance)
+                stream = zstandard.ZstdDecompressor().stream_reader(hashed, read_across_frames=True)
+                with contextlib.suppress(BrokenPipeError):  # docker load stopped: it says why
+                    shutil.copyfileobj(stream, sink, CHUNK)
+                return hashed.drain()
     except (tarfile.TarError, zstandard.ZstdError, EOFError, KeyError) as error:
         raise LabError(
             f"{path} changed since it was checked ({error}): nothing was tagged"

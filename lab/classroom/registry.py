@@ -8,12 +8,19 @@ under the names compose.yaml runs. Nothing is compiled on a student's machine.
 
 from __future__ import annotations
 
+import fcntl
+import os
+import pty
 import re
+import selectors
+import struct
 import subprocess
+import termios
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from lab import progress
 from lab.classroom import facts, lockfile
 from lab.classroom.lockfile import LockedImage
 from lab.config import ALL_VARIANTS, Variant
@@ -169,13 +176,113 @@ def lookup_locked(name: str, lock_path: Path) -> Variant:
     return ALL_VARIANTS[name]
 
 
+# What the CLI draws for a layer on a terminal: `369e5f898841: Pushing [==>  ] 3.2MB/109.1MB`.
+LAYER_BYTES = re.compile(
+    r"([0-9a-f]{12}): (?:Pushing|Downloading)\s+(?:\[[=> ]*\]\s+)?"
+    r"([0-9.]+[kMGTP]?B)(?:/([0-9.]+[kMGTP]?B))?"
+)
+LAYER_DONE = re.compile(r"([0-9a-f]{12}): (?:Pushed|Download complete|Pull complete)")
+TERMINAL_MOVES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+UNITS = {"B": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "PB": 1e15}
+
+
+def byte_count(text: str) -> float:
+    """`109.1MB` -> 109100000.0 (the CLI's decimal units)."""
+    number = re.match(r"[0-9.]+", text)
+    return float(number[0]) * UNITS[text[number.end() :]] if number else 0.0
+
+
+@dataclass
+class LayerBytes:
+    """Each layer's bytes moved and its size, as the CLI's progress bars say them."""
+
+    moved: dict[str, float] = field(default_factory=dict)
+    sizes: dict[str, float] = field(default_factory=dict)
+    partial: str = ""  # a line cut between two reads
+
+    def feed(self, chunk: str) -> None:
+        lines = re.split(r"[\r\n]", self.partial + TERMINAL_MOVES.sub("", chunk))
+        self.partial = lines.pop()
+        for line in lines:
+            self.take(line)
+
+    def take(self, line: str) -> None:
+        if found := LAYER_BYTES.search(line):
+            layer, moved = found[1], byte_count(found[2])
+            self.moved[layer] = max(self.moved.get(layer, 0), moved)
+            size = byte_count(found[3]) if found[3] else 0
+            self.sizes[layer] = max(self.sizes.get(layer, 0), size, moved)
+        elif (found := LAYER_DONE.search(line)) and found[1] in self.sizes:
+            self.moved[found[1]] = self.sizes[found[1]]
+
+    @property
+    def done(self) -> float:
+        return sum(self.moved.values())
+
+    @property
+    def total(self) -> float:
+        return sum(self.sizes.values())
+
+
 def transfer(args: list[str]) -> subprocess.CompletedProcess:
+    """`docker push|pull -- NAME`, its bytes shown as they move: the CLI draws per-layer
+    progress only on a terminal, so it gets one (a pseudo-terminal) and its bars are read
+    back. The total grows as layers start: those already there are never sent."""
+    prefix, label = ("publish" if args[0] == "push" else "pull"), args[-1]
+    reader, writer = pty.openpty()
+    # Wide, so that the CLI never wraps a bar across two lines.
+    fcntl.ioctl(writer, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 400, 0, 0))
     try:
-        return subprocess.run(
-            ["docker", *args], capture_output=True, text=True, timeout=TRANSFER_TIMEOUT
-        )
-    except subprocess.TimeoutExpired:
-        raise LabError(f"`docker {' '.join(args)}` took over {TRANSFER_TIMEOUT} s") from None
+        with subprocess.Popen(
+            ["docker", *args], stdin=subprocess.DEVNULL, stdout=writer, stderr=subprocess.PIPE,
+            env={**os.environ, "DOCKER_CLI_HINTS": "false"},  # a terminal gets no adverts
+        ) as process:  # fmt: skip
+            os.close(writer)
+            work = progress.Work(label, "bytes")
+            with progress.Progress(work, prefix=prefix) as shown:
+                said, errors = follow(process, reader, shown)
+                if process.returncode != 0:
+                    shown.finish("failed")
+    finally:
+        os.close(reader)
+    return subprocess.CompletedProcess(args, process.returncode, said, errors)
+
+
+def follow(process: subprocess.Popen, reader: int, shown: progress.Progress) -> tuple[str, str]:
+    """Read the CLI's terminal (READER) and its stderr to the end, within TRANSFER_TIMEOUT;
+    what each said, the terminal's as lines."""
+    layers, said, errors = LayerBytes(), [], []
+    deadline = time.monotonic() + TRANSFER_TIMEOUT
+    with selectors.DefaultSelector() as watching:
+        watching.register(reader, selectors.EVENT_READ, said)
+        watching.register(process.stderr, selectors.EVENT_READ, errors)
+        while watching.get_map():
+            if time.monotonic() > deadline:
+                process.kill()
+                raise LabError(
+                    f"`docker {' '.join(process.args[1:])}` took over {TRANSFER_TIMEOUT} s"
+                )
+            for key, _ in watching.select(timeout=1):
+                chunk = read_some(key.fileobj)
+                if not chunk:
+                    watching.unregister(key.fileobj)
+                    continue
+                key.data.append(chunk)
+                if key.data is said:
+                    layers.feed(chunk)
+                    shown.update(layers.done, layers.total or None)
+    process.wait()
+    text = TERMINAL_MOVES.sub("", "".join(said))
+    return "\n".join(line for line in re.split(r"[\r\n]+", text) if line), "".join(errors)
+
+
+def read_some(source) -> str:
+    """What is there to read ("" at the end: on Linux a closed terminal reads as EIO)."""
+    try:
+        fd = source if isinstance(source, int) else source.fileno()
+        return os.read(fd, 65536).decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def last_line(done: subprocess.CompletedProcess) -> str:
