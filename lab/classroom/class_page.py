@@ -38,6 +38,7 @@ from lab.run import page, stations
 from lab.run.figures import as_svg
 from lab.run.observations import Observation, Observations, load_checks, run_check
 
+TEMPLATES = Path(__file__).parent / "templates"
 HONESTY = (
     "Each verdict is re-judged: this lab's checks run again on the observations the hand-in "
     "holds, and a verdict they do not give is marked. The observations themselves cannot be "
@@ -718,6 +719,6 @@ def class_report(
     hands = read_class(folder, lab)
     for problem in problem_lines(hands):
         say(problem)
-    html = page.render("class.html.j2", view=page_view(hands, lab))
+    html = page.render("class.html.j2", folders=(TEMPLATES,), view=page_view(hands, lab))
     write_page(output, html)
     return output, as_json(hands)

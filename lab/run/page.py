@@ -51,9 +51,11 @@ class Figure:
 
 
 @cache
-def environment() -> jinja2.Environment:
+def environment(*folders: Path) -> jinja2.Environment:
+    """Templates from FOLDERS, then this one's (a page above can import station.html.j2's
+    macros); every string escaped."""
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        loader=jinja2.FileSystemLoader([*folders, TEMPLATES]),
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -66,8 +68,9 @@ def stylesheet() -> Markup:
     return Markup((TEMPLATES / "page.css").read_text() + code)
 
 
-def render(template: str, **values) -> str:
-    return environment().get_template(template).render(css=stylesheet(), **values)
+def render(template: str, *, folders: tuple[Path, ...] = (), **values) -> str:
+    """TEMPLATE, found in FOLDERS or lab/run/templates, with the shared stylesheet."""
+    return environment(*folders).get_template(template).render(css=stylesheet(), **values)
 
 
 def station_page(report: dict, figures: list[Figure] = (), files: dict | None = None) -> str:
