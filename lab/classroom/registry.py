@@ -228,7 +228,9 @@ def transfer(args: list[str]) -> subprocess.CompletedProcess:
     """`docker push|pull -- NAME`, its bytes shown as they move: the CLI draws per-layer
     progress only on a terminal, so it gets one (a pseudo-terminal) and its bars are read
     back. The total grows as layers start: those already there are never sent."""
-    prefix, label = ("publish" if args[0] == "push" else "pull"), args[-1]
+    pushing, name = args[0] == "push", args[-1]
+    prefix, label = ("publish" if pushing else "pull"), short_name(name)
+    expected = image_size(name) if pushing else 0  # a pull's sizes come as layers start
     reader, writer = pty.openpty()
     # Wide, so that the CLI never wraps a bar across two lines.
     fcntl.ioctl(writer, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 400, 0, 0))
@@ -238,9 +240,9 @@ def transfer(args: list[str]) -> subprocess.CompletedProcess:
             env={**os.environ, "DOCKER_CLI_HINTS": "false"},  # a terminal gets no adverts
         ) as process:  # fmt: skip
             os.close(writer)
-            work = progress.Work(label, "bytes")
+            work = progress.Work(label, "bytes", total=expected or None)
             with progress.Progress(work, prefix=prefix) as shown:
-                said, errors = follow(process, reader, shown)
+                said, errors = follow(process, reader, shown, expected)
                 if process.returncode != 0:
                     shown.finish("failed")
     finally:
@@ -248,9 +250,11 @@ def transfer(args: list[str]) -> subprocess.CompletedProcess:
     return subprocess.CompletedProcess(args, process.returncode, said, errors)
 
 
-def follow(process: subprocess.Popen, reader: int, shown: progress.Progress) -> tuple[str, str]:
+def follow(
+    process: subprocess.Popen, reader: int, shown: progress.Progress, expected: float = 0
+) -> tuple[str, str]:
     """Read the CLI's terminal (READER) and its stderr to the end, within TRANSFER_TIMEOUT;
-    what each said, the terminal's as lines."""
+    what each said, the terminal's as lines. EXPECTED: the total, where known before."""
     layers, said, errors = LayerBytes(), [], []
     deadline = time.monotonic() + TRANSFER_TIMEOUT
     with selectors.DefaultSelector() as watching:
@@ -270,10 +274,27 @@ def follow(process: subprocess.Popen, reader: int, shown: progress.Progress) -> 
                 key.data.append(chunk)
                 if key.data is said:
                     layers.feed(chunk)
-                    shown.update(layers.done, layers.total or None)
+                    shown.update(layers.done, max(layers.total, expected) or None)
     process.wait()
     text = TERMINAL_MOVES.sub("", "".join(said))
     return "\n".join(line for line in re.split(r"[\r\n]+", text) if line), "".join(errors)
+
+
+def short_name(reference: str) -> str:
+    """What a progress line calls a pushed or pulled image: its name without the registry,
+    and a digest's first 12 digits (`lab-cpython@sha256:77260c22a5fe`)."""
+    name = reference.rsplit("/", 1)[-1]
+    repository, at, digest = name.partition("@sha256:")
+    return f"{repository}@sha256:{digest[:12]}" if at else name
+
+
+def image_size(reference: str) -> float:
+    """The local image's size, as `docker push` counts its layers (0: not known)."""
+    try:
+        out = docker.docker(["image", "inspect", "--format", "{{.Size}}", "--", reference])
+    except LabError:
+        return 0
+    return float(out.strip()) if out.strip().isdigit() else 0
 
 
 def read_some(source) -> str:

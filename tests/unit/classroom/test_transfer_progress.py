@@ -92,10 +92,14 @@ PUSH_TTY = Path(__file__).parent / "docker-20.10-push-tty.txt"  # `docker push` 
 
 
 def docker_printing(folder: Path, monkeypatch, recorded: Path, stderr: str, code: int) -> None:
-    """A `docker` that writes RECORDED to its terminal, STDERR to stderr, and exits CODE."""
+    """A `docker` that writes RECORDED to its terminal, STDERR to stderr, and exits CODE
+    (and says the image is 160 MB)."""
     script = folder / "bin" / "docker"
     script.parent.mkdir(exist_ok=True)
-    script.write_text(f'#!/bin/sh\ncat "{recorded}"\nprintf "{stderr}" >&2\nexit {code}\n')
+    script.write_text(
+        '#!/bin/sh\n[ "$1" = image ] && { echo 160000000; exit 0; }\n'
+        f'cat "{recorded}"\nprintf "{stderr}" >&2\nexit {code}\n'
+    )
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{script.parent}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.delenv("CI", raising=False)
@@ -130,8 +134,9 @@ def test_a_push_shows_bytes_and_keeps_what_the_cli_said(tmp_path: Path, monkeypa
     assert "\x1b" not in done.stdout and "\r" not in done.stdout
     out = capsys.readouterr().out
     assert "\r" not in out and "\x1b" not in out
+    assert " of 160.0 MB (" in out.splitlines()[0], "the image's size, before any layer starts"
     assert re.fullmatch(
-        r"\[publish\] 127\.0\.0\.1:5000/class/lab-cpython:stock: done, 154\.0 MB in 0:0\d, "
+        r"\[publish\] lab-cpython:stock: done, 154\.0 MB in 0:0\d, "
         r"[0-9.]+ [kMG]?B/s",
         out.splitlines()[-1],
     ), out
@@ -143,4 +148,11 @@ def test_a_refused_push_keeps_dockers_error_line(tmp_path: Path, monkeypatch, ca
     done = registry.transfer(["push", "--", "127.0.0.1:9/class/lab-cpython:stock"])
     assert done.returncode == 1
     assert registry.last_line(done) == "denied: requested access to the resource is denied"
-    assert "[publish] 127.0.0.1:9/class/lab-cpython:stock: failed, " in capsys.readouterr().out
+    assert "[publish] lab-cpython:stock: failed, " in capsys.readouterr().out
+
+
+def test_a_progress_line_names_the_image_not_the_registry() -> None:
+    pushed = "127.0.0.1:5000/class/lab-cpython:stock"
+    pulled = "127.0.0.1:5000/class/lab-cpython@sha256:77260c22a5fe5144ac88cd07bd91079f1c78"
+    assert registry.short_name(pushed) == "lab-cpython:stock"
+    assert registry.short_name(pulled) == "lab-cpython@sha256:77260c22a5fe"
