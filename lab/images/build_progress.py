@@ -63,6 +63,7 @@ class Steps:
 
     names: dict[int, str] = field(default_factory=dict)  # vertex -> `[stage 3/7] RUN ...`
     ended: set[int] = field(default_factory=set)
+    ran: set[int] = field(default_factory=set)  # RUN steps that ran, not taken from the cache
     failed: int | None = None
     reason: str | None = None  # the first `lab-build-error:` a step printed
 
@@ -80,6 +81,8 @@ class Steps:
             self.ended.add(vertex)
             if rest.startswith("ERROR") and self.failed is None:
                 self.failed = vertex
+            if rest.startswith("DONE") and "] RUN " in self.names[vertex]:
+                self.ran.add(vertex)
             return True
         return False
 
@@ -151,7 +154,9 @@ def last_build(image: str, digest: str) -> LastBuild | None:
 
 
 def record(image: str, digest: str, seconds: float, steps: int) -> None:
-    """Add this build to the records; a cache that cannot be written is no error."""
+    """Add this build to the records; a cache that cannot be written is no error. (A build
+    whose every step came from BuildKit's cache is not one: it says nothing of how long a
+    build takes.)"""
     entry = {"image": image, "inputs": digest, "seconds": round(seconds, 1), "steps": steps}
     entry["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     records = [*read_times(), entry][-TIMES_KEPT:]

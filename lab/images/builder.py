@@ -185,7 +185,9 @@ def run_build(command: list[str], env: dict[str, str], image: str, digest: str) 
     log_file.parent.mkdir(parents=True, exist_ok=True)
     print(f"[images] BuildKit's log: {log_file}", flush=True)
     last = build_progress.last_build(image, digest)
-    work = progress.Work(image, "steps", estimate=last.estimate if last else None)
+    work = progress.Work(image, "steps")
+    if last is not None:  # what the last build took, and how many steps it had
+        work.estimate, work.total = last.estimate, last.steps or None
     started = time.monotonic()
     with (
         open(log_file, "w") as log,
@@ -202,7 +204,8 @@ def run_build(command: list[str], env: dict[str, str], image: str, digest: str) 
         show_tail(log_file)
         reason = steps.reason or f"see the log's last lines above, or all of it in {log_file}"
         raise LabError(f"building {image} failed: {reason}")
-    build_progress.record(image, digest, time.monotonic() - started, len(steps.names))
+    if steps.ran:  # a build all from BuildKit's cache tells nothing of the next one's time
+        build_progress.record(image, digest, time.monotonic() - started, len(steps.names))
 
 
 def show_tail(log_file: Path) -> None:

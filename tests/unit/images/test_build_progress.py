@@ -39,6 +39,8 @@ def test_every_vertex_is_a_step_and_each_one_ends() -> None:
     assert len(built.names) == 10 and built.done == 10 and built.failed is None
     assert built.names[6] == "[t one 2/3] RUN echo hello && sleep 1"
     assert steps_of(CACHED).done == 10, "a CACHED step is a step done"
+    assert built.ran == {6, 7, 9}, "the RUN steps that ran"
+    assert steps_of(CACHED).ran == set(), "a build all from the cache runs nothing"
 
 
 def test_a_failed_step_is_named_with_its_reason() -> None:
@@ -108,6 +110,8 @@ def test_a_build_keeps_its_whole_log_and_says_plain_lines(capsys) -> None:
 
     build_progress.record("lab-cpython:stock", "aaaa", 600, 12)  # as a cold build took
     builder.run_build(replay(CACHED, 0), dict(os.environ), "lab-cpython:stock", "aaaa")
+    recorded = build_progress.last_build("lab-cpython:stock", "aaaa")
+    assert recorded is not None and recorded.estimate.seconds == 600, "a cached build: no record"
     again = capsys.readouterr().out.splitlines()
     assert again[1] == (
         "[images] lab-cpython:stock: step 0/12, 0:00 elapsed, about 10:00 left"
