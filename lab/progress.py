@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
+from lab import untrusted
+
 PLAIN_EVERY_S = 5.0  # plain lines: at most one this often, besides the last
 HEARTBEAT_S = 60.0  # plain lines: at least one this often while anything moves
 PLAIN_BYTES_STEP = 0.10  # plain lines for bytes: one per tenth of the total
@@ -57,7 +59,7 @@ class Estimate:
     """How long the same work took last time, and what that last time was."""
 
     seconds: float
-    source: str  # "the last build of these inputs"
+    source: str  # "last build of these inputs"
 
 
 @dataclass
@@ -74,7 +76,8 @@ class Work:
 
 
 def describe(work: Work, elapsed: float) -> str:
-    """The status in words, e.g. `step 12/31, 3:02 so far, about 6:38 left (...)`."""
+    """The status in words, e.g. `step 12/31, 3:02 elapsed, about 6:38 left (last build of
+    these inputs: 9:40): [lab 3/8] RUN make`."""
     if work.unit == "steps":
         total = "" if work.total is None else f"/{int(work.total)}"
         floor = " so far" if work.total_is_floor and work.total is not None else ""
@@ -98,7 +101,7 @@ def describe_end(work: Work, elapsed: float) -> str:
         return f"{size_text(work.done)} in {clock_text(elapsed)}, {size_text(rate)}/s"
     text = f"{int(work.done)} steps in {clock_text(elapsed)}"
     if work.estimate is not None:
-        text += f" ({work.estimate.source} took {clock_text(work.estimate.seconds)})"
+        text += f" ({work.estimate.source}: {clock_text(work.estimate.seconds)})"
     return text
 
 
@@ -106,8 +109,8 @@ def remaining_text(estimate: Estimate, elapsed: float) -> str:
     took = clock_text(estimate.seconds)
     left = estimate.seconds - elapsed
     if left >= 0:
-        return f"about {clock_text(left)} left ({estimate.source} took {took})"
-    return f"longer than {estimate.source} ({took})"
+        return f"about {clock_text(left)} left ({estimate.source}: {took})"
+    return f"past the expected {took} ({estimate.source})"
 
 
 class Progress:
@@ -125,7 +128,7 @@ class Progress:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.work, self.prefix = work, prefix
-        self.out = out or sys.stdout
+        self.out = out if out is not None else sys.stdout
         self.clock = clock
         self.started = clock()
         self.finished = False
@@ -136,7 +139,8 @@ class Progress:
         return self.clock() - self.started
 
     def status(self) -> str:
-        return describe(self.work, self.elapsed())
+        """The status line, as one printable line (a step's name comes from a Dockerfile)."""
+        return untrusted.text(describe(self.work, self.elapsed()))
 
     def update(self, done: float, total: float | None = None, note: str | None = None) -> None:
         self.work.done = done
@@ -220,7 +224,7 @@ class _PlainLines(_Display):
             )
 
     def say(self, line: str) -> None:
-        print(line.replace("\r", " "), file=self.progress.out, flush=True)
+        print(untrusted.text(line), file=self.progress.out, flush=True)
 
     def close(self, last_line: str) -> None:
         self.say(last_line)
@@ -244,7 +248,7 @@ class _LiveBar(_Display):
         self.console = Console(file=progress.out)
         self.bar = RichProgress(
             SpinnerColumn(),
-            TextColumn("[bold]{task.description}"),
+            TextColumn("{task.description}", style="bold", markup=False),
             BarColumn(bar_width=24),
             StatusColumn(),
             console=self.console,

@@ -143,7 +143,10 @@ def last_build(image: str, digest: str) -> LastBuild | None:
     """IMAGE's last build of these inputs (DIGEST), else its last build of any inputs."""
     records = [r for r in read_times() if r.get("image") == image]
     same = [r for r in records if r.get("inputs") == digest]
-    for chosen, source in ((same, "the last build of these inputs"), (records, "its last build")):
+    for chosen, source in (
+        (same, "last build of these inputs"),
+        (records, "last build, other inputs"),
+    ):
         seconds = chosen[-1].get("seconds") if chosen else None
         if isinstance(seconds, (int, float)):
             steps = chosen[-1].get("steps")

@@ -32,12 +32,12 @@ def test_a_transfer_says_bytes_of_the_total_and_the_rate() -> None:
 
 def test_a_build_says_its_step_the_time_and_the_estimate() -> None:
     work = Work("lab-cpython:stock", "steps", done=12, total=31, note="[lab 3/8] RUN make")
-    work.estimate = Estimate(580, "the last build of these inputs")
+    work.estimate = Estimate(580, "last build of these inputs")
     assert progress.describe(work, 182) == (
-        "step 12/31, 3:02 elapsed, about 6:38 left (the last build of these inputs took 9:40)"
+        "step 12/31, 3:02 elapsed, about 6:38 left (last build of these inputs: 9:40)"
         ": [lab 3/8] RUN make"
     )
-    assert "longer than the last build of these inputs (9:40)" in progress.describe(work, 700)
+    assert "past the expected 9:40 (last build of these inputs)" in progress.describe(work, 700)
 
 
 def test_plain_lines_never_carry_a_carriage_return() -> None:
@@ -100,3 +100,14 @@ def test_a_failure_is_said_once(monkeypatch) -> None:
 )
 def test_sizes_in_decimal_units_as_docker_prints_them(count: float, text: str) -> None:
     assert progress.size_text(count) == text
+
+
+def test_the_live_bar_ends_with_the_same_last_line() -> None:
+    """rich draws the bar (here into a file, so nothing is redrawn); the line that stays is
+    the one plain mode ends with."""
+    clock = Clock()
+    out = io.StringIO()
+    with Progress(Work("[lab]", "steps"), prefix="images", out=out, live=True, clock=clock) as bar:
+        clock.now += 62
+        bar.update(3, 3, note="[lab 3/3] RUN make")
+    assert out.getvalue().splitlines()[-1] == "[images] [lab]: done, 3 steps in 1:02"

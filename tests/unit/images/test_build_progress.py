@@ -77,9 +77,9 @@ def test_the_estimate_is_the_last_build_of_the_same_inputs() -> None:
     same = build_progress.last_build("lab-cpython:stock", "aaaa")
     assert same is not None and same.steps == 31
     assert same.estimate.seconds == 600.0
-    assert same.estimate.source == "the last build of these inputs"
+    assert same.estimate.source == "last build of these inputs"
     other = build_progress.last_build("lab-cpython:stock", "cccc")
-    assert other is not None and other.estimate.source == "its last build"
+    assert other is not None and other.estimate.source == "last build, other inputs"
     assert other.estimate.seconds == 30, "the latest build of that image"
 
 
@@ -115,7 +115,7 @@ def test_a_build_keeps_its_whole_log_and_says_plain_lines(capsys) -> None:
     again = capsys.readouterr().out.splitlines()
     assert again[1] == (
         "[images] lab-cpython:stock: step 0/12, 0:00 elapsed, about 10:00 left"
-        " (the last build of these inputs took 10:00)"
+        " (last build of these inputs: 10:00)"
     ), again
 
 
