@@ -56,10 +56,12 @@ def visit(session, page: Path) -> Visit:
     session.get_log("browser")
     session.get(page.resolve().as_uri())
     events = [json.loads(entry["message"])["message"] for entry in session.get_log("performance")]
+    # A data: image is the page's own bytes, not a request to anywhere: left out.
     requests = [
         event["params"]["request"]["url"]
         for event in events
         if event["method"] == "Network.requestWillBeSent"
+        and not event["params"]["request"]["url"].startswith("data:")
     ]
     console = session.get_log("browser")
     errors = [entry["message"] for entry in console if entry["level"] == "SEVERE"]

@@ -36,7 +36,7 @@ def test_station_1_runs_in_the_dev_container(stock, ft) -> None:
         assert answer.get("outcome") == "success", up.stdout[-3000:] + up.stderr[-3000:]
         run = devcontainer("exec", "invoke", "station", "1", "--quick")
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-        report = run.stdout.strip().splitlines()[-1]
+        report = next(line for line in run.stdout.splitlines() if line.startswith("report: "))
         assert report.startswith("report: /workspaces/")
         # the host sees the run folder the container's engine wrote: host paths were used
         folder = ROOT / "results" / report.split("/results/", 1)[1].rsplit("/", 1)[0]

@@ -43,3 +43,12 @@ def test_the_index_links_the_runs(browser, tmp_path) -> None:
     seen = visit(browser, page.write_index(tmp_path))
     assert seen.console_errors == [] and len(seen.requests) == 1
     assert "1: From python foo.py to a frame on the stack" in seen.text
+
+
+def test_the_browser_log_sees_a_request_and_a_console_error(browser, tmp_path) -> None:
+    """The two tests above would pass on a log that saw nothing: show it sees both."""
+    leaky = tmp_path / "leaky.html"
+    leaky.write_text('<img src="http://127.0.0.1:9/x.png"><script>no_such_name()</script>')
+    seen = visit(browser, leaky)
+    assert "http://127.0.0.1:9/x.png" in seen.requests
+    assert any("no_such_name" in error for error in seen.console_errors)

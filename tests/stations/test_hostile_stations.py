@@ -456,5 +456,6 @@ def test_concurrent_runs_all_finish_with_distinct_complete_reports(hostile) -> N
     folders = sorted(p for p in (hostile.results / "station-hostile").iterdir())
     assert len(folders) == 4 and not hostile.leftovers()
     for folder in folders:
-        assert sorted(p.name for p in folder.iterdir()) == ["data.txt", "report.json", "report.md"]
+        made = sorted(p.name for p in folder.iterdir())
+        assert made == ["data.txt", "report.html", "report.json", "report.md"]
         assert json.loads((folder / "report.json").read_text())["passed"]
