@@ -18,7 +18,7 @@ def figure_single_thread_tax(obs):
     if not names:
         return None
     ratios = [ft[name] / stock[name] for name in names]
-    figure = Figure(figsize=(6.4, 3))
+    figure = Figure(figsize=(7.5, 3.4))
     axes = figure.subplots()
     bars = axes.bar(names, ratios, color="#9467bd")
     axes.bar_label(bars, fmt="%.2fx", fontsize=8)
@@ -27,7 +27,8 @@ def figure_single_thread_tax(obs):
         HOWTO_TAX, color="#d62728", linestyle="--", linewidth=1,
         label="the HOWTO's ~40% (builds with PGO and LTO)",
     )  # fmt: skip
-    axes.legend(frameon=False, fontsize=8, loc="lower right")
+    axes.legend(frameon=False, fontsize=8, loc="lower left", bbox_to_anchor=(0, 1))
+    axes.tick_params(axis="x", labelrotation=30, labelsize=8)
     axes.set_ylabel("3.13t time / stock time")
     axes.set_ylim(bottom=0)
     axes.spines[["top", "right"]].set_visible(False)
