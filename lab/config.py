@@ -100,3 +100,12 @@ def dockerfile_pin(name: str, dockerfile: Path = CPYTHON_DIR / "Dockerfile") -> 
     if not match:
         raise LabError(f"{dockerfile} has no `ARG {name}=` pin")
     return match.group(1)
+
+
+def cache_dir() -> Path:
+    """Where the lab keeps what it can make again (the reading's resolutions, build logs and
+    times, the memory budget's lock): LAB_CACHE, else $XDG_CACHE_HOME/lab, else ~/.cache/lab."""
+    if os.environ.get("LAB_CACHE"):
+        return Path(os.environ["LAB_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "lab"

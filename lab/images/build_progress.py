@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from lab.config import cache_dir
 from lab.progress import Estimate, Progress
 
 VERTEX_LINE = re.compile(r"#(\d+) (.*)")
@@ -32,15 +33,6 @@ FINISHED = re.compile(r"(DONE [0-9.]+s|CACHED|ERROR\b.*|CANCELED\b.*)")
 TAIL_LINES = 20
 TIMES_FILE = "build-times.json"
 TIMES_KEPT = 100  # records: a few per image and inputs, for years of rebuilds
-
-
-def cache_dir() -> Path:
-    """LAB_CACHE, else $XDG_CACHE_HOME/lab, else ~/.cache/lab: the rule of
-    lab.run.reading_cache.cache_dir (a floor above this one)."""
-    if os.environ.get("LAB_CACHE"):
-        return Path(os.environ["LAB_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "lab"
 
 
 def log_path(image: str) -> Path:

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
-from lab.config import ROOT, Variant, results_dir
+from lab.config import ROOT, Variant, cache_dir, results_dir
 from lab.engine import docker, signals
 from lab.errors import LabError
 from lab.images import identity, platforms
@@ -182,7 +182,6 @@ def memory_share(run_id: str, count: int) -> Iterator[int]:
     Held under a lock (in the user's cache folder) until the caller's containers exist,
     so that two runs starting together do not both count the same free memory.
     """
-    from lab.run.reading_cache import cache_dir
 
     budget = size_bytes(limits()["LAB_MEMORY_LIMIT"], "LAB_MEMORY_LIMIT")
     folder = cache_dir()

@@ -15,16 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lab import untrusted
+from lab.config import cache_dir
 from lab.errors import LabError
 from lab.run.stations import stations_dir
-
-
-def cache_dir() -> Path:
-    """LAB_CACHE, else $XDG_CACHE_HOME/lab, else ~/.cache/lab."""
-    if os.environ.get("LAB_CACHE"):
-        return Path(os.environ["LAB_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "lab"
 
 
 def key(image_id: str, entries: list[dict]) -> str:
