@@ -12,6 +12,9 @@ SERIAL = 1.2  # a mode the GIL serializes stays under 1.2x
 FLOOR = 1.3  # a yardstick under this: the host gave even processes no parallelism today
 QUIET = 0.3  # cores the rest of the host kept busy, under which it was quiet
 SLOWED = 0.75  # a busy core doing less than this of one lone worker's work wasted its time
+# The pool's own work per busy core under this: the host took the cores back (other work,
+# a noisy neighbour), and a floor for threads would judge the host, not the threads.
+CONTENDED = 0.85
 # The number of primes below LIMIT (a sieve's answer, not the benchmark's).
 KNOWN_PRIMES = {150_000: 13_848, 500_000: 41_538}
 
@@ -117,6 +120,12 @@ def check_ft_threads_scale(obs):
         return None, (
             f"{measured}: the pool's {pool:.2f}x (under {FLOOR}x) says the host gave no"
             " parallelism today, so the threads' figure says nothing"
+        )
+    if pool_per_core < CONTENDED:
+        return None, (
+            f"{measured}: even the pool kept only {pool_per_core:.2f} of a lone worker's work on"
+            f" each busy core (under {CONTENDED}): the host is too busy today to hold threads to"
+            " a floor; run the station again on an idle machine"
         )
     # Threads count as parallel when they do what the host gives processes: most of the pool's
     # speedup (up to the cores) and most of its work on each core they keep busy. Cores busy

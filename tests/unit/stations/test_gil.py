@@ -45,7 +45,7 @@ def test_ft_threads_pass_when_they_do_the_pools_work() -> None:
     assert "0.8 of the pool's speedup" in result.detail and "per busy core" in result.detail
 
 
-@pytest.mark.parametrize("pool, pool_busy", [(1.5, 1.95), (1.9, 1.95), (2.0, 2.0), (1.6, 1.65)])
+@pytest.mark.parametrize("pool, pool_busy", [(1.9, 1.95), (2.0, 2.0), (1.6, 1.65)])
 def test_busy_cores_without_the_work_done_are_not_scaling(pool: float, pool_busy: float) -> None:
     # Issue 18: 1.34x with 1.98 cores busy on 2 cores passed (want was 1.3x, or 0.7 of the
     # pool). Each busy core did 0.68 of a lone thread's work: threads contending.
@@ -58,6 +58,14 @@ def test_hyperthreads_busy_on_one_core_count_once() -> None:
     smt = {"pool": 1.9, "pool_busy": 3.9, "cores": 4}
     assert judge("ft_threads_scale", ft_scaling(1.8, 3.9, **smt)).status == "pass"
     assert judge("ft_threads_scale", ft_scaling(1.34, 3.96, **smt)).status == "fail"
+
+
+@pytest.mark.parametrize("pool, pool_busy", [(1.5, 1.95), (1.48, 1.83)])
+def test_a_host_that_starves_even_the_pool_is_too_busy_to_judge(pool, pool_busy) -> None:
+    # CI beside a browser and a second engine: threads 1.37x on 1.90 cores (0.72 a core), the
+    # pool 1.48x on 1.83 (0.81): the floor would judge the host. Skipped, saying so.
+    result = judge("ft_threads_scale", ft_scaling(1.37, 1.90, pool=pool, pool_busy=pool_busy))
+    assert result.status == "skip" and "too busy" in result.detail
 
 
 def test_ft_threads_reach_most_of_the_pools_speedup() -> None:
