@@ -23,6 +23,14 @@ def cores(obs) -> int:
     return max(obs.by_variant("scaling.cores").values())
 
 
+def quick_run(obs) -> bool:
+    """Whether scaling ran --quick's small workloads (a run from before it said: no)."""
+    try:
+        return any(obs.by_variant("scaling.quick").values())
+    except KeyError:
+        return False
+
+
 def physical(obs) -> int:
     return max(obs.by_variant("scaling.physical_cores").values())
 
@@ -120,6 +128,12 @@ def check_ft_threads_scale(obs):
         return None, (
             f"{measured}: the pool's {pool:.2f}x (under {FLOOR}x) says the host gave no"
             " parallelism today, so the threads' figure says nothing"
+        )
+    if quick_run(obs):
+        return None, (
+            f"{measured}: a --quick run's workers count primes for 0.1-0.2 s, and their 2-thread"
+            " speedup ranged 1.42-1.92x from run to run on an idle 2-core VM: too short to hold"
+            " threads to the pool's speedup; a full run judges it"
         )
     if pool_per_core < CONTENDED:
         return None, (

@@ -292,6 +292,7 @@ def main() -> None:
         mode: sorted(set(m["results"])) for mode, m in measured.items() if mode != "numpy_threads"
     })  # fmt: skip
     observe("limit", LIMIT)
+    observe("quick", quick())  # the workloads' size: a check judges floors on full ones only
     observe("cores", cores)
     observe("physical_cores", physical_cores(os.sched_getaffinity(0)))
     table = {"variant": variant, "cores": cores, "limit": LIMIT, "modes": {

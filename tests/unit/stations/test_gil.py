@@ -68,6 +68,16 @@ def test_a_host_that_starves_even_the_pool_is_too_busy_to_judge(pool, pool_busy)
     assert result.status == "skip" and "too busy" in result.detail
 
 
+def test_a_quick_run_is_too_short_to_hold_threads_to_a_floor() -> None:
+    obs = ft_scaling(1.92, 1.86)
+    obs.add(Observation("scaling", "ft", "quick", True))
+    result = judge("ft_threads_scale", obs)
+    assert result.status == "skip" and "--quick" in result.detail
+    full = ft_scaling(1.34, 1.98)
+    full.add(Observation("scaling", "ft", "quick", False))
+    assert judge("ft_threads_scale", full).status == "fail"
+
+
 def test_ft_threads_reach_most_of_the_pools_speedup() -> None:
     # Every busy core did its share, yet the pool got 1.9x and the threads 1.45x.
     assert judge("ft_threads_scale", ft_scaling(1.45, 1.5)).status == "fail"
