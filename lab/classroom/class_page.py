@@ -34,8 +34,7 @@ from lab import untrusted
 from lab.classroom import facts, hand_in
 from lab.classroom.bundle import KINDS, Header, Refused, plain
 from lab.errors import LabError
-from lab.run import page, stations
-from lab.run.figures import as_svg
+from lab.run import figures, page, stations
 from lab.run.observations import Observation, Observations, load_checks, run_check
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -495,18 +494,13 @@ def class_figures(hands: list[HandIn]) -> list[page.Figure]:
     for name, hand in named:
         for label in runs:
             if label in hand.stations:
-                runs[label].append((name, observations_of(hand.stations[label].report)))
+                runs[label].append((name, figures.observations_of(hand.stations[label].report)))
     return [speedups_figure(runs["3"]), tax_figure(runs["3"]), ratio_figure(runs["1"])]
 
 
 def shown_name(index: int, hand: HandIn) -> str:
     """A name Matplotlib may draw (no `$`, which it reads as mathematics): a safe one or #N."""
     return hand.name if hand.manifest and hand_in.NAME.fullmatch(hand.name) else f"#{index + 1}"
-
-
-def observations_of(report: dict) -> Observations:
-    found = (Observation.from_report(o) for o in report["observations"])
-    return Observations([o for o in found if o is not None], emulated=report["emulated"])
 
 
 def measured(obs: Observations, key: str, *timed_on: str) -> float | None:
@@ -554,7 +548,7 @@ def speedups_figure(runs: list) -> page.Figure:
     axes.set_ylabel("speedup over one worker")
     axes.legend(fontsize=8)
     return page.Figure(title, "one point per student; an ideal speedup equals the cores",
-                       svg=as_svg(figure))  # fmt: skip
+                       svg=figures.as_svg(figure))  # fmt: skip
 
 
 def max_value(obs: Observations, key: str) -> float | None:
@@ -617,7 +611,7 @@ def paired_bars(title: str, names: list, series: dict[str, list], ylabel: str) -
     axes.set_xticks(list(at), names, fontsize=8)
     axes.set_ylabel(ylabel)
     axes.legend(fontsize=8)
-    return page.Figure(title, "a bar at 0 was not measured", svg=as_svg(figure))
+    return page.Figure(title, "a bar at 0 was not measured", svg=figures.as_svg(figure))
 
 
 # -- what the page and --json show ---------------------------------------------------------

@@ -184,11 +184,8 @@ def run_files(run_fd: int, where: str, left_out: list[str]) -> dict[str, bytes]:
             continue
         try:
             data = safe_files.read_regular(run_fd, name, MAX_FILE)
-        except LabError as why:  # a link, a fifo, or too big: left out
+        except LabError as why:  # a link, a folder, a fifo, or too big: left out
             left_out.append(f"{where}/{untrusted.text(str(why), 200)}")
-            continue
-        except OSError as error:  # a folder: read_regular's fdopen refuses it so
-            left_out.append(f"{where}/{name}: {error.strerror}")
             continue
         if total + len(data) > MAX_RUN and name != "report.json":
             left_out.append(f"{where}/{name}: the run's files are over {MAX_RUN:,} bytes")

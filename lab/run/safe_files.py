@@ -85,7 +85,10 @@ def read_regular(dir_fd: int, name: str, limit: int) -> bytes:
         os.close(fd)
         raise LabError(f"{name}: not a regular file")
     with os.fdopen(fd, "rb") as file:
-        data = file.read(limit + 1)
+        try:
+            data = file.read(limit + 1)
+        except OSError as error:  # EIO on a failing disk, say: one line, as the open's
+            raise LabError(f"{name}: cannot read it ({error.strerror})") from None
     if len(data) > limit:
         raise LabError(f"{name}: over {limit:,} bytes")
     return data
