@@ -28,8 +28,7 @@ from lab.classroom import class_page
 from lab.classroom import hand_in as lab_hand_in
 from lab.classroom import registry as registry_ops
 from lab.classroom.lockfile import LOCK_FILE
-from lab.config import ROOT, VARIANTS
-from lab.config import variant as lookup_variant
+from lab.config import ROOT, TORCH, VARIANTS
 from lab.engine import signals
 from lab.errors import LabError
 from lab.images import builder as image_builder
@@ -133,7 +132,8 @@ def base(c, platform=None):
 
 @task(
     help={
-        "variant": "stock, debug, ft, or cuda (default: the three CPython builds)",
+        "variant": "stock, debug, ft; torch (this machine's PyTorch image: cuda where an NVIDIA"
+        " GPU is reachable, else torch-cpu), cuda or torch-cpu (default: the CPython builds)",
         "optimize": "PGO+LTO for stock and ft (much slower to build)",
         "force": "rebuild even when the image is current",
         "platform": "linux/arm64: build for another architecture, under emulation",
@@ -142,17 +142,24 @@ def base(c, platform=None):
 @one_line_errors
 def images(c, variant=None, optimize=False, force=False, platform=None):
     """Build the images that are missing or out of date."""
-    chosen = [lookup_variant(variant)] if variant else list(VARIANTS.values())
+    chosen = [image_builder.named(variant)] if variant else list(VARIANTS.values())
+    if variant == TORCH:
+        print(f"[images] the PyTorch image for this machine: {chosen[0].image}", flush=True)
     image_builder.build(chosen, optimize=optimize, force=force, platform=platform)
 
 
-@task(help={"variant": "stock, debug, ft or cuda", "command": "run this instead of bash"})
+@task(
+    help={
+        "variant": "stock, debug, ft, torch, cuda or torch-cpu",
+        "command": "run this instead of bash",
+    }
+)
 @one_line_errors
 def shell(c, variant, command=None):
     """A non-root shell in an image (stations mounted read-only)."""
     argv = ["bash", "-c", command] if command else ["bash"]
     try:
-        code = containers.interactive(lookup_variant(variant), argv)
+        code = containers.interactive(image_builder.named(variant, built_only=True), argv)
     except signals.Interrupted as stop:  # the container is removed; say so, exit 128+N
         raise Exit(f"lab: {stop.message()}", code=stop.exit_code) from None
     if code:
@@ -173,7 +180,8 @@ def stations(c):
         "number": "1-6, or synthesis",
         "read_only": "only resolve and print the reading list",
         "skip_reading": "skip the reading list",
-        "variant": "run only the experiments on this variant (stock, debug, ft, cuda)",
+        "variant": "run only the experiments on this variant (stock, debug, ft, torch, cuda,"
+        " torch-cpu)",
         "json": "print the report as JSON on stdout (the sections go to stderr)",
         "quick": "small workloads: a fast pass (the figures are noisier)",
         "open": "open the run's page (report.html) in this machine's browser",

@@ -98,7 +98,7 @@ def build(variant: Variant, reuse: bool) -> dict:
 def station_runs(number: str, built: list[Variant], together: bool) -> list[tuple]:
     """(--variant, label) of each run of station NUMBER: one per built variant it uses, or
     (TOGETHER) one run on all of them, so that its cross-variant checks are judged too."""
-    used = stations.find(number).variants
+    used = stations.find(number).with_torch("cuda").variants  # arm64's torch: the wheel
     if not together:
         return [(v.name, v.name) for v in built if v.name in used]
     missing = set(used) - {v.name for v in built}

@@ -25,7 +25,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from lab.config import ROOT
+from lab.config import ROOT, TORCH_IMAGES
 from lab.errors import LabError
 from lab.run import stations
 from lab.run.observations import load_checks
@@ -83,6 +83,8 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=ROOT / "results" / "bench" / "direct")
     args = parser.parse_args()
     station = stations.find(args.station)
+    if args.variant in TORCH_IMAGES:  # the image the station names by role, "torch"
+        station = station.with_torch(args.variant)
     options = Options(read=False, variant=args.variant, quick=args.quick)
     args.output.mkdir(parents=True, exist_ok=True)
     run = StationRun(station, options, DirectRunner(), print)

@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from lab.config import ALL_VARIANTS, ROOT, STATIONS_DIR
 from lab.engine import docker
+from lab.images import builder
 from lab.run import stations
 
 
@@ -45,7 +46,7 @@ def main() -> None:
     invoke = str(Path(sys.executable).with_name("invoke"))
     figures = {}
     for number in sys.argv[1:] or ["1", "2", "5"]:
-        station = stations.find(number)
+        station = stations.find(number).with_torch(builder.torch_image(built_only=True).name)
         variants = {v for e in station.experiments for v in e.variants}
         missing = sorted(v for v in variants if docker.image_labels(ALL_VARIANTS[v].image) is None)
         if missing:

@@ -12,7 +12,7 @@ from lab.errors import LabError
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES_DIR = ROOT / "images"
 CPYTHON_DIR = IMAGES_DIR / "cpython"
-CUDA_DIR = IMAGES_DIR / "cuda"
+TORCH_DIR = IMAGES_DIR / "torch"  # the PyTorch images: the CUDA build and the CPU build
 STATIONS_DIR = ROOT / "stations"
 COMPOSE_FILE = ROOT / "compose.yaml"
 # Added to COMPOSE_FILE for images that use a GPU, where the engine can give them one.
@@ -68,22 +68,40 @@ VARIANTS: dict[str, Variant] = {
 }
 
 
-# Built only when asked for (`invoke images --variant cuda`): several GB of downloads.
+# Built only when asked for (`invoke images --variant torch`): PyTorch's builds, on stock.
 OPTIONAL_VARIANTS: dict[str, Variant] = {
-    "cuda": Variant(
-        "cuda",
-        "python3.13",
-        "stock + PyTorch's CUDA build (station 6, station 5's Tensor part)",
-        repo="lab-cuda",
-        tag="stock",
-        context=IMAGES_DIR,  # images/cuda, and images/cpython/fetch_sdist.py
-        based_on="stock",
-        from_arg="CPYTHON_IMAGE",
-        gpu=True,
-    ),
+    v.name: v
+    for v in (
+        Variant(
+            "cuda",
+            "python3.13",
+            "stock + PyTorch's CUDA build (station 6, station 5's Tensor part)",
+            repo="lab-cuda",
+            tag="stock",
+            context=IMAGES_DIR,  # images/torch, and images/cpython/fetch_sdist.py
+            based_on="stock",
+            from_arg="CPYTHON_IMAGE",
+            gpu=True,
+        ),
+        Variant(
+            "torch-cpu",
+            "python3.13",
+            "stock + Debian 13's CPU build of PyTorch (the same stations, no NVIDIA GPU)",
+            repo="lab-torch",
+            tag="cpu",
+            context=IMAGES_DIR,
+            based_on="stock",
+            from_arg="CPYTHON_IMAGE",
+        ),
+    )
 }
 # Every image a station can run in: the CPython builds, then the optional ones.
 ALL_VARIANTS: dict[str, Variant] = {**VARIANTS, **OPTIONAL_VARIANTS}
+# What a station names to run in "the PyTorch image": a run resolves it to one of
+# TORCH_IMAGES, the CUDA build where the engine can give a container an NVIDIA GPU and the
+# CPU build elsewhere (lab/images/builder.py, torch_image).
+TORCH = "torch"
+TORCH_IMAGES = ("cuda", "torch-cpu")
 
 
 def variant(name: str) -> Variant:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from lab.classroom import facts, lockfile
 from lab.classroom.lockfile import LockedImage
-from lab.config import ALL_VARIANTS, OPTIONAL_VARIANTS, Variant
+from lab.config import ALL_VARIANTS, OPTIONAL_VARIANTS, TORCH_IMAGES, Variant
 from lab.engine import docker
 from lab.errors import LabError
 from lab.images import builder, identity, platforms
@@ -131,6 +131,19 @@ def gpu_row(access: docker.GpuAccess | None, gpus: list[str], specs: list[Path])
     return Row("GPU in containers", MISSING, detail)
 
 
+def torch_row(gpu: bool, built: set[str]) -> Row:
+    """The PyTorch image stations 5 and 6 run in here: builder.torch_image's choice, told."""
+    wanted, other = (ALL_VARIANTS[n] for n in (TORCH_IMAGES if gpu else TORCH_IMAGES[::-1]))
+    why = "an NVIDIA GPU is reachable" if gpu else "no NVIDIA GPU is reachable"
+    if wanted.name in built:
+        return Row("PyTorch image", OK, f"stations 5 and 6 run in {wanted.image}: {why}")
+    if other.name in built:
+        detail = f"stations 5 and 6 run in {other.image}, the one built ({why}: "
+        return Row("PyTorch image", OK, detail + f"{wanted.image} would suit this machine)")
+    fix = f"fix: invoke images --variant torch (builds {wanted.image})"
+    return Row("PyTorch image", NOT_BUILT, f"none built; {why}: {fix}")
+
+
 def base_row(base: str, here: bool) -> Row:
     """The base image: no station runs it, so its absence fails nothing."""
     if here:
@@ -233,12 +246,13 @@ def image_rows(engine: Row, base: str | None, locked: dict[str, LockedImage]) ->
         engine.status = BROKEN
         engine.detail += f" cannot start containers: {fault} (fix: {docker.engine_advice(fault)})"
     engine_platform = identity.engine_platform()
+    built = {v.name for v, f in found if isinstance(f, LockedImage)}
     return [
         Row(v.image, UNCHECKED, "the engine cannot start containers (engine row)")
         if fault and isinstance(f, LabError)
         else image_row(v, f, engine_platform, locked)
         for v, f in found
-    ]
+    ] + [torch_row(docker.gpu_runtime() is not None, built)]
 
 
 def report() -> tuple[str, bool]:

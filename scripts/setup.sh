@@ -3,7 +3,8 @@
 # buildx) it installs only the host side; on a fresh Debian/Ubuntu machine it first gets
 # the engine and plugins (scripts/install-docker.sh). Then it gets the images: where the
 # class's lab.lock is present it pulls exactly those (compiling nothing), else it builds
-# what is missing.
+# what is missing: the three CPython images and this machine's PyTorch image (the CUDA
+# build where an NVIDIA GPU is reachable, Debian's CPU build elsewhere).
 # Where the machine has an NVIDIA GPU whose driver answers, it also gives the engine's
 # containers that GPU (scripts/install-nvidia-toolkit.sh: NVIDIA's apt repository).
 #   scripts/setup.sh             host side + engine if needed + GPU access + images
@@ -69,5 +70,7 @@ elif [ -f lab.lock ]; then
   "$venv/bin/invoke" pull
 else
   "$venv/bin/invoke" images
+  # Stations 5 and 6: the CUDA build where an NVIDIA GPU is reachable, else the CPU build.
+  "$venv/bin/invoke" images --variant torch
 fi
 echo "[setup] ready: . $venv/bin/activate && invoke doctor" >&2

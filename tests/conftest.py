@@ -97,3 +97,10 @@ def ft(engine: str) -> Variant:
 def cuda(engine: str) -> Variant:
     """The CUDA image (stations 5 and 6), built only on request: `invoke images --variant cuda`."""
     return built(ALL_VARIANTS["cuda"])
+
+
+@pytest.fixture
+def torch_cpu(engine: str) -> Variant:
+    """The CPU PyTorch image: `invoke images --variant torch-cpu` (setup.sh builds it where
+    no NVIDIA GPU is reachable)."""
+    return built(ALL_VARIANTS["torch-cpu"])

@@ -33,6 +33,7 @@ from typing import Any
 from lab import untrusted
 from lab.classroom import facts, hand_in
 from lab.classroom.bundle import KINDS, Header, Refused, plain
+from lab.config import TORCH_IMAGES
 from lab.errors import LabError
 from lab.run import figures, page, stations
 from lab.run.observations import Observation, Observations, load_checks, run_check
@@ -341,6 +342,8 @@ def observations(report: dict, station: stations.Station) -> Observations:
     as they did) and the ones it ran under emulation (its timing checks skip)."""
     found = (Observation.from_report(o) for o in report["observations"])
     ran = {e["variant"] for e in report["experiments"] if e["exit_code"] is not None}
+    torch = [name for name in TORCH_IMAGES if name in ran]  # the PyTorch image it ran in
+    station = station.with_torch(torch[0] if torch else TORCH_IMAGES[0])
     every = set(station.variants)
     return Observations(
         [o for o in found if o is not None],

@@ -31,6 +31,7 @@ from lab.progress import Estimate, Progress
 VERTEX_LINE = re.compile(r"#(\d+) (.*)")
 FINISHED = re.compile(r"(DONE [0-9.]+s|CACHED|ERROR\b.*|CANCELED\b.*)")
 TAIL_LINES = 20
+NOTE_WIDTH = 80  # characters of the step under way in a progress line
 TIMES_FILE = "build-times.json"
 TIMES_KEPT = 100  # records: a few per image and inputs, for years of rebuilds
 
@@ -85,7 +86,11 @@ class Steps:
     def under_way(self) -> str:
         """The name of the latest step that started and has not ended ("" when none)."""
         running = [v for v in self.names if v not in self.ended]
-        return self.names[max(running)] if running else ""
+        if not running:
+            return ""
+        # A RUN's whole script is BuildKit's name for it: one line shows its start.
+        name = " ".join(self.names[max(running)].split())
+        return name if len(name) <= NOTE_WIDTH else name[: NOTE_WIDTH - 1] + "…"
 
 
 def watch(lines: Iterable[str], log: TextIO, shown: Progress, recorded_steps: int = 0) -> Steps:

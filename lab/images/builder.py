@@ -12,7 +12,16 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from lab import progress, untrusted
-from lab.config import ALL_VARIANTS, CPYTHON_DIR, IMAGES_DIR, Variant, dockerfile_pin
+from lab.config import (
+    ALL_VARIANTS,
+    CPYTHON_DIR,
+    IMAGES_DIR,
+    TORCH,
+    TORCH_IMAGES,
+    Variant,
+    dockerfile_pin,
+)
+from lab.config import variant as lookup_variant
 from lab.engine import docker
 from lab.errors import LabError
 from lab.images import build_progress, identity, platforms
@@ -101,6 +110,23 @@ def with_bases(variants: Iterable[Variant]) -> list[Variant]:
             chain.append(ALL_VARIANTS[chain[-1].based_on])
         ordered += [v for v in reversed(chain) if v not in ordered]
     return ordered
+
+
+def torch_image(built_only: bool = False) -> Variant:
+    """The PyTorch image for this machine: the CUDA build where the engine can give a
+    container an NVIDIA GPU, Debian's CPU build elsewhere. BUILT_ONLY (a station's run):
+    where only the other one is built, that one; a run uses what the machine has."""
+    order = TORCH_IMAGES if docker.gpu_runtime() else TORCH_IMAGES[::-1]
+    if built_only:
+        for name in order:
+            if docker.image_labels(ALL_VARIANTS[name].image) is not None:
+                return ALL_VARIANTS[name]
+    return ALL_VARIANTS[order[0]]
+
+
+def named(name: str, built_only: bool = False) -> Variant:
+    """The image NAME stands for: a variant, or (TORCH) this machine's PyTorch image."""
+    return torch_image(built_only) if name == TORCH else lookup_variant(name)
 
 
 def is_current(variant: Variant, digest: str) -> bool:

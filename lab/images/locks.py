@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from lab.config import CPYTHON_DIR, CUDA_DIR, ROOT, dockerfile_pin
+from lab.config import CPYTHON_DIR, ROOT, TORCH_DIR, dockerfile_pin
 from lab.errors import LabError
 
 REQUIREMENTS = CPYTHON_DIR / "requirements"
@@ -15,7 +15,7 @@ REQUIREMENTS = CPYTHON_DIR / "requirements"
 LOCKS: dict[str, Path] = {
     "gil": REQUIREMENTS / "gil.in",
     "ft": REQUIREMENTS / "ft.in",
-    "cuda": CUDA_DIR / "requirements.in",
+    "cuda": TORCH_DIR / "requirements.in",
 }
 
 

@@ -12,15 +12,16 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
 from lab import untrusted
-from lab.config import ALL_VARIANTS, Variant, results_dir
+from lab.config import ALL_VARIANTS, TORCH, TORCH_IMAGES, Variant, results_dir
 from lab.config import variant as lookup_variant
 from lab.engine import docker, signals
 from lab.errors import LabError
+from lab.images import builder
 from lab.run import containers, figures, page, reading_cache, run_folders, safe_files
 from lab.run.observations import Observation, Observations, load_checks, run_check
 from lab.run.report import format_value, reading_line, write
@@ -49,6 +50,18 @@ class Options:
     run: bool = True
     variant: str | None = None  # run only the experiments on this variant
     quick: bool = False  # small workloads (LAB_QUICK=1): a fast pass, and what tests run
+
+
+def with_torch_image(station: Station, options: Options) -> tuple[Station, Options]:
+    """The station and options with the PyTorch image (TORCH) resolved: the one --variant
+    names, else the one this machine has and wants (builder.torch_image)."""
+    if TORCH not in (*station.variants, station.read_in):
+        return station, options
+    if options.variant in TORCH_IMAGES:
+        return station.with_torch(options.variant), options
+    image = builder.torch_image(built_only=True).name
+    variant = image if options.variant == TORCH else options.variant
+    return station.with_torch(image), replace(options, variant=variant)
 
 
 def validate(station: Station, options: Options) -> None:
@@ -295,6 +308,7 @@ def run_station(
     say: Callable[[str], None] = print,
 ) -> tuple[dict, Path]:
     """Run a station; the report lands in results/station-N/<time>/ only if the run finishes."""
+    station, options = with_torch_image(station, options)
     validate(station, options)
     has_checks = options.run and station.checks_file.is_file()
     checks = load_checks(station.checks_file) if has_checks else []  # one line if it is broken

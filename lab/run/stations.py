@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import tomllib
 
-from lab.config import ALL_VARIANTS, STATIONS_DIR
+from lab.config import ALL_VARIANTS, STATIONS_DIR, TORCH
 from lab.errors import LabError
 from lab.untrusted import text
 
@@ -28,6 +28,8 @@ MAX_TIMEOUT = 3600
 ALLOWED_CAPABILITIES = ("SYS_PTRACE",)
 ALIAS = re.compile(r"[a-z][a-z0-9-]{0,30}")  # a word: it becomes part of a folder name
 SCRIPT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\.py")  # a file in the station's folder
+# What a station may name as where it runs: an image, or the PyTorch image by its role.
+IMAGE_NAMES = (*ALL_VARIANTS, TORCH)
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,17 @@ class Station:
     def variants(self) -> tuple[str, ...]:
         """The images its experiments run in, in the lab's order."""
         used = {v for e in self.experiments for v in e.variants}
-        return tuple(v for v in ALL_VARIANTS if v in used)
+        return tuple(v for v in IMAGE_NAMES if v in used)
+
+    def with_torch(self, image: str) -> Station:
+        """This station with the PyTorch image it names by role (TORCH) resolved to IMAGE."""
+
+        def resolved(names: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(image if name == TORCH else name for name in names)
+
+        experiments = tuple(replace(e, variants=resolved(e.variants)) for e in self.experiments)
+        read_in = image if self.read_in == TORCH else self.read_in
+        return replace(self, experiments=experiments, read_in=read_in)
 
     @property
     def optional_variants(self) -> tuple[str, ...]:
@@ -124,9 +136,9 @@ def _experiment(table: dict, folder: Path, index: int) -> Experiment:
     if not SCRIPT.fullmatch(script) or not (folder / script).is_file():
         raise Invalid(f"{what}: script {script!r} is not a .py file in {folder.name}/")
     variants = _strings(table, "variants", what)
-    unknown = [v for v in variants if v not in ALL_VARIANTS]
+    unknown = [v for v in variants if v not in IMAGE_NAMES]
     if not variants or unknown:
-        raise Invalid(f"{what}: variants must name some of {', '.join(ALL_VARIANTS)}")
+        raise Invalid(f"{what}: variants must name some of {', '.join(IMAGE_NAMES)}")
     capabilities = _strings(table, "capabilities", what)
     if set(capabilities) - set(ALLOWED_CAPABILITIES):
         raise Invalid(f"{what}: capabilities may only be {', '.join(ALLOWED_CAPABILITIES)}")
@@ -158,7 +170,7 @@ def _parse(spec: dict, folder: Path) -> Station:
     if not all(ALIAS.fullmatch(a) for a in aliases):
         raise Invalid("aliases must be words (a-z, 0-9, -): they name the results folder")
     read_in = _get(spec, "read_in", str, "station.toml", "stock")
-    if read_in not in ALL_VARIANTS:
+    if read_in not in IMAGE_NAMES:
         raise Invalid(f"read_in names {read_in!r}, not an image of the lab")
     questions = tuple(_question(q) for q in _tables(spec, "explain"))
     return Station(

@@ -7,18 +7,18 @@ import re
 
 import pytest
 
-from lab.config import CUDA_DIR, Variant, dockerfile_pin
+from lab.config import TORCH_DIR, Variant, dockerfile_pin
 from lab.engine import docker
 from lab.run import containers
-from tests.cli import assert_one_clear_line, invoke
+from tests.cli import invoke
 from tests.run_in_image import python_in, run_in_image
 
-DOCKERFILE = CUDA_DIR / "Dockerfile"
+DOCKERFILE = TORCH_DIR / "Dockerfile"
 TORCH_VERSION = dockerfile_pin("TORCH_VERSION", DOCKERFILE)
 
 
 def locked(name: str, lock: str) -> str:
-    match = re.search(rf"^{name}==(\S+)", (CUDA_DIR / lock).read_text(), re.MULTILINE)
+    match = re.search(rf"^{name}==(\S+)", (TORCH_DIR / lock).read_text(), re.MULTILINE)
     assert match, f"{name} is not pinned in {lock}"
     return match.group(1)
 
@@ -105,11 +105,3 @@ def test_gpu_request_only_where_the_engine_has_the_runtime(cuda: Variant, monkey
     monkeypatch.setattr(containers, "engine_gpu", lambda: None)
     assert "compose.gpu.yaml" not in " ".join(containers.run_command(cuda, ["true"]))
     assert "runs on the CPU" in containers.device_note(cuda)
-
-
-def test_station_without_the_cuda_image_is_one_line(engine: str, tmp_path) -> None:
-    result = invoke(
-        "station", "6", env={"LAB_IMAGE_REPO": "lab-not-built", "LAB_RESULTS": str(tmp_path)}
-    )
-    assert_one_clear_line(result, "is not built", "invoke images --variant cuda")
-    assert not list(tmp_path.iterdir())

@@ -12,12 +12,14 @@ import pytest
 
 from lab.config import ALL_VARIANTS
 from lab.run import stations
-from lab.run.station_run import Options, run_station
+from lab.run.station_run import Options, run_station, with_torch_image
 from tests.browser import visit
 from tests.conftest import built
 from tests.station_runner import TestcontainersRunner
 
-STATIONS = ["1", "2", "3", "4", "synthesis", "5", "6"]
+# "6" runs in this machine's PyTorch image (the CPU build where no GPU is reachable);
+# "6:cuda" in the CUDA build, on the CPU here: both images must carry the station.
+STATIONS = ["1", "2", "3", "4", "synthesis", "5", "6", "6:cuda"]
 
 
 @pytest.fixture
@@ -36,13 +38,15 @@ FIGURES = {"1": 1, "2": 2, "3": 2, "6": 2, "synthesis": 2}
 
 @pytest.mark.parametrize("number", STATIONS)
 def test_every_check_passes(number: str, results, engine: str, browser) -> None:
-    station = stations.find(number)
+    number, _, image = number.partition(":")
+    options = Options(quick=True, variant=image or None)
+    station, options = with_torch_image(stations.find(number), options)
     names = {station.read_in} | {v for e in station.experiments for v in e.variants}
     for name in names:
         built(ALL_VARIANTS[name])
     lines: list[str] = []
     report, folder = run_station(
-        station, Options(quick=True), runner=TestcontainersRunner(results), say=lines.append
+        station, options, runner=TestcontainersRunner(results), say=lines.append
     )
     # A check skips, saying why, where this host cannot show what it measures: no GPU (the
     # test runner gives containers none), or timing checks on a host too busy to time (a

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from lab.config import ALL_VARIANTS
+from lab.images import builder
 from lab.run import containers, stations
 from tests.unit.run.test_hostile import CHECKS, STATION_TOML
 
@@ -17,6 +19,8 @@ def no_docker(monkeypatch, tmp_path):
         containers, "image_ids", lambda variants: {v.name: "0123456789ab" for v in variants}
     )
     monkeypatch.setattr(containers, "emulated", lambda variants: {})
+    # The PyTorch image a station names by role: the CUDA build, as on a GPU machine.
+    monkeypatch.setattr(builder, "torch_image", lambda built_only=False: ALL_VARIANTS["cuda"])
     # The machine the engine runs on, fixed: no `docker info` (with no CLI it would raise).
     monkeypatch.setattr(containers, "engine_machine", lambda: (2, 8 * 2**30))
     monkeypatch.setenv("LAB_RESULTS", str(tmp_path / "results"))

@@ -299,3 +299,17 @@ def test_pull_from_a_plain_http_registry_says_what_to_do(monkeypatch, said: str)
     monkeypatch.setattr(registry, "transfer", lambda args: failed)
     with pytest.raises(LabError, match=r"insecure = true .*/etc/containers/registries\.conf"):
         registry.fetch(ENTRY)
+
+
+def test_the_pytorch_row_says_which_image_stations_5_and_6_run_in() -> None:
+    assert "run in lab-torch:cpu: no NVIDIA GPU" in doctor.torch_row(False, {"torch-cpu"}).detail
+    assert (
+        "run in lab-cuda:stock: an NVIDIA GPU"
+        in doctor.torch_row(True, {"cuda", "torch-cpu"}).detail
+    )
+    fallback = doctor.torch_row(False, {"cuda"})
+    assert (
+        fallback.status == doctor.OK and "run in lab-cuda:stock, the one built" in fallback.detail
+    )
+    none = doctor.torch_row(True, set())
+    assert none.status == doctor.NOT_BUILT and none.detail.endswith("(builds lab-cuda:stock)")

@@ -137,3 +137,12 @@ def test_a_failure_without_a_reason_points_at_the_log(tmp_path) -> None:
     silent.write_text("#1 [internal] load build definition\n#1 ERROR: no Dockerfile\n")
     with pytest.raises(LabError, match="see the log's last lines above, or all of it in"):
         builder.run_build(replay(silent, 1), dict(os.environ), "lab-cpython:stock", "aaaa")
+
+
+def test_a_long_step_is_one_short_line() -> None:
+    steps = build_progress.Steps()
+    steps.feed("#7 [lab 3/3] RUN export A=1 \\\n")  # BuildKit names a RUN by its whole script
+    steps.names[7] += "    && make -j2 " + "x " * 200
+    shown = steps.under_way()
+    assert shown.startswith("[lab 3/3] RUN export A=1 \\ && make -j2 x")
+    assert len(shown) == build_progress.NOTE_WIDTH and shown.endswith("…")

@@ -7,7 +7,7 @@ import pytest
 
 from lab import doctor
 from lab.classroom.lockfile import LockedImage
-from lab.config import ALL_VARIANTS, CUDA_DIR
+from lab.config import ALL_VARIANTS, TORCH_DIR
 from lab.errors import LabError
 from lab.images import builder, identity, platforms
 from lab.run import stations
@@ -72,7 +72,7 @@ def test_each_image_is_built_from_its_own_platforms_start(amd64_engine) -> None:
 
 def test_one_torch_lock_serves_both_architectures() -> None:
     """Pip skips what a marker rules out: x86-64 gets the CUDA libraries, arm64 torch alone."""
-    lock = (CUDA_DIR / "requirements.txt").read_text()
+    lock = (TORCH_DIR / "requirements.txt").read_text()
     pins = [line for line in lock.splitlines() if "==" in line and not line.startswith(" ")]
     x86_only = [line.split("==")[0] for line in pins if "platform_machine == 'x86_64'" in line]
     assert "triton" in x86_only and all(line.startswith(("nvidia-", "triton")) for line in x86_only)

@@ -8,6 +8,8 @@ import os
 import pytest
 from labkit.protocol import MARKER
 
+from lab.config import ALL_VARIANTS
+from lab.images import builder
 from lab.run import containers, stations
 from lab.run.observations import Observation
 from lab.run.runner import Outcome
@@ -138,6 +140,29 @@ def test_an_optional_image_that_is_built_runs(no_docker, monkeypatch) -> None:
     runner = FakeRunner()
     run_station(stations.find("5"), Options(), runner=runner, say=lambda _: None)
     assert ("tensor_buffer.py", "cuda") in runner.calls
+
+
+def test_the_pytorch_image_is_the_machines_unless_one_is_named(no_docker, monkeypatch) -> None:
+    monkeypatch.setattr(containers, "is_built", lambda variant: True)
+    monkeypatch.setattr(builder, "torch_image", lambda built_only=False: ALL_VARIANTS["torch-cpu"])
+    for options, image in [
+        (Options(), "torch-cpu"),
+        (Options(variant="torch"), "torch-cpu"),
+        (Options(variant="cuda"), "cuda"),
+    ]:
+        runner = FakeRunner()
+        report, _ = run_station(stations.find("6"), options, runner=runner, say=lambda _: None)
+        assert {variant for _, variant in runner.calls} == {image}, options
+        assert list(report["images"]) == [image], "the reading too, in that image"
+
+
+def test_a_station_names_the_pytorch_image_by_its_role() -> None:
+    station = stations.find("5")
+    assert "torch" in station.variants and "cuda" not in station.variants
+    resolved = station.with_torch("torch-cpu")
+    assert resolved.variants == ("stock", "torch-cpu")
+    assert resolved.optional_variants == ("torch-cpu",)
+    assert stations.find("6").with_torch("cuda").read_in == "cuda"
 
 
 def test_an_emulated_image_gets_longer_to_run_in(no_docker, monkeypatch) -> None:
