@@ -105,7 +105,8 @@ def image_detail(variant: Variant, found: LockedImage, engine_platform: str) -> 
     if "torch" in packages:
         detail += f"  torch {shown(packages['torch'])}"
         # The lock's CUDA libraries are x86-64's only: on arm64 torch's wheel is a CPU build.
-        if not any(name.startswith("nvidia-cuda-runtime") for name in packages):
+        cuda_libraries = any(name.startswith("nvidia-cuda-runtime") for name in packages)
+        if variant.gpu and not cuda_libraries:
             detail += " (a CPU build: the lock has no CUDA libraries for this architecture)"
     if variant.left_out:
         left_out = (f"{name}: {why}" for name, why in variant.left_out.items())

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from typing import TextIO
 from lab import untrusted
 
 PLAIN_EVERY_S = 5.0  # plain lines: at most one this often, besides the last
-HEARTBEAT_S = 60.0  # plain lines: at least one this often while anything moves
+HEARTBEAT_S = 60.0  # plain lines: at least one this often while the work runs
 PLAIN_BYTES_STEP = 0.10  # plain lines for bytes: one per tenth of the total
 
 
@@ -193,12 +194,24 @@ class _Display:
 
 
 class _PlainLines(_Display):
-    """Whole lines, never a carriage return: for CI, pipes and log files."""
+    """Whole lines, never a carriage return: for CI, pipes and log files. A step that
+    prints nothing for minutes (CPython's `make`, its output in a file) still gets a line
+    every HEARTBEAT_S, from a ticker thread, so a log never goes quiet while work runs."""
 
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
         self.last_line_at: float | None = None
         self.last_mark: tuple = ()
+        self.lock = threading.Lock()  # the ticker's lines and the work's, one at a time
+        self.stopped = threading.Event()
+        threading.Thread(target=self.tick, daemon=True).start()
+
+    def tick(self) -> None:
+        while not self.stopped.wait(HEARTBEAT_S):
+            try:
+                self.changed()
+            except (OSError, ValueError):  # the output went away (a closed pipe or file)
+                return
 
     def mark(self) -> tuple:
         """What counts as news: another step, or another tenth of the bytes."""
@@ -210,24 +223,28 @@ class _PlainLines(_Display):
         return (int(min(work.done / work.total, 1) / PLAIN_BYTES_STEP),)
 
     def changed(self) -> None:
-        now = self.progress.elapsed()
-        mark = self.mark()
-        if self.last_line_at is None:
-            due = True
-        else:
-            quiet = now - self.last_line_at
-            due = (mark != self.last_mark and quiet >= PLAIN_EVERY_S) or quiet >= HEARTBEAT_S
-        if due:
-            self.last_line_at, self.last_mark = now, mark
-            self.say(
-                f"[{self.progress.prefix}] {self.progress.work.label}: {self.progress.status()}"
-            )
+        with self.lock:
+            if self.stopped.is_set():
+                return
+            now = self.progress.elapsed()
+            mark = self.mark()
+            if self.last_line_at is None:
+                due = True
+            else:
+                quiet = now - self.last_line_at
+                due = (mark != self.last_mark and quiet >= PLAIN_EVERY_S) or quiet >= HEARTBEAT_S
+            if due:
+                self.last_line_at, self.last_mark = now, mark
+                work = self.progress.work
+                self.say(f"[{self.progress.prefix}] {work.label}: {self.progress.status()}")
 
     def say(self, line: str) -> None:
         print(untrusted.text(line), file=self.progress.out, flush=True)
 
     def close(self, last_line: str) -> None:
-        self.say(last_line)
+        with self.lock:
+            self.stopped.set()
+            self.say(last_line)
 
 
 class _LiveBar(_Display):

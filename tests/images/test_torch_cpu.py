@@ -18,10 +18,15 @@ DEBIAN_TORCH_VERSION = dockerfile_pin("DEBIAN_TORCH_VERSION", DOCKERFILE)
 
 def test_torch_is_debians_package_of_the_pinned_version(torch_cpu: Variant) -> None:
     assert DEBIAN_TORCH_VERSION.startswith(f"{TORCH_VERSION}+"), "the two pins agree"
+    packages = ("python3-torch", "libtorch2.6", "libopenblas0-openmp")
     ran = run_in_image(
-        torch_cpu.image, ["dpkg-query", "-W", "-f", "${Version}", "python3-torch", "libtorch2.6"]
+        torch_cpu.image, ["dpkg-query", "-W", "-f", "${Package} ${Version}\n", *packages]
     )
-    assert ran.stdout == DEBIAN_TORCH_VERSION * 2
+    openblas = dockerfile_pin("DEBIAN_OPENBLAS_VERSION", DOCKERFILE)
+    pins = (DEBIAN_TORCH_VERSION, DEBIAN_TORCH_VERSION, openblas)
+    assert sorted(ran.stdout.splitlines()) == sorted(
+        map(" ".join, zip(packages, pins, strict=True))
+    )
 
 
 def test_the_labs_interpreter_imports_it(torch_cpu: Variant) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 
 import pytest
 
@@ -69,6 +70,25 @@ def test_plain_lines_are_spaced_and_a_long_quiet_step_still_speaks() -> None:
     lines = out.getvalue().splitlines()
     assert len(lines) == 1 + 300 // int(progress.HEARTBEAT_S), lines
     assert all(line.startswith("[bundle] lab-cpython:stock: step ") for line in lines)
+
+
+def test_a_step_that_prints_nothing_still_gets_its_line(monkeypatch) -> None:
+    """CPython's `make` prints nothing to BuildKit for minutes: the ticker speaks anyway,
+    and falls silent once the work is finished."""
+    monkeypatch.setattr(progress, "HEARTBEAT_S", 0.02)
+    clock = Clock()
+    shown, out = plain(Work("lab-cpython:stock", "steps"), clock)
+    shown.update(15, 16, note="[stock cpython 4/4] RUN make")
+    clock.now += 180  # three minutes of silence, and no update
+    deadline = time.monotonic() + 5
+    while len(out.getvalue().splitlines()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "step 15/16, 3:00 elapsed" in out.getvalue().splitlines()[1]
+    shown.finish()
+    finished = out.getvalue()
+    clock.now += 180
+    time.sleep(0.1)
+    assert out.getvalue() == finished, "nothing after the last line"
 
 
 def test_ci_gets_plain_lines_even_on_a_terminal(monkeypatch) -> None:

@@ -509,3 +509,13 @@ def test_a_checks_file_that_does_not_load_leaves_its_station_not_re_judged(lab_h
     assert station_1["rejudged"] is None and "does not load" in station_1["problems"][0]
     assert student(table, "ada")["stations"]["3"]["rejudged"] == "pass"
     assert len(lines) == 2  # ada's and bob's station 1
+
+
+@pytest.mark.parametrize("image", ["torch-cpu", "cuda"])
+def test_a_run_in_either_pytorch_image_is_judged_as_it_ran(image: str) -> None:
+    """Station 5 names "the PyTorch image": a hand-in that ran in either one ran it all."""
+    experiments = [{"variant": "stock", "exit_code": 0}, {"variant": image, "exit_code": 0}]
+    ran = {"observations": [], "emulated": {}, "experiments": experiments}
+    seen = class_page.observations(ran, stations.find("5"))
+    assert seen.variants_run is None, "every image the station uses ran"
+    assert seen.planned["tensor_buffer"] == (image,)

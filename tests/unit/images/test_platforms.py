@@ -122,3 +122,5 @@ def test_doctor_says_when_torch_is_a_cpu_build() -> None:
     assert "a CPU build" in arm64
     x86 = {"torch": "2.6.0", "nvidia-cuda-runtime-cu12": "12.4.127"}
     assert "a CPU build" not in doctor_row("cuda", "linux/amd64", "linux/amd64", x86)
+    debian = {"torch": "2.6.0+debian"}  # the CPU image: a CPU build by design, not a surprise
+    assert "a CPU build" not in doctor_row("torch-cpu", "linux/amd64", "linux/amd64", debian)
