@@ -54,14 +54,13 @@ def test_what_the_slim_install_left_out(any_variant: Variant) -> None:
     suite only test.support (whose interpreters module station 3 imports)."""
     ran = python_in(
         any_variant.image,
-        "import glob, os, sysconfig; lib = sysconfig.get_path('stdlib');"
-        "print(len(glob.glob('/usr/local/lib/**/*.a', recursive=True)),"
+        "import glob, os, sys, sysconfig; lib = sysconfig.get_path('stdlib');"
+        "print(len(glob.glob('/usr/local/lib/*.a') + glob.glob(lib + '/config-*/*.a')),"
         " len(glob.glob(lib + '/**/*.opt-[12].pyc', recursive=True)),"
         " sorted(os.listdir(lib + '/test')),"
-        " os.path.exists(lib + '/__pycache__/os.cpython-313%s.pyc' % ('t' if 't' in"
-        " sysconfig.get_config_var('ABIFLAGS') else '')))",
+        " os.path.exists(f'{lib}/asyncio/__pycache__/tasks.{sys.implementation.cache_tag}.pyc'))",
     )
-    assert ran.stdout.split(maxsplit=2) == [
+    assert ran.stdout.strip().split(maxsplit=2) == [
         "0",
         "0",
         "['__init__.py', '__pycache__', 'support'] True",
@@ -84,4 +83,7 @@ def test_the_debug_tree_rebuilds(debug: Variant) -> None:
     )
     ran = run_in_image(debug.image, ["bash", "-c", script], timeout=600)
     assert ran.exit_code == 0, ran.stderr
-    assert ran.stdout.split() == ["True", "1", "1"], "one file compiled: the edited one"
+    debug_build, compiled, edited = ran.stdout.split()
+    assert debug_build == "True" and edited == "1", ran.stdout
+    # The edited file and the few make always redoes (getbuildinfo.c), of about 500.
+    assert int(compiled) < 10, f"{compiled} files compiled: the object files were not reused"

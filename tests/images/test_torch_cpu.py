@@ -51,7 +51,7 @@ def test_autograd_and_numpy_share_memory(torch_cpu: Variant) -> None:
         "print(a[0], x.grad.tolist())",
     )
     assert ran.exit_code == 0, ran.stderr
-    assert ran.stdout.split(maxsplit=1) == ["9.0", "[2.0, 2.0, 2.0]"]
+    assert ran.stdout.strip().split(maxsplit=1) == ["9.0", "[2.0, 2.0, 2.0]"]
 
 
 def test_source_trees_are_there_and_readable(torch_cpu: Variant) -> None:
