@@ -11,7 +11,7 @@ from pathlib import Path
 
 from lab.classroom import facts, lockfile
 from lab.classroom.lockfile import LockedImage
-from lab.config import ALL_VARIANTS, OPTIONAL_VARIANTS, TORCH_IMAGES, Variant
+from lab.config import ALL_VARIANTS, OPTIONAL_VARIANTS, Variant
 from lab.engine import docker
 from lab.errors import LabError
 from lab.images import builder, identity, platforms
@@ -134,7 +134,7 @@ def gpu_row(access: docker.GpuAccess | None, gpus: list[str], specs: list[Path])
 
 def torch_row(gpu: bool, built: set[str]) -> Row:
     """The PyTorch image stations 5 and 6 run in here: builder.torch_image's choice, told."""
-    wanted, other = (ALL_VARIANTS[n] for n in (TORCH_IMAGES if gpu else TORCH_IMAGES[::-1]))
+    wanted, other = builder.torch_images(gpu)
     why = "an NVIDIA GPU is reachable" if gpu else "no NVIDIA GPU is reachable"
     if wanted.name in built:
         return Row("PyTorch image", OK, f"stations 5 and 6 run in {wanted.image}: {why}")
@@ -214,7 +214,8 @@ def rows() -> list[Row]:
     table = engine_rows(version, kind)
     if version is None:
         return table
-    table.append(gpu_row(docker.gpu_runtime(), docker.host_gpus(), docker.cdi_gpu_specs()))
+    access = docker.gpu_runtime()
+    table.append(gpu_row(access, docker.host_gpus(), docker.cdi_gpu_specs()))
     catatonit = catatonit_row(kind, docker.engine_is_local(), docker.has_catatonit())
     table += [catatonit] if catatonit else []
     base = builder.base_image()
@@ -224,13 +225,16 @@ def rows() -> list[Row]:
     if isinstance(locked, LabError):
         table.append(Row("lab.lock", BROKEN, str(locked)))
         locked = {}
-    table += image_rows(table[0], base if base_here else None, locked)
+    table += image_rows(table[0], base if base_here else None, locked, gpu=access is not None)
     return table
 
 
-def image_rows(engine: Row, base: str | None, locked: dict[str, LockedImage]) -> list[Row]:
-    """A row an image; where the engine, not the images, cannot start containers, ENGINE
-    says so and the images are left unchecked."""
+def image_rows(
+    engine: Row, base: str | None, locked: dict[str, LockedImage], *, gpu: bool
+) -> list[Row]:
+    """A row an image, and which PyTorch image suits this machine (GPU: containers get
+    one); where the engine, not the images, cannot start containers, ENGINE says so and
+    the images are left unchecked."""
     variants = list(ALL_VARIANTS.values())
     with ThreadPoolExecutor() as pool:  # one container start per image, run side by side
         found = list(zip(variants, pool.map(image_or_error, variants), strict=True))
@@ -253,7 +257,7 @@ def image_rows(engine: Row, base: str | None, locked: dict[str, LockedImage]) ->
         if fault and isinstance(f, LabError)
         else image_row(v, f, engine_platform, locked)
         for v, f in found
-    ] + [torch_row(docker.gpu_runtime() is not None, built)]
+    ] + [torch_row(gpu, built)]
 
 
 def report() -> tuple[str, bool]:

@@ -112,16 +112,21 @@ def with_bases(variants: Iterable[Variant]) -> list[Variant]:
     return ordered
 
 
+def torch_images(gpu: bool) -> list[Variant]:
+    """The PyTorch images, the one that suits the machine first: the CUDA build where the
+    engine can give a container an NVIDIA GPU (GPU), Debian's CPU build elsewhere."""
+    return [ALL_VARIANTS[name] for name in (TORCH_IMAGES if gpu else TORCH_IMAGES[::-1])]
+
+
 def torch_image(built_only: bool = False) -> Variant:
-    """The PyTorch image for this machine: the CUDA build where the engine can give a
-    container an NVIDIA GPU, Debian's CPU build elsewhere. BUILT_ONLY (a station's run):
+    """The PyTorch image for this machine (torch_images). BUILT_ONLY (a station's run):
     where only the other one is built, that one; a run uses what the machine has."""
-    order = TORCH_IMAGES if docker.gpu_runtime() else TORCH_IMAGES[::-1]
+    order = torch_images(docker.gpu_runtime() is not None)
     if built_only:
-        for name in order:
-            if docker.image_labels(ALL_VARIANTS[name].image) is not None:
-                return ALL_VARIANTS[name]
-    return ALL_VARIANTS[order[0]]
+        for variant in order:
+            if docker.image_labels(variant.image) is not None:
+                return variant
+    return order[0]
 
 
 def named(name: str, built_only: bool = False) -> Variant:
