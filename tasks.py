@@ -266,24 +266,36 @@ def load(c, bundle_file, lock=str(LOCK_FILE)):
 @one_line_errors
 def hand_in(c, name, output=None):
     """One file for the instructor: each station's latest run, doctor --json, the lab's commit."""
-    print(lab_hand_in.hand_in(name, Path(output) if output else None))
+    made = lab_hand_in.hand_in(name, Path(output) if output else None)
+    for line in made.left_out:  # the student hears it now, not from the instructor
+        print(f"left out: {line}", file=sys.stderr)
+    print(made.path)
 
 
 @task(
     help={
         "lock": "the class's lock to compare each machine with (default: lab.lock, if here)",
-        "output": "the page (default: class.html)",
-        "json": "print the table as JSON (recorded and re-judged verdicts), not the path",
+        "output": "the page (default: class.html; with --json, none unless named)",
+        "json": "print the verdicts as JSON on stdout; writes no page unless --output names one",
+        "verify": "re-run the deterministic experiments here and compare every hand-in's values",
+        "csv": "also write the grades: one row per student (Canvas, Moodle)",
+        "weights": "TOML of points per station for --csv (default: 1 each)",
     }
 )
 @one_line_errors
 @quiet_when_stdout_closes
-def class_report(c, folder, lock=None, output="class.html", json=False):
-    """Every hand-in in FOLDER on one page, its verdicts re-judged by this lab's checks."""
+def class_report(
+    c, folder, lock=None, output=None, json=False, verify=False, csv=None, weights=None
+):  # fmt: skip
+    """Every hand-in in FOLDER on one page, each station judged on evidence by this lab."""
     lock_path = Path(lock) if lock else (LOCK_FILE if LOCK_FILE.is_file() else None)
+    page = Path(output) if output else (None if json else Path("class.html"))
     say = printer(sys.stderr)  # a problem per line; the rest of the class is still shown
-    page, table = class_page.class_report(Path(folder), Path(output), lock_path, say)
-    print(class_page.json_text(table) if json else page)
+    worth = class_page.grade_weights(Path(weights) if weights else None)  # before any work
+    hands, lab = class_page.class_report(Path(folder), page, lock_path, say, verify)
+    if csv:
+        class_page.write_grades(Path(csv), hands, lab, worth)
+    print(class_page.json_text(class_page.as_json(hands)) if json else page)
 
 
 @task

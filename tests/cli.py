@@ -20,10 +20,13 @@ class Result:
     stderr: str
 
 
-def invoke(*args: str, env: dict[str, str] | None = None, timeout: float = 600) -> Result:
+def invoke(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 600, cwd: Path | None = None
+) -> Result:
+    where = ["--search-root", str(ROOT)] if cwd else []  # tasks.py, from another folder
     done = subprocess.run(
-        [str(INVOKE), *args],
-        cwd=ROOT,
+        [str(INVOKE), *where, *args],
+        cwd=cwd or ROOT,
         env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,

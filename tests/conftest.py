@@ -27,10 +27,12 @@ BROWSER_DIRS = ("pages",)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # By the folder under tests/: tests/unit/classroom is a unit test, tests/classroom is not.
     for item in items:
-        if Path(item.fspath).parent.name in CONTAINER_DIRS:
+        top = Path(item.fspath).relative_to(Path(__file__).parent).parts[0]
+        if top in CONTAINER_DIRS:
             item.add_marker(pytest.mark.container)
-        if Path(item.fspath).parent.name in BROWSER_DIRS:
+        if top in BROWSER_DIRS:
             item.add_marker(pytest.mark.browser)
 
 

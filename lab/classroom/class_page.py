@@ -1,15 +1,15 @@
-"""`invoke class-report FOLDER`: every hand-in in FOLDER on one page, re-judged.
+"""`invoke class-report FOLDER`: every hand-in in FOLDER on one page, judged on evidence.
 
 A hand-in (hand_in.py) is a file a student could have edited, or one made by another
 version of the lab, or one made to attack the instructor's machine. So it is read as data:
 streamed, never unpacked to disk, every member's name, kind and size checked before its
-bytes are read, and only the few members the page needs kept in memory. Its verdicts are
-not taken on trust: this lab's checks re-run on the observations it holds, and a verdict
-they do not give is marked. The observations themselves cannot be proven honest: a file
-can hold any numbers, and the page says so.
+bytes are read, only the few members the page needs kept in memory, and each report.json
+read into the report's model (lab/run/report_model.py), which bounds every field. What a
+hand-in says of itself is a claim: each station's verdict is judged here on the evidence
+(verdicts.py), and with --verify the deterministic observations are re-run (verify.py).
 
-A hand-in that cannot be read is one line on the terminal and a mark on the page; the rest
-of the class is still shown, and nothing is written but the page itself.
+A hand-in that cannot be read is a few lines on the terminal and a mark on the page; the
+rest of the class is still shown, and nothing is written but the page (and --csv's file).
 """
 
 from __future__ import annotations
@@ -21,56 +21,46 @@ import os
 import re
 import secrets
 import stat
-import statistics
 import tarfile
 import zlib
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import confusables
+
 from lab import untrusted
-from lab.classroom import facts, hand_in
+from lab.classroom import class_figures, facts, grades, hand_in, verdicts, verify
 from lab.classroom.bundle import KINDS, Header, Refused, plain
-from lab.config import TORCH_IMAGES
+from lab.classroom.verdicts import StationResult
 from lab.errors import LabError
-from lab.run import figures, page, stations
-from lab.run.observations import Observation, Observations, load_checks, run_check
+from lab.run import page, report_model, stations
+from lab.run.observations import Observation, load_checks
+from lab.run.report_model import Report
 
 TEMPLATES = Path(__file__).parent / "templates"
 HONESTY = (
-    "Each verdict is re-judged: this lab's checks run again on the observations the hand-in "
-    "holds, and a verdict they do not give is marked. The observations themselves cannot be "
-    "proven honest from a file: a hand-in can hold any numbers, and re-judging only shows "
-    "that its verdicts follow from them."
+    "Each verdict is judged here, on evidence: this lab's checks run again on the observations "
+    "of the experiments the hand-in ran; which variants count comes from this lab's stations, "
+    "and emulation from the hand-in's own machine facts. The observations themselves cannot be "
+    "proven honest from a file: --verify re-runs those that depend only on the image; the "
+    "timings stay the student's word."
 )
 # What one hand-in may cost to read (a real one: a few MB, a few dozen members).
 MAX_HAND_IN = 128 << 20  # bytes of the file itself, compressed
 MAX_UNCOMPRESSED = 512 << 20  # bytes of all its members together: a decompression bomb stops
-MAX_MEMBERS = 2000
+MAX_MEMBERS = hand_in.MAX_MEMBERS  # the cap hand_in.py writes within
 MAX_JSON = 16 << 20  # bytes of one member kept and parsed (a report.json: ~100 KB)
 MAX_KEPT = 64 << 20  # bytes kept in memory from one hand-in, all members together
 MAX_HAND_INS = 500  # files in FOLDER
+MAX_LINES = 8  # terminal lines per hand-in: the rest are counted (the page lists them all)
 MEMBER_NAME = re.compile(
     r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(?:/[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}){0,2}"
 )
 REPORT = re.compile(rf"({hand_in.STATION_FOLDER.pattern})/report\.json")
-VERDICTS = ("pass", "fail", "skip")
-
-
-@dataclass
-class StationResult:
-    label: str
-    report: dict  # cleaned: every field of the type the page expects
-    recorded: str  # "pass" or "fail": what the hand-in says
-    rejudged: str | None  # what this lab's checks say of its observations (None: cannot)
-    marks: dict[str, str] = field(default_factory=dict)  # {check name: why it is marked}
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def marked(self) -> bool:
-        return bool(self.marks or self.problems) or self.recorded != self.rejudged
 
 
 @dataclass
@@ -79,11 +69,16 @@ class HandIn:
     name: str = ""  # the student's, from the manifest (untrusted: shown escaped)
     manifest: dict = field(default_factory=dict)
     doctor: Any = None
-    reports: dict[str, Any] = field(default_factory=dict)  # label -> parsed report.json
+    reports: dict[str, Report | LabError] = field(default_factory=dict)  # by station label
     problems: list[str] = field(default_factory=list)
     stations: dict[str, StationResult] = field(default_factory=dict)
     environment: list[str] = field(default_factory=list)
     identical: bool | None = None  # to the class lock (None: not known)
+
+    @property
+    def machine(self) -> dict:
+        """Its doctor.json, where that is an object (its images checked in environment())."""
+        return self.doctor if isinstance(self.doctor, dict) else {}
 
 
 # -- reading one hand-in ------------------------------------------------------------------
@@ -198,174 +193,33 @@ def take_members(found: HandIn, kept: dict[str, bytes]) -> None:
                 f"{member} is not the file `invoke hand-in` wrote (its SHA-256 is not the "
                 "manifest's): edited after"
             )
-        try:
-            value = untrusted.json_value(data, member)
-        except LabError as why:
-            found.problems.append(str(why))
-            continue
         if member == hand_in.DOCTOR:
-            found.doctor = value
-        else:
-            found.reports[REPORT.fullmatch(member)[2]] = value
-
-
-# -- a report.json, cleaned: whatever it holds, the page gets the types it expects -------------
-
-
-def clean_report(raw: Any, label: str) -> dict:
-    raw = raw if isinstance(raw, dict) else {}
-    return {
-        "station": label,
-        "title": line(raw.get("title")),
-        "started": line(raw.get("started"), 40),
-        "seconds": number(raw.get("seconds")),
-        "images": {line(k, 40): line(v, 200) for k, v in mapping(raw.get("images")).items()},
-        "reading": [clean_reading(e) for e in sequence(raw.get("reading")) if isinstance(e, dict)],
-        "experiments": [clean_experiment(e) for e in sequence(raw.get("experiments"))],
-        "observations": sequence(raw.get("observations")),
-        "checks": [clean_check(c) for c in sequence(raw.get("checks"))],
-        "explain": [clean_question(q) for q in sequence(raw.get("explain"))],
-        "files": [line(f, 200) for f in sequence(raw.get("files"))],
-        "emulated": {line(k, 40): line(v) for k, v in mapping(raw.get("emulated")).items()},
-        "passed": raw.get("passed") is True,
-    }
-
-
-def line(value: Any, limit: int = untrusted.MAX_TEXT) -> str:
-    """VALUE as one safe line of at most LIMIT characters (a non-string as its JSON)."""
-    if value is None:
-        return ""
-    if not isinstance(value, str):
+            try:
+                found.doctor = untrusted.json_value(data, member)
+            except LabError as why:
+                found.problems.append(str(why))
+            continue
+        label = REPORT.fullmatch(member)[2]
         try:
-            value = json.dumps(value)[:limit]
-        except (ValueError, RecursionError):
-            value = "?"
-    return untrusted.text(value, limit)
+            found.reports[label] = report_model.read(data, member)
+        except LabError as why:
+            found.reports[label] = why
 
 
-def number(value: Any) -> float:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
-
-
-def mapping(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def sequence(value: Any) -> list:
-    return value if isinstance(value, list) else []
-
-
-def clean_reading(entry: dict) -> dict:
-    clean = {}
-    for key, value in entry.items():
-        if isinstance(value, str):
-            clean[line(key, 40)] = line(value)
-        elif isinstance(value, list):
-            clean[line(key, 40)] = [line(v) for v in value[:200]]
-    return clean
-
-
-def clean_experiment(entry: Any) -> dict:
-    entry = mapping(entry)
-    code = entry.get("exit_code")
-    return {
-        "experiment": line(entry.get("experiment"), 100),
-        "variant": line(entry.get("variant"), 40),
-        "exit_code": code if type(code) is int or code is None else -1,
-        "seconds": number(entry.get("seconds")),
-        "note": line(entry.get("note")),
-    }
-
-
-def clean_check(entry: Any) -> dict:
-    entry = mapping(entry)
-    status = entry.get("status")
-    return {
-        "name": line(entry.get("name"), 100),
-        "description": line(entry.get("description")),
-        "status": status if status in VERDICTS else "fail",
-        "detail": line(entry.get("detail")),
-    }
-
-
-def clean_question(entry: Any) -> dict:
-    entry = mapping(entry)
-    evidence = [mapping(e) for e in sequence(entry.get("evidence"))]
-    return {
-        "question": line(entry.get("question")),
-        "evidence": [
-            {"key": line(e.get("key"), 100), "text": line(e.get("text"))} for e in evidence
-        ],
-    }
-
-
-# -- re-judging: this lab's checks on the hand-in's observations ----------------------------
-
-
-def rejudge(report: dict, station: stations.Station | None, checks: list) -> StationResult:
-    label = report["station"]
-    recorded = "pass" if report["passed"] else "fail"
-    result = StationResult(label, report, recorded, None)
-    if station is None:
-        result.problems.append(f"this lab has no station {label}: not re-judged")
-        return result
-    if not report["checks"] and not report["experiments"]:
-        result.rejudged = recorded  # a run that only read: nothing to judge
-        return result
-    obs = observations(report, station)
-    fresh = [run_check(check, obs) for check in checks]
-    written = {c["name"]: c for c in report["checks"]}
-    for check in fresh:
-        said = written.get(check.name)
-        if said is None:
-            result.problems.append(
-                f"this lab's check {check.name} ({check.status.upper()} on these observations) "
-                "is not in the hand-in: another version of the lab?"
-            )
-        elif said["status"] != check.status:
-            result.marks[check.name] = (
-                f"recorded {said['status'].upper()}, but this lab's check gives "
-                f"{check.status.upper()} on the hand-in's observations: {check.detail}"
-            )
-    for name in written.keys() - {check.name for check in fresh}:
-        result.marks[name] = (
-            "this lab has no such check: not re-judged (another version of the lab?)"
-        )
-    failed_run = any(e["exit_code"] for e in report["experiments"])
-    failed_check = any(check.status == "fail" for check in fresh)
-    result.rejudged = "fail" if failed_run or failed_check else "pass"
-    return result
-
-
-def observations(report: dict, station: stations.Station) -> Observations:
-    """The observations as the run's checks saw them: the variants it ran (the others skip,
-    as they did) and the ones it ran under emulation (its timing checks skip)."""
-    found = (Observation.from_report(o) for o in report["observations"])
-    ran = {e["variant"] for e in report["experiments"] if e["exit_code"] is not None}
-    torch = [name for name in TORCH_IMAGES if name in ran]  # the PyTorch image it ran in
-    station = station.with_torch(torch[0] if torch else TORCH_IMAGES[0])
-    every = set(station.variants)
-    return Observations(
-        [o for o in found if o is not None],
-        variants_run=None if not ran or ran >= every else ran,
-        planned={e.name: e.variants for e in station.experiments},
-        why_not_run="not run in the handed-in run",
-        emulated=report["emulated"],
-    )
-
-
-# -- the class -----------------------------------------------------------------------------
+# -- judging: each station on its evidence ---------------------------------------------
 
 
 @dataclass
 class Lab:
-    """This lab: its stations, their checks (loaded once), its commit, the class lock."""
+    """This lab: its stations, their checks (loaded once), its commit, the class lock, and
+    what --verify re-ran here."""
 
     stations: dict[str, stations.Station]
     checks: dict[str, list | LabError]  # a checks.py that does not load: its one line
     commit: dict
     lock: dict | None
     lock_note: str
+    reference: verify.Reference | None = None
 
 
 def this_lab(lock_path: Path | None) -> Lab:
@@ -376,7 +230,7 @@ def this_lab(lock_path: Path | None) -> Lab:
             checks[label] = (
                 load_checks(station.checks_file) if station.checks_file.is_file() else []
             )
-        except LabError as broken:  # that station is not re-judged; the others are
+        except LabError as broken:  # that station is not judged; the others are
             checks[label] = broken
     lock, note = None, "are listed, not compared: there is no class lock here (lab.lock; or --lock)"
     if lock_path is not None:
@@ -386,67 +240,93 @@ def this_lab(lock_path: Path | None) -> Lab:
 
 
 def judge(hand: HandIn, lab: Lab) -> None:
-    for label, raw in hand.reports.items():
-        report = clean_report(raw, label)
-        checks = lab.checks.get(label, [])
-        if isinstance(checks, LabError):
-            result = StationResult(label, report, "pass" if report["passed"] else "fail", None)
-            result.problems.append(f"not re-judged: {checks}")
-        else:
-            result = rejudge(report, lab.stations.get(label), checks)
-        hand.stations[label] = result
-        if str(mapping(raw).get("station")) != label:
-            result.problems.append("its report.json names another station than its folder")
-    made_by = mapping(hand.manifest.get("lab"))
-    if hand.manifest and made_by.get("commit") != lab.commit.get("commit"):
-        theirs = line(str(made_by.get("commit") or "")[:12]) or "an unknown commit"
+    environment(hand, lab)  # first: it checks the doctor.json the verdicts read
+    for label, report in hand.reports.items():
+        hand.stations[label] = judge_station(hand, label, report, lab)
+    made_by = hand.manifest.get("lab") if isinstance(hand.manifest.get("lab"), dict) else {}
+    if made_by.get("commit") != lab.commit.get("commit"):
+        theirs = untrusted.text(str(made_by.get("commit") or "")[:12]) or "an unknown commit"
         hand.problems.append(
             f"made by another version of the lab ({theirs}, this one is "
-            f"{str(lab.commit.get('commit'))[:12]}): its verdicts are re-judged by this "
-            "one's checks"
+            f"{str(lab.commit.get('commit'))[:12]}): judged by this one's checks"
         )
-    environment(hand, lab)
+    if made_by.get("dirty") is not False:
+        hand.problems.append(
+            "made from a checkout with local changes (an edited experiment or check?), or one "
+            "that could not tell: its runs may not be this lab's"
+        )
+
+
+def judge_station(hand: HandIn, label: str, report: Report | LabError, lab: Lab) -> StationResult:
+    if isinstance(report, LabError):
+        return verdicts.not_run(label, None, str(report))
+    if report.station != label:
+        return verdicts.not_run(label, report, "its report.json names another station")
+    station, checks = lab.stations.get(label), lab.checks.get(label, [])
+    if station is None:
+        return verdicts.not_run(label, report, f"this lab has no station {label}: not judged")
+    if isinstance(checks, LabError):
+        return verdicts.not_run(label, report, f"not judged: {checks}")
+    mismatches = verified = []
+    if lab.reference is not None:
+        observed = [Observation.of(o) for o in report.observations]
+        mismatches, verified = verify.compare(
+            lab.reference, label, observed, verdicts.image_ids(hand.machine)
+        )
+    result = verdicts.judge(report, station, checks, hand.machine, mismatches)
+    result.verified = verified
+    return result
 
 
 def environment(hand: HandIn, lab: Lab) -> None:
     """How the student's images differ from the class lock, from the rootfs identities."""
-    doctor = mapping(hand.doctor)
-    if not hand.manifest:
-        return
+    doctor = hand.machine
     if "images" not in doctor:
-        why = line(doctor.get("error")) or "no doctor.json"
-        hand.environment = [f"no image facts: {why}"]
+        why = untrusted.text(str(doctor.get("error") or "no doctor.json"), 200)
+        hand.environment, hand.doctor = [f"no image facts: {why}"], {}
         return
     try:
-        images = {name: facts.facts_entry(name, entry, "its doctor.json")
-                  for name, entry in mapping(doctor["images"]).items()}  # fmt: skip
+        images = {
+            name: facts.facts_entry(name, entry, "its doctor.json")
+            for name, entry in (
+                doctor["images"] if isinstance(doctor["images"], dict) else {}
+            ).items()
+        }
     except LabError as why:
-        hand.environment = [f"its doctor.json is not one doctor --json writes: {why}"]
+        hand.environment, hand.doctor = (
+            [f"its doctor.json is not one doctor --json writes: {why}"],
+            {},
+        )
         return
+    hand.doctor = {**doctor, "images": images}
     if lab.lock is None:
         hand.environment = [
-            f"{name}: {mapping(entry).get('rootfs', 'not built')}" for name, entry in images.items()
+            f"{name}: {entry.get('rootfs', 'not built') if entry else 'not built'}"
+            for name, entry in images.items()
         ]
         return
-    # A variant at a time: facts.differences rebinds its `here`/`there` arguments after a
-    # difference, so a second variant in one call would be compared with a string.
-    hand.environment = [
-        line_ for variant, locked in lab.lock.items()
-        for line_ in facts.differences(images, {variant: locked})
-    ]  # fmt: skip
+    hand.environment = facts.differences(images, lab.lock)
     hand.identical = not hand.environment
 
 
 def same_names(hands: list[HandIn]) -> None:
-    by_name: dict[str, list[HandIn]] = {}
-    for hand in hands:
-        if hand.manifest:
-            by_name.setdefault(hand.name, []).append(hand)
-    for name, group in by_name.items():
-        if len(group) > 1:
-            files = ", ".join(h.file for h in group)
-            for hand in group:
-                hand.problems.append(f"{len(group)} hand-ins name {name}: {files}")
+    """Hand-ins whose names could be one student's: equal case-folded, or confusable
+    (Unicode's confusables: `AIice` with a capital i reads as `alice`)."""
+    named = [h for h in hands if h.manifest]
+    patterns = [re.compile(confusables.confusable_regex(h.name), re.IGNORECASE) for h in named]
+    for i, hand in enumerate(named):
+        alike = [
+            other
+            for j, other in enumerate(named)
+            if j != i
+            and (other.name.casefold() == hand.name.casefold() or patterns[i].fullmatch(other.name))
+        ]
+        if alike:
+            files = ", ".join(sorted(h.file for h in [hand, *alike]))
+            names = ", ".join(sorted({h.name for h in [hand, *alike]}))
+            hand.problems.append(
+                f"{len(alike) + 1} hand-ins could be one student ({names}): {files}"
+            )
 
 
 def read_class(folder: Path, lab: Lab) -> list[HandIn]:
@@ -474,155 +354,17 @@ def read_class(folder: Path, lab: Lab) -> list[HandIn]:
     return hands
 
 
-# -- the class's measurements across machines, as figures ----------------------------------
-
-# The observations drawn (stations/03-gil and stations/01-frames): a hand-in that lacks one,
-# or a station that renamed it, gives no point; a figure with no point is not drawn.
-CORES = "scaling.cores"
-SPEEDUPS = {  # series: observation
-    "threads on stock (GIL)": "scaling.threads_speedup@stock",
-    "threads on 3.13t (free-threaded)": "scaling.threads_speedup@ft",
-    "processes on stock": "scaling.processes_speedup@stock",
-}
-SUITE_MEAN = "single_thread_tax.mean_s"  # {benchmark: seconds per call}, on stock and ft
-PRIME_SINGLE = "scaling.threads_single_s"  # one thread counting primes, on stock and ft
-GLOBAL_OVER_LOCAL = "load_fast_vs_global.global_over_local"  # on stock and ft
-FIGURE_ERRORS = (KeyError, TypeError, ValueError, ZeroDivisionError, AttributeError)
-
-
-def class_figures(hands: list[HandIn]) -> list[page.Figure]:
-    """Station 3's speedups against the cores, the single-thread tax, station 1's ratio."""
-    named = [(shown_name(i, h), h) for i, h in enumerate(hands)]
-    runs = {"3": [], "1": []}
-    for name, hand in named:
-        for label in runs:
-            if label in hand.stations:
-                runs[label].append((name, figures.observations_of(hand.stations[label].report)))
-    return [speedups_figure(runs["3"]), tax_figure(runs["3"]), ratio_figure(runs["1"])]
-
-
-def shown_name(index: int, hand: HandIn) -> str:
-    """A name Matplotlib may draw (no `$`, which it reads as mathematics): a safe one or #N."""
-    return hand.name if hand.manifest and hand_in.NAME.fullmatch(hand.name) else f"#{index + 1}"
-
-
-def measured(obs: Observations, key: str, *timed_on: str) -> float | None:
-    """OBS[KEY] as a number, or None where it is absent, not a number, or timed emulated."""
-    try:
-        obs.timed(*timed_on)
-        value = obs[key]
-    except FIGURE_ERRORS:
-        return None
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def new_figure(width: float = 6.4, height: float = 3.6):
-    from matplotlib.figure import Figure  # imported only where a class page is drawn
-
-    figure = Figure(figsize=(width, height))
-    return figure, figure.add_subplot()
-
-
-def not_drawn(title: str) -> page.Figure:
-    return page.Figure(title, "not drawn: no hand-in holds these observations")
-
-
-def speedups_figure(runs: list) -> page.Figure:
-    title = "Station 3: speedup at every core, against the machine's cores"
-    figure, axes = new_figure()
-    points = 0
-    for series, key in SPEEDUPS.items():
-        xs, ys, names = [], [], []
-        for name, obs in runs:
-            cores = max_value(obs, CORES)
-            speedup = measured(obs, key, key.rpartition("@")[2])
-            if cores is not None and speedup is not None:
-                xs.append(cores), ys.append(speedup), names.append(name)
-        if xs:
-            axes.scatter(xs, ys, label=series)
-            for x, y, name in zip(xs, ys, names, strict=True):
-                axes.annotate(name, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
-            points += len(xs)
-    if not points:
-        return not_drawn(title)
-    top = max(axes.get_xlim()[1], 2)
-    axes.plot([1, top], [1, top], color="gray", linestyle="--", linewidth=0.8, label="ideal")
-    axes.set_xlabel("cores the container could use")
-    axes.set_ylabel("speedup over one worker")
-    axes.legend(fontsize=8)
-    return page.Figure(title, "one point per student; an ideal speedup equals the cores",
-                       svg=figures.as_svg(figure))  # fmt: skip
-
-
-def max_value(obs: Observations, key: str) -> float | None:
-    with contextlib.suppress(*FIGURE_ERRORS):
-        values = [v for v in obs.by_variant(key).values() if isinstance(v, (int, float))]
-        return float(max(values)) if values else None
-    return None
-
-
-def tax_figure(runs: list) -> page.Figure:
-    title = "Station 3: the single-thread tax, 3.13t's time over stock's"
-    names, suite, prime = [], [], []
-    for name, obs in runs:
-        s = suite_ratio(obs)
-        p_ft, p_stock = (
-            measured(obs, f"{PRIME_SINGLE}@{v}", "stock", "ft") for v in ("ft", "stock")
-        )
-        if s is None and not (p_ft and p_stock):
-            continue
-        names.append(name)
-        suite.append(s or 0.0)
-        prime.append(p_ft / p_stock if p_ft and p_stock else 0.0)
-    series = {"pyperformance suite (geometric mean)": suite, "counting primes, one thread": prime}
-    return paired_bars(title, names, series, "ft / stock (above 1: slower)")
-
-
-def suite_ratio(obs: Observations) -> float | None:
-    with contextlib.suppress(*FIGURE_ERRORS):
-        obs.timed("stock", "ft")
-        stock, ft = obs[f"{SUITE_MEAN}@stock"], obs[f"{SUITE_MEAN}@ft"]
-        ratios = [ft[k] / stock[k] for k in stock if k in ft]
-        if ratios and all(r > 0 for r in ratios):
-            return statistics.geometric_mean(ratios)
-    return None
-
-
-def ratio_figure(runs: list) -> page.Figure:
-    title = "Station 1: a global's read over a local's"
-    names, stock, ft = [], [], []
-    for name, obs in runs:
-        s = measured(obs, f"{GLOBAL_OVER_LOCAL}@stock", "stock")
-        f = measured(obs, f"{GLOBAL_OVER_LOCAL}@ft", "ft")
-        if s is None and f is None:
-            continue
-        names.append(name)
-        stock.append(s or 0.0)
-        ft.append(f or 0.0)
-    return paired_bars(title, names, {"stock": stock, "3.13t": ft}, "global / local")
-
-
-def paired_bars(title: str, names: list, series: dict[str, list], ylabel: str) -> page.Figure:
-    """Two bars per student (a series each), beside a line at 1; a bar at 0 was not measured."""
-    if not names:
-        return not_drawn(title)
-    figure, axes = new_figure()
-    at = range(len(names))
-    for offset, (label, values) in zip((-0.2, 0.2), series.items(), strict=True):
-        axes.bar([i + offset for i in at], values, 0.4, label=label)
-    axes.axhline(1.0, color="gray", linewidth=0.8)
-    axes.set_xticks(list(at), names, fontsize=8)
-    axes.set_ylabel(ylabel)
-    axes.legend(fontsize=8)
-    return page.Figure(title, "a bar at 0 was not measured", svg=figures.as_svg(figure))
-
-
-# -- what the page and --json show ---------------------------------------------------------
+# -- what the page, --json and --csv show -------------------------------------------------
 
 
 def station_labels(hands: list[HandIn], lab: Lab) -> list[str]:
     seen = {label for hand in hands for label in hand.stations}
     return list(lab.stations) + sorted(seen - set(lab.stations))
+
+
+def verdict_of(hand: HandIn, label: str) -> str:
+    result = hand.stations.get(label)
+    return result.verdict if result else verdicts.NOT_RUN
 
 
 def as_json(hands: list[HandIn]) -> dict:
@@ -631,16 +373,7 @@ def as_json(hands: list[HandIn]) -> dict:
             {
                 "name": hand.name,
                 "file": hand.file,
-                "stations": {
-                    label: {
-                        "recorded": r.recorded,
-                        "rejudged": r.rejudged,
-                        "seconds": r.report["seconds"],
-                        "marks": r.marks,
-                        "problems": r.problems,
-                    }
-                    for label, r in hand.stations.items()
-                },
+                "stations": {label: station_json(r) for label, r in hand.stations.items()},
                 "environment": {"identical": hand.identical, "differences": hand.environment},
                 "problems": hand.problems,
             }
@@ -649,20 +382,34 @@ def as_json(hands: list[HandIn]) -> dict:
     }
 
 
+def station_json(result: StationResult) -> dict:
+    return {
+        "verdict": result.verdict,
+        "recorded": result.recorded,
+        "seconds": result.seconds,
+        "not_judged": result.not_judged,
+        "marks": result.marks,
+        "problems": result.problems,
+        "verified": result.verified,
+    }
+
+
 def json_text(table: dict) -> str:
-    return json.dumps(table, indent=2)
+    return json.dumps(table, indent=2, allow_nan=False)
 
 
 def problem_lines(hands: list[HandIn]) -> list[str]:
-    """Each problem as the terminal shows it: one line, naming the file."""
+    """Each problem as the terminal shows it: one line, naming the file; at most MAX_LINES
+    a hand-in, then how many more the page lists."""
     lines = []
     for hand in hands:
-        lines += [f"{hand.file}: {p}" for p in hand.problems]
+        own = [f"{hand.file}: {p}" for p in hand.problems]
         for label, result in hand.stations.items():
-            lines += [f"{hand.file}: station {label}: {p}" for p in result.problems]
-            lines += [
-                f"{hand.file}: station {label}: {name}: {why}" for name, why in result.marks.items()
-            ]
+            own += [f"{hand.file}: station {label}: {p}" for p in result.problems]
+            own += [f"{hand.file}: station {label}: {k}: {why}" for k, why in result.marks.items()]
+        if len(own) > MAX_LINES:
+            own[MAX_LINES - 1 :] = [f"{hand.file}: {len(own) - MAX_LINES + 1} more (on the page)"]
+        lines += own
     return [untrusted.text(line_) for line_ in lines]
 
 
@@ -670,30 +417,62 @@ def anchor(hand_index: int, label: str = "") -> str:
     return f"student-{hand_index}" + (f"-station-{label}" if label else "")
 
 
+def shown_name(index: int, hand: HandIn) -> str:
+    """A name Matplotlib may draw (no `$`, which it reads as mathematics): a safe one or #N."""
+    return hand.name if hand.manifest and hand_in.NAME.fullmatch(hand.name) else f"#{index + 1}"
+
+
 def page_view(hands: list[HandIn], lab: Lab) -> dict:
     labels = station_labels(hands, lab)
-    students = []
-    for index, hand in enumerate(hands):
-        cells = []
-        for label in labels:
-            result = hand.stations.get(label)
-            cells.append(None if result is None else {
-                "label": label, "result": result, "anchor": anchor(index, label),
-                "page": page.view(result.report, marks=result.marks),
-            })  # fmt: skip
-        students.append({"hand": hand, "anchor": anchor(index), "cells": cells})
+    students = [student_view(i, hand, labels) for i, hand in enumerate(hands)]
+    counts = {label: Counter(verdict_of(h, label) for h in hands if h.manifest) for label in labels}
+    read = [h for h in hands if h.manifest]
     return {
         "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "labels": labels,
+        "verdicts": verdicts.VERDICTS,
+        "counts": counts,
         "students": students,
         "problems": problem_lines(hands),
         "honesty": HONESTY,
         "lock_note": lab.lock_note,
-        "figures": class_figures(hands),
+        "identical": sum(1 for h in read if h.identical),
+        "differing": [s for s in students if s["hand"].manifest and not s["hand"].identical],
+        "verified": verify.declared(lab.stations.values()) if lab.reference else None,
+        "reference": lab.reference,
+        "figures": class_figures.class_figures(
+            [(shown_name(i, h), h.stations) for i, h in enumerate(hands)]
+        ),
     }
 
 
-def write_page(output: Path, html: str) -> None:
+def student_view(index: int, hand: HandIn, labels: list[str]) -> dict:
+    cells = []
+    for label in labels:
+        result = hand.stations.get(label)
+        cells.append(None if result is None else {
+            "label": label, "result": result, "anchor": anchor(index, label),
+            "page": None if result.report is None else station_view(result),
+        })  # fmt: skip
+    return {"hand": hand, "anchor": anchor(index), "cells": cells}
+
+
+def station_view(result: StationResult) -> dict:
+    """The student's station as the class page shows it: the run, this lab's checks on its
+    evidence and their marks, the questions; not the reading, which is the same for all."""
+    report = result.report
+    shown = report_model.Report(**{**_fields(report), "reading": []})
+    return page.view(
+        shown, marks=result.marks, checks=result.checks or report.checks,
+        shown_verdict=result.verdict,
+    )  # fmt: skip
+
+
+def _fields(report: Report) -> dict:
+    return {name: getattr(report, name) for name in report.__struct_fields__}
+
+
+def write_whole(output: Path, html: str) -> None:
     """OUTPUT, whole: written aside in its folder, then renamed over what was there."""
     folder = output.parent
     aside = folder / f".{output.name}.{secrets.token_hex(4)}.partial"
@@ -708,14 +487,33 @@ def write_page(output: Path, html: str) -> None:
 
 
 def class_report(
-    folder: Path, output: Path, lock_path: Path | None, say: Callable[[str], None]
-) -> tuple[Path, dict]:
-    """Read FOLDER's hand-ins, write the class page to OUTPUT; (its path, the --json table).
-    Each problem is one line through SAY."""
+    folder: Path,
+    output: Path | None,
+    lock_path: Path | None,
+    say: Callable[[str], None],
+    verify_here: bool = False,
+) -> tuple[list[HandIn], Lab]:
+    """Read FOLDER's hand-ins and judge them; the class page to OUTPUT where one is named.
+    Each problem is one line through SAY. With VERIFY_HERE, the deterministic experiments
+    run first in this machine's images."""
     lab = this_lab(lock_path)
+    if verify_here:
+        lab.reference = verify.rerun(list(lab.stations.values()), say)
+        for line_ in lab.reference.problems:
+            say(f"verify: {line_}")
     hands = read_class(folder, lab)
     for problem in problem_lines(hands):
         say(problem)
-    html = page.render("class.html.j2", folders=(TEMPLATES,), view=page_view(hands, lab))
-    write_page(output, html)
-    return output, as_json(hands)
+    if output is not None:
+        html = page.render("class.html.j2", folders=(TEMPLATES,), view=page_view(hands, lab))
+        write_whole(output, html)
+    return hands, lab
+
+
+def grade_weights(path: Path | None) -> dict[str, float]:
+    """Points per station for --csv (one line, before anything is read, if WEIGHTS is bad)."""
+    return grades.weights(path, [s.label for s in stations.all_stations()])
+
+
+def write_grades(output: Path, hands: list[HandIn], lab: Lab, worth: dict[str, float]) -> None:
+    write_whole(output, grades.csv_text(hands, list(lab.stations), worth))

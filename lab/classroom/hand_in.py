@@ -1,8 +1,9 @@
 """`invoke hand-in --name NAME`: a student's work as one file for the instructor.
 
-The archive (a gzip'd tar) holds, for each station, the latest finished run's folder
-(report.json, report.html, report.md and the files the experiments saved: regular files
-only, each capped), this machine's `invoke doctor --json` facts (doctor.json), and last
+The archive (a gzip'd tar) holds, for each station, the latest finished run that ran
+experiments (a `--read-only` run is skipped): report.json, report.html, report.md and the
+files the experiments saved (regular files with one name only, each capped, and a run's
+count too), this machine's `invoke doctor --json` facts (doctor.json), and last
 manifest.json: the hand-in's format, the student's name, when, the lab's commit, the
 machine's core count and platform, and every other member's size and SHA-256. Nothing else
 of the machine goes in (no user or host name: every member is owned by 0, named "").
@@ -22,9 +23,11 @@ import os
 import platform
 import re
 import secrets
+import stat
 import subprocess
 import tarfile
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -35,7 +38,7 @@ from lab.errors import LabError
 from lab.run import run_folders, safe_files
 
 FORMAT = 1
-MANIFEST, DOCTOR = "manifest.json", "doctor.json"
+MANIFEST, DOCTOR, REPORT = "manifest.json", "doctor.json", "report.json"
 # A student's name becomes part of a file name and of the class page: a short word.
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
 # A saved file is taken under its own name only where that name is a plain word: an
@@ -43,7 +46,12 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
 FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 STATION_FOLDER = re.compile(r"station-([a-z0-9][a-z0-9-]{0,30})")
 MAX_FILE = 8 << 20  # bytes of one file of a run (a flame graph: ~200 KB; a report: ~100 KB)
-MAX_RUN = 32 << 20  # bytes of one station's files, all together
+MAX_RUN = 16 << 20  # bytes of one run: 7 stations stay under the class page's 128 MiB
+# Members of one hand-in: the class page refuses a hand-in with more (class_page.py reads
+# this one). A run's files are capped well below it, report.json first, so that the seven
+# stations (7 x 250 + doctor.json + manifest.json) always fit.
+MAX_MEMBERS = 2000
+MAX_RUN_FILES = 250  # files taken from one run (a real run saves a handful)
 
 
 def check_name(name: str) -> str:
@@ -64,8 +72,17 @@ def default_output(name: str) -> Path:
     return Path.cwd() / f"hand-in-{name}.tar.gz"
 
 
-def hand_in(name: str, output: Path | None = None, results: Path | None = None) -> Path:
-    """Write the hand-in whole or not at all; its path."""
+@dataclass(frozen=True)
+class HandedIn:
+    """The hand-in written, and what was left out of it (a line each, the manifest's too):
+    the student is told at once, not when the instructor reads it."""
+
+    path: Path
+    left_out: list[str]
+
+
+def hand_in(name: str, output: Path | None = None, results: Path | None = None) -> HandedIn:
+    """Write the hand-in whole or not at all; where it is, and what it left out."""
     check_name(name)
     output = Path(output) if output else default_output(name)
     runs: dict[str, str] = {}  # station-X: the run folder taken
@@ -74,7 +91,7 @@ def hand_in(name: str, output: Path | None = None, results: Path | None = None) 
     members[DOCTOR] = as_json(doctor_facts())
     members[MANIFEST] = as_json(manifest(name, members, runs, left_out))
     write_archive(output, members)
-    return output
+    return HandedIn(output, left_out)
 
 
 def as_json(value: object) -> bytes:
@@ -129,16 +146,23 @@ def doctor_facts() -> dict:
 
 
 def run_members(results: Path, runs: dict[str, str], left_out: list[str]) -> dict[str, bytes]:
-    """{station-X/<file>: bytes} for each station's latest finished run under RESULTS; the
-    run folders taken go in RUNS, and what could not be taken in LEFT_OUT, a line each."""
+    """{station-X/<file>: bytes} for each station's latest run of experiments under RESULTS;
+    the run folders taken go in RUNS, and what could not be taken in LEFT_OUT, a line each.
+    All of them together stay within MAX_MEMBERS, with doctor.json and manifest.json."""
     members: dict[str, bytes] = {}
     if not results.is_dir():
         return members
     root_fd = safe_files.open_root(results)
     try:
         for station_name in sorted(os.listdir(root_fd)):
-            if STATION_FOLDER.fullmatch(station_name):
-                members |= station_members(root_fd, results / station_name, runs, left_out)
+            if not STATION_FOLDER.fullmatch(station_name):
+                continue
+            room = min(MAX_RUN_FILES, MAX_MEMBERS - len(members) - len((DOCTOR, MANIFEST)))
+            if room < 1:
+                left_out.append(f"{station_name}: the hand-in holds {MAX_MEMBERS:,} files at most")
+                continue
+            station_dir = results / station_name
+            members |= station_members(root_fd, station_dir, runs, left_out, room)
     finally:
         os.close(root_fd)
     return members
@@ -155,39 +179,93 @@ def newest_first(names: list[str]) -> list[str]:
 
 
 def station_members(
-    root_fd: int, station_dir: Path, runs: dict[str, str], left_out: list[str]
+    root_fd: int, station_dir: Path, runs: dict[str, str], left_out: list[str], room: int
 ) -> dict[str, bytes]:
-    """The files of the newest run in STATION_DIR that has a report.json (one finished)."""
+    """At most ROOM files of the newest run in STATION_DIR that ran experiments."""
     station_fd = safe_files.open_folder(root_fd, station_dir.name, create=False, shown=station_dir)
     try:
-        for run in newest_first(os.listdir(station_fd)):
-            run_fd = safe_files.open_folder(station_fd, run, create=False, shown=station_dir / run)
-            try:
-                found = run_files(run_fd, f"{station_dir.name}/{run}", left_out)
-            finally:
-                os.close(run_fd)
-            if "report.json" in found:
-                runs[station_dir.name] = run
-                return {f"{station_dir.name}/{name}": data for name, data in found.items()}
-        return {}
+        run = chosen_run(station_fd, station_dir, left_out)
+        if run is None:
+            return {}
+        run_fd = safe_files.open_folder(station_fd, run, create=False, shown=station_dir / run)
+        try:
+            found = run_files(run_fd, f"{station_dir.name}/{run}", left_out, room)
+        finally:
+            os.close(run_fd)
+        runs[station_dir.name] = run
+        return {f"{station_dir.name}/{name}": data for name, data in found.items()}
     finally:
         os.close(station_fd)
 
 
-def run_files(run_fd: int, where: str, left_out: list[str]) -> dict[str, bytes]:
-    """The regular files at the top of a run folder, by name, within MAX_FILE and MAX_RUN."""
+def chosen_run(station_fd: int, station_dir: Path, left_out: list[str]) -> str | None:
+    """The newest finished run whose report.json lists an experiment that ran. A run made
+    with `--read-only` ran none and says "passed": it stands for no work, so is skipped."""
+    skipped = {False: 0, None: 0}  # read-only runs; runs with no report.json to read
+    for run in newest_first(os.listdir(station_fd)):
+        run_fd = safe_files.open_folder(station_fd, run, create=False, shown=station_dir / run)
+        try:
+            ran = ran_experiments(run_fd, f"{station_dir.name}/{run}/{REPORT}")
+        finally:
+            os.close(run_fd)
+        if ran:
+            return run
+        skipped[ran] += 1
+    if any(skipped.values()):
+        left_out.append(
+            f"{station_dir.name}: no run that ran experiments ({skipped[False]} read-only, "
+            f"{skipped[None]} with no readable {REPORT}); run the station to hand it in"
+        )
+    return None
+
+
+def ran_experiments(run_fd: int, shown: str) -> bool | None:
+    """Whether the run's report.json lists an experiment with an exit code (one that ran);
+    None where there is no report.json this lab could have written (the run is not one)."""
+    try:
+        report = untrusted.json_value(read_member(run_fd, REPORT), shown)
+    except LabError:
+        return None
+    experiments = report.get("experiments") if isinstance(report, dict) else None
+    if not isinstance(experiments, list):
+        return None
+    return any(
+        isinstance(e, dict) and type(e.get("exit_code")) is int  # bool is no exit code
+        for e in experiments
+    )
+
+
+def read_member(run_fd: int, name: str) -> bytes:
+    """NAME's bytes, where it is a regular file with one name, within MAX_FILE; else one line.
+    A hard link is refused: the same file has a name outside the run, so it need not be
+    anything the run wrote (a key, another user's file)."""
+    with contextlib.suppress(OSError):  # gone or unreadable: read_regular says which
+        info = os.stat(name, dir_fd=run_fd, follow_symlinks=False)
+        if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+            raise LabError(f"{name}: a hard link ({info.st_nlink} names), not the run's own file")
+    return safe_files.read_regular(run_fd, name, MAX_FILE)
+
+
+def run_files(run_fd: int, where: str, left_out: list[str], room: int) -> dict[str, bytes]:
+    """The regular files at the top of a run folder, by name: report.json first, then at most
+    ROOM in all, within MAX_FILE and MAX_RUN."""
     taken: dict[str, bytes] = {}
     total = 0
-    for name in sorted(os.listdir(run_fd)):
+    names = sorted(os.listdir(run_fd), key=lambda name: (name != REPORT, name))
+    for name in names:
+        if len(taken) == room:
+            past = len(names) - names.index(name)
+            left_out.append(f"{where}: {past:,} files more than the {room:,} a run hands in")
+            break
         if not FILE_NAME.fullmatch(name):
             left_out.append(f"{where}/{untrusted.text(name, 100)}: not a plain file name")
             continue
         try:
-            data = safe_files.read_regular(run_fd, name, MAX_FILE)
+            data = read_member(run_fd, name)
         except LabError as why:  # a link, a folder, a fifo, or too big: left out
             left_out.append(f"{where}/{untrusted.text(str(why), 200)}")
             continue
-        if total + len(data) > MAX_RUN and name != "report.json":
+        if total + len(data) > MAX_RUN and name != REPORT:
             left_out.append(f"{where}/{name}: the run's files are over {MAX_RUN:,} bytes")
             continue
         taken[name] = data

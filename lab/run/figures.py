@@ -10,20 +10,26 @@ to SVG, put inline in the page. Matplotlib is imported only for a station that h
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import io
-from collections.abc import Callable
+import logging
+import warnings
+from collections.abc import Callable, Iterator
 from inspect import isfunction
 from pathlib import Path
 
 from markupsafe import Markup
 
+from lab import untrusted
 from lab.errors import LabError
 from lab.run.observations import Observation, Observations
 from lab.run.page import Figure
+from lab.run.report_model import Report
 
 FIGURES_FILE = "figures.py"
 SVG_START = "<svg"
+MAX_WHY = 300  # characters of why a figure was not drawn
 
 
 def load(path: Path) -> list[Callable]:
@@ -40,10 +46,12 @@ def load(path: Path) -> list[Callable]:
     return sorted(found, key=lambda f: f.__code__.co_firstlineno)
 
 
-def observations_of(report: dict) -> Observations:
-    """The run's observations, as the checks saw them (a hand-in's report included)."""
-    found = (Observation.from_report(o) for o in report.get("observations") or [])
-    return Observations([o for o in found if o is not None], emulated=report.get("emulated") or {})
+def observations_of(report: Report, emulated: dict[str, str] | None = None) -> Observations:
+    """The run's observations, as the checks saw them; EMULATED, where given, in place of
+    what the report says ran under emulation (the class page's, checked against the
+    hand-in's machine facts)."""
+    records = [Observation.of(o) for o in report.observations]
+    return Observations(records, emulated=report.emulated if emulated is None else emulated)
 
 
 def draw(station_dir: Path, report: dict) -> list[Figure]:
@@ -59,17 +67,44 @@ def draw(station_dir: Path, report: dict) -> list[Figure]:
 
 
 def one(function: Callable, obs: Observations) -> Figure:
+    """FUNCTION's figure, drawn and rendered; any failure in either is a one-line caption."""
     caption = (function.__doc__ or "").strip().splitlines()
     title = caption[0] if caption else function.__name__.removeprefix("figure_")
+    with quiet():
+        try:
+            figure = function(obs)
+        except KeyError as missing:  # NotRun included: this run did not measure it
+            return Figure(title, f"not drawn: {missing.args[0] if missing.args else missing}")
+        except Exception as error:  # the numbers were there but would not draw
+            return not_drawn(title, error)
+        if figure is None:
+            return Figure(title, "not drawn: nothing to show in this run")
+        try:  # Matplotlib lays out and parses text (mathtext) only when saving
+            svg = as_svg(figure)
+        except Exception as error:
+            return not_drawn(title, error)
+    return Figure(title, " ".join(caption[1:]).strip(), svg=svg)
+
+
+def not_drawn(title: str, error: Exception) -> Figure:
+    # mathtext's errors run to several lines (the expression, a caret): one line here.
+    why = untrusted.text(" ".join(f"{type(error).__name__}: {error}".split()), MAX_WHY)
+    return Figure(title, f"not drawn: {why}")
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Matplotlib's warnings and log silenced: they run to several lines on the terminal,
+    and a figure that cannot be drawn says so in its caption instead."""
+    logger = logging.getLogger("matplotlib")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)  # its child loggers inherit it (they set none)
     try:
-        figure = function(obs)
-    except KeyError as missing:  # NotRun included: this run did not measure it
-        return Figure(title, f"not drawn: {missing.args[0] if missing.args else missing}")
-    except Exception as error:  # the numbers were there but would not draw
-        return Figure(title, f"not drawn: {type(error).__name__}: {error}")
-    if figure is None:
-        return Figure(title, "not drawn: nothing to show in this run")
-    return Figure(title, " ".join(caption[1:]).strip(), svg=as_svg(figure))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def as_svg(figure) -> Markup:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.errors import LabError
+from lab.run.report_model import ObservationRecord
 from lab.untrusted import text
 
 
@@ -30,15 +31,9 @@ class Observation:
         return f"{self.experiment}.{self.name}"
 
     @classmethod
-    def from_report(cls, entry: object) -> Observation | None:
-        """One of a report.json's observations (a hand-in's: any JSON), or None."""
-        if not isinstance(entry, dict):
-            return None
-        fields = [entry.get(k) for k in ("experiment", "variant", "name")]
-        if not all(isinstance(f, str) for f in fields) or "value" not in entry:
-            return None
-        unit = entry.get("unit")
-        return cls(*fields, entry["value"], unit if isinstance(unit, str) else "")
+    def of(cls, record: ObservationRecord) -> Observation:
+        """One of a report's observations (already checked by its model)."""
+        return cls(record.experiment, record.variant, record.name, record.value, record.unit)
 
 
 MIN_MARGIN = 0.02  # below 2%, a difference is not one a learner should be told about

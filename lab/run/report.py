@@ -14,10 +14,10 @@ import json
 import os
 import re
 from pathlib import Path
-from urllib.parse import quote
 
 from lab import untrusted
-from lab.run import page, safe_files
+from lab.run import page, report_model, safe_files
+from lab.run.report_model import ReadingEntry, Report
 
 NAME_CHARS = 200  # a file's name as the report lists it (station_run.finish cuts it so)
 # Markdown's inline syntax: links, images, code spans, emphasis, strike-through, tables.
@@ -35,53 +35,52 @@ def format_value(value, unit: str = "") -> str:
     return f"{text} {unit}".strip()
 
 
-def markdown(report: dict, targets: dict[str, str] | None = None) -> str:
+def markdown(report: Report, targets: dict[str, str] | None = None) -> str:
     """report.md; TARGETS maps a listed file's shown name to its real one, for its link."""
-    lines = [f"# Station {report['station']}: {cell(report['title'])}", ""]
-    images = ", ".join(f"{v} ({image_id})" for v, image_id in report["images"].items())
-    lines += [f"Run {report['started']}, {report['seconds']:.1f} s; images: {cell(images)}", ""]
-    if report["reading"]:
+    lines = [f"# Station {report.station}: {cell(report.title)}", ""]
+    images = ", ".join(f"{v} ({image_id})" for v, image_id in report.images.items())
+    lines += [f"Run {report.started}, {report.seconds:.1f} s; images: {cell(images)}", ""]
+    if report.read_only:
+        lines += ["READ ONLY: no experiment ran, so nothing was judged.", ""]
+    if report.reading:
         lines += ["## Read", ""]
-        for entry in report["reading"]:
+        for entry in report.reading:
             lines.append(f"- {cell(reading_line(entry))}")
         lines.append("")
-    if report["experiments"]:
+    if report.experiments:
         lines += ["## Run", "", "| experiment | variant | exit | seconds | note |"]
         lines.append("|---|---|---|---|---|")
-        for e in report["experiments"]:
-            note = cell(e.get("note") or "")
-            code = "skipped" if e["exit_code"] is None else e["exit_code"]
+        for e in report.experiments:
+            code = "skipped" if e.exit_code is None else e.exit_code
             lines.append(
-                f"| {e['experiment']} | {e['variant']} | {code} | {e['seconds']:.1f} | {note} |"
+                f"| {e.experiment} | {e.variant} | {code} | {e.seconds:.1f} | {cell(e.note)} |"
             )
         lines.append("")
-    if report["checks"]:
+    if report.checks:
         lines += ["## Check", "", "| check | result | measured |", "|---|---|---|"]
-        for c in report["checks"]:
-            lines.append(
-                f"| {cell(c['description'])} | {c['status'].upper()} | {cell(c['detail'])} |"
-            )
+        for c in report.checks:
+            lines.append(f"| {cell(c.description)} | {c.status.upper()} | {cell(c.detail)} |")
         lines.append("")
-    if report["explain"]:
+    if report.explain:
         lines += ["## Explain", ""]
-        for q in report["explain"]:
-            lines.append(f"**{cell(q['question'])}**")
-            evidence = [f"- {code_span(e['key'])}: {cell(e['text'])}" for e in q["evidence"]]
+        for q in report.explain:
+            lines.append(f"**{cell(q.question)}**")
+            evidence = [f"- {code_span(e.key)}: {cell(e.text)}" for e in q.evidence]
             lines += evidence or ["- (no evidence)"]
             lines.append("")
-    if report["files"]:
-        files = [file_item(name, (targets or {}).get(name)) for name in report["files"]]
-        lines += ["## Files", "", *files, ""]
+    if report.files:
+        files = [file_item(name, (targets or {}).get(name)) for name in report.files]
+        note = [page.files_note("report"), ""] if targets else []
+        lines += ["## Files", "", *note, *files, ""]
     return "\n".join(lines)
 
 
-def reading_line(entry: dict) -> str:
-    if entry["status"] == "document":
-        return f"{entry['title']}: {entry['url']}"
-    what = f"{entry['path']}" + (f"::{entry['symbol']}" if entry.get("symbol") else "")
-    where = entry.get("at", "")
-    note = f" ({entry['note']})" if entry.get("note") else ""
-    return f"{what} -> {where or entry['status']}{note}"
+def reading_line(entry: ReadingEntry) -> str:
+    if entry.status == "document":
+        return f"{entry.title}: {entry.url}"
+    what = entry.path + (f"::{entry.symbol}" if entry.symbol else "")
+    note = f" ({entry.note})" if entry.note else ""
+    return f"{what} -> {entry.at or entry.status}{note}"
 
 
 def cell(value: object) -> str:
@@ -97,11 +96,10 @@ def code_span(value: object) -> str:
 
 
 def file_item(shown: str, real: str | None) -> str:
-    """A list item for a saved file: its safe name, linked to its real one (percent-encoded,
-    byte for byte); no link where no file has that name (the note on files left out)."""
-    if real is None:
-        return f"- {cell(shown)}"
-    return f"- [{cell(shown)}]({quote(os.fsencode(real), safe='')})"
+    """A list item for a saved file: its safe name, linked where a browser shows it as text
+    (page.TEXT_SUFFIXES); no link for any other, or where no file has that name."""
+    href = page.file_href(real)
+    return f"- {cell(shown)}" if href is None else f"- [{cell(shown)}]({href})"
 
 
 def targets_in(folder_fd: int) -> dict[str, str]:
@@ -112,10 +110,10 @@ def targets_in(folder_fd: int) -> dict[str, str]:
     return targets
 
 
-def write(report: dict, folder_fd: int, folder: Path, drawn: list[page.Figure] = ()) -> None:
+def write(report: Report, folder_fd: int, folder: Path, drawn: list[page.Figure] = ()) -> None:
     """report.json, report.md and report.html (with the figures DRAWN and those the
     experiments saved), created anew in the folder FOLDER_FD stands for."""
-    as_json = json.dumps(report, indent=2, default=str, allow_nan=False) + "\n"
+    as_json = report_model.as_json(report)
     targets = targets_in(folder_fd)
     shown = [*drawn, *page.saved_figures(folder_fd, sorted(targets.values()))]
     safe_files.write_new(folder_fd, "report.json", as_json, shown=folder)

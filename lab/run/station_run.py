@@ -22,7 +22,15 @@ from lab.config import variant as lookup_variant
 from lab.engine import docker, signals
 from lab.errors import LabError
 from lab.images import builder
-from lab.run import containers, figures, page, reading_cache, run_folders, safe_files
+from lab.run import (
+    containers,
+    figures,
+    page,
+    reading_cache,
+    report_model,
+    run_folders,
+    safe_files,
+)
 from lab.run.observations import Observation, Observations, load_checks, run_check
 from lab.run.report import format_value, reading_line, write
 from lab.run.runner import (
@@ -138,12 +146,12 @@ class StationRun:
         resolved = reading_cache.cached(
             image_id, entries, lambda: self.runner.resolve_reading(variant, entries, self.labels)
         )
-        for entry in resolved:
-            marker = {"found": " ", "moved": "→", "missing": "✗", "document": "📄"}[entry["status"]]
+        for entry in map(report_model.reading_entry, resolved):
+            marker = {"found": " ", "moved": "→", "missing": "✗", "document": "📄"}[entry.status]
             self.say(f" {marker} {reading_line(entry)}")
-            if entry.get("why"):
-                self.say(f"     why: {entry['why']}")
-            for line in entry.get("context", []):
+            if entry.why:
+                self.say(f"     why: {entry.why}")
+            for line in entry.context:
                 self.say(f"     {line}")
         self.report["reading"] = resolved
 
@@ -326,7 +334,7 @@ def run_station(
         with signals.interruptible():
             try:
                 report = attempt(station, options, runner, say, folder, ids, checks, absent)
-                drawn = figures.draw(station.folder, report)
+                drawn = figures.draw(station.folder, report_model.of(report))
                 with signals.shielded() as arrived:  # the report is written whole, then...
                     write_report(report, folder, drawn)
                     if not arrived:
@@ -397,11 +405,21 @@ def attempt(station, options, runner, say, folder, ids, checks, absent=()) -> di
     if station.questions and options.run:
         run.explain()
     report = run.report
-    report["observations"] = [asdict(o) for o in run.observations.records]
+    report["observations"] = kept_observations(run.observations.records, say)
     report["emulated"] = emulated  # what the timing checks skipped for, as a re-judge must
     report["passed"] = run.passed()
     report["seconds"] = time.monotonic() - started
     return report
+
+
+def kept_observations(records: list[Observation], say: Callable[[str], None]) -> list[dict]:
+    """What report.json keeps of the run's observations: as many as its model holds."""
+    limit = report_model.MAX_OBSERVATIONS
+    if len(records) > limit:
+        say(
+            f"lab: the run made {len(records):,} observations; the report keeps the first {limit:,}"
+        )
+    return [asdict(o) for o in records[:limit]]
 
 
 def write_report(report: dict, folder: run_folders.RunFolder, drawn: list = ()) -> None:
@@ -423,7 +441,7 @@ def write_report(report: dict, folder: run_folders.RunFolder, drawn: list = ()) 
     report["files"] = [untrusted.text(name, 200) for name in names[:MAX_FILES]]
     if len(names) > MAX_FILES:
         report["files"].append(f"... and {len(names) - MAX_FILES} more")
-    write(report, folder.fd, folder.partial, drawn)
+    write(report_model.of(report), folder.fd, folder.partial, drawn)
     if docker.hands_back():
         safe_files.chown_tree(folder.station_fd, folder.partial.name, os.getuid(), os.getgid())
 

@@ -28,6 +28,8 @@ MAX_TIMEOUT = 3600
 ALLOWED_CAPABILITIES = ("SYS_PTRACE",)
 ALIAS = re.compile(r"[a-z][a-z0-9-]{0,30}")  # a word: it becomes part of a folder name
 SCRIPT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\.py")  # a file in the station's folder
+# An observation's name, as the host takes one from a container (lab.untrusted.observation).
+OBSERVATION = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 # What a station may name as where it runs: an image, or the PyTorch image by its role.
 IMAGE_NAMES = (*ALL_VARIANTS, TORCH)
 
@@ -40,6 +42,9 @@ class Experiment:
     capabilities: tuple[str, ...] = ()
     timeout: float = DEFAULT_TIMEOUT
     optional: bool = False  # runs where its image is built; elsewhere skipped in one line
+    # The observations that depend only on the image and the experiment: the same in every
+    # honest run (`invoke class-report --verify` runs them again and compares).
+    deterministic: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -147,7 +152,20 @@ def _experiment(table: dict, folder: Path, index: int) -> Experiment:
         raise Invalid(f"{what}: timeout must be between 0 and {MAX_TIMEOUT} seconds")
     optional = _get(table, "optional", bool, what, False)
     title = text(_get(table, "title", str, what))
-    return Experiment(script, title, variants, capabilities, timeout, optional)
+    deterministic = _deterministic(table, what)
+    return Experiment(script, title, variants, capabilities, timeout, optional, deterministic)
+
+
+def _deterministic(table: dict, what: str) -> tuple[str, ...]:
+    names = _strings(table, "deterministic", what)
+    wrong = next((name for name in names if not OBSERVATION.fullmatch(name)), None)
+    if wrong is not None:
+        raise Invalid(
+            f"{what}: deterministic must name observations (letters, digits, _ . -), not {wrong!r}"[
+                :200
+            ]
+        )
+    return tuple(dict.fromkeys(names))  # each once
 
 
 def _reading(table: dict, index: int) -> dict:

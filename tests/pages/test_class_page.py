@@ -49,3 +49,22 @@ def test_a_students_station_page_is_one_click_away(browser, lab_here) -> None:  
     assert not target.is_displayed(), "closed until asked for"
     link.click()
     assert target.is_displayed(), "one click opens the student's station page"
+
+
+def test_a_wide_class_keeps_its_header_and_names_in_view(browser, lab_here) -> None:  # noqa: F811
+    """30 students on a laptop's screen: the table scrolls in its box, the station header
+    row and the students' column stay where they are; the counts come first."""
+    for n in range(30):
+        make_hand_in(lab_here, f"student-{n:02d}", {"1": report("1", GOOD_1)})
+    run_class(lab_here)
+    visit(browser, lab_here.parent / "class.html")
+    box = browser.find_element(By.CSS_SELECTOR, ".scroll")
+    header = browser.find_element(By.CSS_SELECTOR, "table.class thead th:nth-child(2)")
+    name = browser.find_element(By.CSS_SELECTOR, "table.class tbody tr:nth-child(20) th")
+    before = (header.rect["y"], name.rect["x"])
+    browser.execute_script("arguments[0].scrollTop = 600; arguments[0].scrollLeft = 400", box)
+    assert browser.execute_script("return arguments[0].scrollTop", box) > 0, "it scrolls"
+    assert (header.rect["y"], name.rect["x"]) == before, "header and names stay in view"
+    counts = browser.find_element(By.CSS_SELECTOR, "table.counts")
+    assert counts.location["y"] < box.location["y"], "the counts come above the table"
+    assert "30" in counts.text

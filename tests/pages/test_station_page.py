@@ -8,15 +8,16 @@ import json
 from pathlib import Path
 
 from lab.config import STATIONS_DIR
-from lab.run import figures, page
+from lab.run import figures, page, report_model
 from tests.browser import visit
 from tests.unit.run.test_page import MARKUP, hostile_report
 
 
 def written(folder: Path, report: dict) -> Path:
-    drawn = figures.draw(STATIONS_DIR / "01-frames", report)
+    model = report_model.of(report)
+    drawn = figures.draw(STATIONS_DIR / "01-frames", model)
     path = folder / page.PAGE
-    path.write_text(page.station_page(report, drawn))
+    path.write_text(page.station_page(model, drawn))
     return path
 
 
@@ -52,3 +53,21 @@ def test_the_browser_log_sees_a_request_and_a_console_error(browser, tmp_path) -
     seen = visit(browser, leaky)
     assert "http://127.0.0.1:9/x.png" in seen.requests
     assert any("no_such_name" in error for error in seen.console_errors)
+
+
+def test_an_experiments_html_or_svg_file_is_not_linked(browser, tmp_path) -> None:
+    """A click is a navigation, outside the page's CSP: the file's script would run."""
+    from selenium.webdriver.common.by import By
+
+    script = "<script>document.title = 'ran'</script>"
+    saved = {"evil.html": script, "plot.svg": f"<svg>{script}</svg>", "notes.txt": "n"}
+    for name, text in saved.items():
+        (tmp_path / name).write_text(text)
+    report = report_model.of(hostile_report(files=sorted(saved)))
+    path = tmp_path / page.PAGE
+    path.write_text(page.station_page(report, [], {name: name for name in saved}))
+    seen = visit(browser, path)
+    hrefs = [a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "a[href]")]
+    assert (tmp_path / "notes.txt").as_uri() in hrefs
+    assert not [href for href in hrefs if "evil.html" in href or "plot.svg" in href]
+    assert "evil.html" in seen.text and "plot.svg" in seen.text and "run folder" in seen.text

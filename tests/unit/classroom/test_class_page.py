@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.classroom import class_page, facts, hand_in
-from lab.run import stations
+from lab.classroom import class_page, facts, hand_in, verdicts
+from lab.run import report_model, stations
 from lab.run.observations import Observation, Observations, load_checks, run_check
 from tests.cli import invoke
 from tests.tars import tar_of
@@ -136,7 +136,7 @@ def make_hand_in(folder: Path, name: str, reports: dict[str, dict]) -> Path:
         run.mkdir(parents=True)
         (run / "report.json").write_text(json.dumps(body))
         (run / "report.html").write_text("<script>alert('the hand-in page')</script>")
-    return hand_in.hand_in(name, folder / f"hand-in-{name}.tar.gz", results)
+    return hand_in.hand_in(name, folder / f"hand-in-{name}.tar.gz", results).path
 
 
 def rewrite(path: Path, edit: Callable[[str, dict | bytes], object], resum: bool = False) -> None:
@@ -164,9 +164,8 @@ def rewrite(path: Path, edit: Callable[[str, dict | bytes], object], resum: bool
 def run_class(folder: Path, lock: Path | None = None) -> tuple[str, dict, list[str]]:
     lines: list[str] = []
     output = folder.parent / "class.html"
-    written, table = class_page.class_report(folder, output, lock, lines.append)
-    assert written == output
-    return output.read_text(), table, lines
+    hands, _ = class_page.class_report(folder, output, lock, lines.append)
+    return output.read_text(), class_page.as_json(hands), lines
 
 
 def student(table: dict, name: str) -> dict:
@@ -198,17 +197,17 @@ def test_an_edited_observation_marks_its_pass(lab_here, resum):
     html, table, lines = run_class(lab_here)
 
     ada, bob = student(table, "ada"), student(table, "bob")
-    assert ada["stations"]["1"] == {**ada["stations"]["1"], "recorded": "pass", "rejudged": "pass"}
-    assert ada["stations"]["3"]["rejudged"] == "pass" and not ada["problems"]
+    assert ada["stations"]["1"] == {**ada["stations"]["1"], "recorded": "pass", "verdict": "pass"}
+    assert ada["stations"]["3"]["verdict"] == "pass" and not ada["problems"]
     assert bob["stations"]["1"]["recorded"] == "pass"
-    assert bob["stations"]["1"]["rejudged"] == "fail"
+    assert bob["stations"]["1"]["verdict"] == "fail"
     assert "recorded PASS" in bob["stations"]["1"]["marks"]["global_read_is_slower"]
     assert "3" not in bob["stations"]  # not run: absent
     assert any("global_read_is_slower: recorded PASS" in line for line in lines)
     edited_after = any("edited after" in p for p in bob["problems"])
     assert edited_after is not resum  # a careful editor's sums match: only the re-judge tells
     assert html.count('class="verdict mark"') >= 2  # the cell and the check's row
-    assert "re-judged: FAIL" in html and "ada" in html and "bob" in html
+    assert "handed in: PASS" in html and "ada" in html and "bob" in html
     assert "cannot be proven honest" in html
 
 
@@ -221,10 +220,10 @@ def test_the_json_command_prints_both_students(lab_here, tmp_path):
     assert result.code == 0, result.stderr
     table = json.loads(result.stdout)
     assert [s["name"] for s in table["students"]] == ["ada", "bob"]
-    recorded_and_rejudged = {
-        k: student(table, "bob")["stations"]["1"][k] for k in ("recorded", "rejudged")
+    recorded_and_judged = {
+        k: student(table, "bob")["stations"]["1"][k] for k in ("recorded", "verdict")
     }
-    assert recorded_and_rejudged == {"recorded": "pass", "rejudged": "fail"}
+    assert recorded_and_judged == {"recorded": "pass", "verdict": "fail"}
     assert "global_read_is_slower" in result.stderr and output.is_file()
 
 
@@ -238,7 +237,7 @@ def test_a_verdict_that_follows_is_not_marked_but_a_recorded_one_that_does_not_i
         student(table, "cy")["stations"]["1"] | {"marks": {}}
         == student(table, "cy")["stations"]["1"]
     )
-    assert student(table, "cy")["stations"]["1"]["rejudged"] == "fail" and not lines
+    assert student(table, "cy")["stations"]["1"]["verdict"] == "fail" and not lines
 
     def claim_pass(name, value):
         if name == "station-1/report.json":
@@ -248,15 +247,45 @@ def test_a_verdict_that_follows_is_not_marked_but_a_recorded_one_that_does_not_i
     rewrite(lab_here / "hand-in-cy.tar.gz", claim_pass, resum=True)
     _, table, _ = run_class(lab_here)
     station = student(table, "cy")["stations"]["1"]
-    assert (station["recorded"], station["rejudged"]) == ("pass", "fail")
+    assert (station["recorded"], station["verdict"]) == ("pass", "fail")
 
 
-def test_emulated_timings_skip_as_they_did(lab_here):
+def emulated_hand_in(folder: Path, arm64_images: bool) -> None:
+    """Station 3 run with ft emulated (its timing check skipped), on a machine whose ft
+    image is arm64 (ARM64_IMAGES) or, as the facts say, the engine's own amd64."""
     emulated = report("3", GOOD_3) | {"emulated": {"ft": "emulated (linux/arm64 on amd64)"}}
     emulated["checks"][0]["status"] = "skip"  # what the run gave: the timing check skipped
-    make_hand_in(lab_here, "ada", {"3": emulated})
-    _, table, lines = run_class(lab_here)
-    assert student(table, "ada")["stations"]["3"]["marks"] == {} and not lines
+    emulated["checks"][0]["detail"] = "the hand-in's own words"
+    make_hand_in(folder, "ada", {"3": emulated})
+
+    def ft_image(name, value):
+        if name == "doctor.json" and arm64_images:
+            value["images"]["ft"] = {**value["images"]["stock"], "platform": "linux/arm64"}
+        return value
+
+    rewrite(folder / "hand-in-ada.tar.gz", ft_image, resum=True)
+
+
+def test_emulated_timings_skip_where_the_machine_facts_agree(lab_here):
+    emulated_hand_in(lab_here, arm64_images=True)
+    html, table, lines = run_class(lab_here)
+    station = student(table, "ada")["stations"]["3"]
+    assert station["marks"] == {} and not lines
+    assert station["verdict"] == "partial", "a timing check skipped: not every check judged"
+    assert station["not_judged"] == [
+        "ft_threads_scale skipped: timed on ft, emulated (linux/arm64 on linux/amd64): not judged"
+    ]
+    assert "the hand-in's own words" not in html, "the skip's reason is this lab's"
+
+
+def test_an_emulation_the_machine_facts_do_not_show_is_judged(lab_here):
+    """Finding 2: "emulated" edited in, the timing check set to skip: no unmarked PASS."""
+    emulated_hand_in(lab_here, arm64_images=False)
+    _, table, _ = run_class(lab_here)
+    station = student(table, "ada")["stations"]["3"]
+    assert station["verdict"] == "pass", "judged on its numbers, which do pass"
+    assert "recorded SKIP" in station["marks"]["ft_threads_scale"]
+    assert any("says ft ran emulated, but its machine facts say" in p for p in station["problems"])
 
 
 # -- hostile hand-ins: a line and a mark each, the rest of the class shown --------------------
@@ -313,7 +342,7 @@ def test_a_corrupt_or_truncated_archive(lab_here):
     assert len(lines) == 4
     for name in ("cut.tar.gz", "noise.tar.gz", "empty.tar", "cut-in-a-member.tar"):
         assert student(table, name)["problems"] and not student(table, name)["stations"]
-    assert student(table, "ada")["stations"]["1"]["rejudged"] == "pass"
+    assert student(table, "ada")["stations"]["1"]["verdict"] == "pass"
 
 
 def test_a_decompression_bomb_stops_at_the_limit(lab_here, monkeypatch):
@@ -326,7 +355,7 @@ def test_a_decompression_bomb_stops_at_the_limit(lab_here, monkeypatch):
     assert lines == [
         f"bomb.tar.gz: refused: over {4 << 20:,} bytes unpacked: a decompression bomb?"
     ]
-    assert student(table, "ada")["stations"]["1"]["rejudged"] == "pass"
+    assert student(table, "ada")["stations"]["1"]["verdict"] == "pass"
 
 
 def test_a_100_mb_report_is_not_read_and_the_rest_of_the_hand_in_is(lab_here):
@@ -339,7 +368,7 @@ def test_a_100_mb_report_is_not_read_and_the_rest_of_the_hand_in_is(lab_here):
     _, table, lines = run_class(lab_here)
     ada = student(table, "ada")
     assert any("station-3/report.json is 104,857,602 bytes" in p for p in ada["problems"])
-    assert "3" not in ada["stations"] and ada["stations"]["1"]["rejudged"] == "pass"
+    assert "3" not in ada["stations"] and ada["stations"]["1"]["verdict"] == "pass"
     assert len(lines) == 1
 
 
@@ -359,8 +388,8 @@ def test_two_hand_ins_with_one_name(lab_here):
     make_hand_in(lab_here, "ada", {"3": report("3", GOOD_3)})
     _, table, lines = run_class(lab_here)
     assert [s["name"] for s in table["students"]] == ["ada", "ada"]
-    assert all(s["problems"] == ["2 hand-ins name ada: first.tar.gz, hand-in-ada.tar.gz"]
-               for s in table["students"])  # fmt: skip
+    assert all(s["problems"] == ["2 hand-ins could be one student (ada): first.tar.gz, "
+                                 "hand-in-ada.tar.gz"] for s in table["students"])  # fmt: skip
     assert len(lines) == 2
 
 
@@ -379,7 +408,8 @@ def test_a_hand_in_from_another_version_of_the_lab(lab_here):
     _, table, lines = run_class(lab_here)
     ada = student(table, "ada")
     assert any("another version of the lab (ffffffffffff" in p for p in ada["problems"])
-    assert "no such check" in ada["stations"]["1"]["marks"]["gone"]
+    assert "checks this lab does not have: gone" in ada["stations"]["1"]["problems"][0]
+    assert ada["stations"]["1"]["verdict"] == "pass"
     assert len(lines) == 2
 
 
@@ -427,7 +457,8 @@ def test_garbage_of_every_type_in_a_report_is_shown_not_a_crash(lab_here):
     rewrite(made, garbage, resum=True)
     html, table, _ = run_class(lab_here)
     stations_ = student(table, "ada")["stations"]
-    assert stations_["1"]["rejudged"] == "fail" and stations_["3"]["recorded"] == "fail"
+    assert stations_["1"]["verdict"] == stations_["3"]["verdict"] == "not run"
+    assert "is not a report this lab writes" in stations_["1"]["problems"][0]
     assert "ada" in html
 
 
@@ -506,16 +537,22 @@ def test_a_checks_file_that_does_not_load_leaves_its_station_not_re_judged(lab_h
     (tmp_path / "stations" / "01-frames" / "checks.py").write_text("def check_x(obs):\n  (\n")
     _, table, lines = run_class(lab_here)
     station_1 = student(table, "ada")["stations"]["1"]
-    assert station_1["rejudged"] is None and "does not load" in station_1["problems"][0]
-    assert student(table, "ada")["stations"]["3"]["rejudged"] == "pass"
+    assert station_1["verdict"] == "not run" and "does not load" in station_1["problems"][0]
+    assert student(table, "ada")["stations"]["3"]["verdict"] == "pass"
     assert len(lines) == 2  # ada's and bob's station 1
 
 
 @pytest.mark.parametrize("image", ["torch-cpu", "cuda"])
 def test_a_run_in_either_pytorch_image_is_judged_as_it_ran(image: str) -> None:
     """Station 5 names "the PyTorch image": a hand-in that ran in either one ran it all."""
-    experiments = [{"variant": "stock", "exit_code": 0}, {"variant": image, "exit_code": 0}]
-    ran = {"observations": [], "emulated": {}, "experiments": experiments}
-    seen = class_page.observations(ran, stations.find("5"))
+    station = stations.find("5")
+    experiments = [
+        {"experiment": e.name, "variant": image if v == "torch" else v, "exit_code": 0}
+        for e in station.experiments
+        for v in e.variants
+    ]
+    ran = report_model.of({"station": "5", "experiments": experiments})
+    station = verdicts.resolved_torch(station, ran)
+    seen = verdicts.evidence(ran, station, verdicts.variants_ran(ran, station, []), {})
     assert seen.variants_run is None, "every image the station uses ran"
     assert seen.planned["tensor_buffer"] == (image,)

@@ -79,11 +79,11 @@ def test_text_replaces_lone_surrogates() -> None:
 
 def test_a_file_name_that_is_not_utf8_is_shown_safely(station) -> None:
     def plant(output: Path) -> None:
-        os.close(os.open(os.fsencode(output) + b"/bad\xff\x1b[2J.png", os.O_CREAT | os.O_WRONLY))
+        os.close(os.open(os.fsencode(output) + b"/bad\xff\x1b[2J.txt", os.O_CREAT | os.O_WRONLY))
 
     report, folder = run(station, ScriptedRunner([seen()], plant))
-    assert report["files"] == ["bad\ufffd?[2J.png"]
-    assert "[bad\ufffd?\\[2J.png](bad%FF%1B%5B2J.png)" in (folder / "report.md").read_text()
+    assert report["files"] == ["bad\ufffd?[2J.txt"]
+    assert "[bad\ufffd?\\[2J.txt](bad%FF%1B%5B2J.txt)" in (folder / "report.md").read_text()
     json.loads((folder / "report.json").read_text(encoding="utf-8"))
 
 
@@ -102,14 +102,14 @@ def test_write_new_never_raises_on_a_lone_surrogate(tmp_path) -> None:
 
 
 def test_a_file_link_targets_the_real_name_and_shows_a_safe_one(station) -> None:
-    def plant(output: Path) -> None:
-        (output / "a\x1bb c(1).png").write_text("")
-        os.close(os.open(os.fsencode(output) + b"/n\xff.png", os.O_CREAT | os.O_WRONLY))
+    def plant(output: Path) -> None:  # text files: the only ones linked (page.TEXT_SUFFIXES)
+        (output / "a\x1bb c(1).txt").write_text("")
+        os.close(os.open(os.fsencode(output) + b"/n\xff.txt", os.O_CREAT | os.O_WRONLY))
 
     _, folder = run(station, ScriptedRunner([seen()], plant))
     markdown = (folder / "report.md").read_text()
-    assert "- [a?b c(1).png](a%1Bb%20c%281%29.png)" in markdown
-    assert "- [n\ufffd.png](n%FF.png)" in markdown
+    assert "- [a?b c(1).txt](a%1Bb%20c%281%29.txt)" in markdown
+    assert "- [n\ufffd.txt](n%FF.txt)" in markdown
 
 
 def test_the_note_on_files_left_out_is_no_link(station) -> None:

@@ -7,9 +7,7 @@ import json
 import os
 from pathlib import Path
 
-import pytest
-
-from lab.run import figures, page
+from lab.run import figures, page, report_model
 
 MARKUP = '<script>alert("x")</script><img src="http://example.invalid/x.png">'
 
@@ -84,27 +82,32 @@ def hostile_report(**changes) -> dict:
     return {**report, **changes}
 
 
+def hostile(**changes) -> report_model.Report:
+    """hostile_report() as the page takes it: through the report's model."""
+    return report_model.of(hostile_report(**changes))
+
+
 def test_markup_from_a_container_is_text() -> None:
-    html = page.station_page(hostile_report())
+    html = page.station_page(hostile())
     assert "<script" not in html.lower()
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
     assert '<img src="http://example.invalid' not in html
 
 
 def test_nothing_is_fetched_and_no_script_runs() -> None:
-    html = page.station_page(hostile_report())
+    html = page.station_page(hostile())
     assert "Content-Security-Policy" in html and "default-src 'none'" in html
     assert "<link" not in html and "@import" not in html
 
 
 def test_only_web_addresses_become_links() -> None:
-    html = page.station_page(hostile_report())
+    html = page.station_page(hostile())
     assert 'href="https://peps.python.org/pep-0659/"' in html
     assert "javascript:" not in html.replace("a trap", "")
 
 
 def test_the_excerpt_is_numbered_from_its_line_and_marks_the_symbol() -> None:
-    entry = page.reading_entry(hostile_report()["reading"][0])
+    entry = page.reading_entry(hostile().reading[0])
     code = str(entry["code"])
     assert '<span class="linenos">680</span>' in code
     marked = code.split('<span class="hll">', 1)[1].split("\n", 1)[0]
@@ -112,10 +115,14 @@ def test_the_excerpt_is_numbered_from_its_line_and_marks_the_symbol() -> None:
     assert "&lt;b&gt;not bold&lt;/b&gt;" in code  # the source is escaped, then coloured
 
 
-@pytest.mark.parametrize("start", ["", "x", "-3"])
-def test_an_excerpt_without_a_line_number_is_left_out(start: str) -> None:
-    entry = {**hostile_report()["reading"][0], "excerpt_start": start}
-    assert page.reading_entry(entry)["code"] is None
+def test_an_excerpt_without_a_line_number_is_left_out() -> None:
+    entry = {**hostile_report()["reading"][0], "excerpt_start": ""}
+    assert page.reading_entry(report_model.reading_entry(entry))["code"] is None
+
+
+def test_a_read_only_run_says_so_not_pass() -> None:
+    html = page.station_page(hostile(experiments=[], checks=[], passed=True))
+    assert 'class="verdict read-only">READ ONLY' in html and ">PASS<" not in html
 
 
 def test_saved_images_show_as_data_images_and_links_are_not_followed(tmp_path: Path) -> None:
@@ -131,7 +138,7 @@ def test_saved_images_show_as_data_images_and_links_are_not_followed(tmp_path: P
     assert plot.image_uri.startswith("data:image/svg+xml;base64,") and plot.svg is None
     assert link.image_uri is None and "cannot open" in link.caption
     assert folder.image_uri is None and "not a regular file" in folder.caption
-    html = page.station_page(hostile_report(), shown)
+    html = page.station_page(hostile(), shown)
     assert "<script" not in html.lower()
 
 
@@ -147,7 +154,7 @@ def test_a_figure_is_drawn_from_the_observations(tmp_path: Path) -> None:
         '    """Not measured"""\n'
         '    return obs["nothing.here"]\n'
     )
-    drawn, missing = figures.draw(tmp_path, hostile_report())
+    drawn, missing = figures.draw(tmp_path, hostile())
     assert drawn.title == "The ratio" and drawn.caption == "as measured"
     assert drawn.svg.startswith("<svg")
     assert missing.svg is None and missing.caption.startswith("not drawn")
@@ -156,7 +163,7 @@ def test_a_figure_is_drawn_from_the_observations(tmp_path: Path) -> None:
 
 def test_a_broken_figures_file_costs_its_figures_not_the_run(tmp_path: Path) -> None:
     (tmp_path / "figures.py").write_text("raise SystemError('broken')\n")
-    (only,) = figures.draw(tmp_path, hostile_report())
+    (only,) = figures.draw(tmp_path, hostile())
     assert "does not load" in only.caption
 
 

@@ -1,0 +1,188 @@
+"""A station run's report as one typed model: what report.json may hold, bounded.
+
+Every reader of a report.json goes through `read()`: the run's own page and the index,
+and the class page, where the file is a student's hand-in and may hold anything. The run
+writes through `of()`, so its own report passes the same gate. Each field has its type,
+and every string, list and number its bound, so that a 70 KB hand-in cannot become
+millions of entries, a 400-digit number, infinity or a list where a line was expected;
+what does not fit is one line naming the field (msgspec's path: `$.experiments[3].seconds`),
+never a traceback. Nothing downstream re-checks a field by hand.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from lab.errors import LabError
+from lab.untrusted import MAX_DEPTH, MAX_TEXT
+
+# What one report may hold. A real run: a few dozen of each, a few hundred observations.
+MAX_READING = 200
+MAX_EXCERPT_LINES = 60  # the resolver keeps 50
+MAX_EXPERIMENTS = 200
+MAX_OBSERVATIONS = 10_000  # the run keeps the first ones, and says so
+MAX_CHECKS = 200
+MAX_QUESTIONS = 100
+MAX_EVIDENCE = 50
+MAX_FILES = 501  # the run lists 500, then "... and N more"
+MAX_IMAGES = 16
+MAX_SECONDS = 1e6
+# An observation's number must fit a 64-bit integer or be a finite float: a bigger one is
+# not something an experiment measured, and Python's int-to-text refuses past 4,300 digits.
+MAX_INT = 2**63
+
+Text = Annotated[str, msgspec.Meta(max_length=MAX_TEXT)]
+Short = Annotated[str, msgspec.Meta(max_length=200)]
+Word = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,100}$")]
+Digits = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{0,7}$")]  # "²" is a digit to isdigit()
+Seconds = Annotated[float, msgspec.Meta(ge=0, le=MAX_SECONDS)]
+ExitCode = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31)]
+Status = Literal["pass", "fail", "skip"]
+
+
+def bounded(n: int, kind: Any) -> Any:
+    return Annotated[list[kind], msgspec.Meta(max_length=n)]
+
+
+class Struct(msgspec.Struct):
+    """Unknown fields are ignored (a newer lab's report still reads); none is required
+    that an older lab did not write."""
+
+
+class ReadingEntry(Struct):
+    status: Literal["found", "moved", "missing", "document"]
+    tree: Short = ""
+    path: Short = ""
+    symbol: Short = ""
+    why: Text = ""
+    note: Text = ""
+    url: Text = ""
+    title: Text = ""
+    at: Text = ""
+    excerpt_start: Digits = ""
+    excerpt: bounded(MAX_EXCERPT_LINES, Text) = []
+    context: bounded(MAX_EXCERPT_LINES, Text) = []
+
+
+class ExperimentRun(Struct):
+    experiment: Word
+    variant: Word
+    exit_code: ExitCode | None  # None: skipped (its image is not built here)
+    seconds: Seconds = 0.0
+    note: Text = ""
+
+    @property
+    def ran(self) -> bool:
+        return self.exit_code is not None
+
+
+def _check_value(value: Any, depth: int = 0) -> None:
+    """An observation's value: JSON of bounded depth, every number finite and in range."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return
+    if isinstance(value, int):
+        if not -MAX_INT <= value < MAX_INT:
+            raise ValueError("a number too big for a measurement")
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("a number JSON cannot hold")
+        return
+    if depth >= MAX_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+    for item in value.values() if isinstance(value, dict) else value:
+        _check_value(item, depth + 1)
+
+
+class ObservationRecord(Struct):
+    experiment: Word
+    variant: Word
+    name: Word
+    value: Any
+    unit: Short = ""
+
+    def __post_init__(self) -> None:
+        _check_value(self.value)
+
+
+class CheckRecord(Struct):
+    name: Word
+    status: Status
+    description: Text = ""
+    detail: Text = ""
+
+
+class Evidence(Struct):
+    key: Short
+    text: Text = ""
+    values: dict[Word, Any] = {}
+
+    def __post_init__(self) -> None:
+        _check_value(self.values)
+
+
+class Question(Struct):
+    question: Text
+    evidence: bounded(MAX_EVIDENCE, Evidence) = []
+
+
+class Report(Struct):
+    station: Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9-]{0,30}$")]
+    title: Text = ""
+    started: Annotated[str, msgspec.Meta(max_length=40)] = ""
+    seconds: Seconds = 0.0
+    images: Annotated[dict[Word, Short], msgspec.Meta(max_length=MAX_IMAGES)] = {}
+    reading: bounded(MAX_READING, ReadingEntry) = []
+    experiments: bounded(MAX_EXPERIMENTS, ExperimentRun) = []
+    observations: bounded(MAX_OBSERVATIONS, ObservationRecord) = []
+    checks: bounded(MAX_CHECKS, CheckRecord) = []
+    explain: bounded(MAX_QUESTIONS, Question) = []
+    files: bounded(MAX_FILES, Short) = []
+    emulated: Annotated[dict[Word, Text], msgspec.Meta(max_length=MAX_IMAGES)] = {}
+    passed: bool = False
+
+    @property
+    def read_only(self) -> bool:
+        """A run that only read (`--read-only`): no experiment ran, so nothing was judged."""
+        return not any(e.ran for e in self.experiments)
+
+
+def reading_entry(entry: dict) -> ReadingEntry:
+    """One entry of the reading resolver's answer (already checked by untrusted.reading)."""
+    try:
+        return msgspec.convert(entry, type=ReadingEntry)
+    except msgspec.ValidationError as error:
+        raise LabError(f"the reading resolver's answer does not fit its model: {error}") from None
+
+
+def read(data: bytes, source: str) -> Report:
+    """DATA (a report.json's bytes) as a Report, or one line naming SOURCE and the field."""
+    try:
+        return msgspec.json.decode(data, type=Report)
+    except msgspec.ValidationError as error:
+        raise LabError(f"{source} is not a report this lab writes: {str(error)[:300]}") from None
+    except msgspec.DecodeError as error:
+        raise LabError(f"{source} is not JSON ({str(error)[:120]})") from None
+    except RecursionError:
+        raise LabError(f"{source} nests too deep to be a report this lab writes") from None
+
+
+def of(report: dict) -> Report:
+    """The run's own report (a dict as station_run builds it), through the same gate."""
+    try:
+        return msgspec.convert(report, type=Report)
+    except msgspec.ValidationError as error:
+        raise LabError(f"the run's report does not fit its model: {error}") from None
+
+
+def as_json(report: Report) -> str:
+    """report.json's text: indented, strict JSON (no NaN or Infinity: the model has none)."""
+    return msgspec.json.format(msgspec.json.encode(report), indent=2).decode() + "\n"
+
+
+def as_dict(report: Report) -> dict:
+    """REPORT as plain JSON values (what `--json` prints)."""
+    return msgspec.to_builtins(report)
