@@ -292,7 +292,11 @@ def class_report(
     page = Path(output) if output else (None if json else Path("class.html"))
     say = printer(sys.stderr)  # a problem per line; the rest of the class is still shown
     worth = class_page.grade_weights(Path(weights) if weights else None)  # before any work
-    hands, lab = class_page.class_report(Path(folder), page, lock_path, say, verify)
+    try:
+        with signals.interruptible():  # --verify's containers and scratch folder are removed
+            hands, lab = class_page.class_report(Path(folder), page, lock_path, say, verify)
+    except signals.Interrupted as stop:
+        raise Exit(f"lab: {stop.message()}", code=stop.exit_code) from None
     if csv:
         class_page.write_grades(Path(csv), hands, lab, worth)
     print(class_page.json_text(class_page.as_json(hands)) if json else page)

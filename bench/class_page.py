@@ -2,21 +2,23 @@
 fresh process each time (the imports are part of the cost: the task pays them once).
 Best of 3.
 
-    python bench/class_page.py [--from hand-in-x.tar.gz] [--students 30,300] [--profile]
+    python bench/class_page.py [--from hand-in-x.tar.gz | --synthetic] [--students 30,300]
+                               [--lock lab.lock] [--profile]
 
 The class is N copies of one hand-in, each under another student's name (student-001, ...):
 its manifest.json, the last member, is rewritten with that name (it holds the other
 members' SHA-256, not its own, so nothing else changes). The hand-in is --from's; else one
-made by `invoke hand-in` from the runs in results/; else, where results/ has none, a
-synthetic one: for each station, a report.json whose reading list is resolved by the lab's
-own resolver (labkit.reading) in made-up trees, 30-line excerpts as a real run's: Python
-files from this machine's standard library where it has them, generated C-like text for
-the rest (no CPython tree is assumed here); one experiment run per [[run]] and variant; an
-observation for each key the station's checks.py names, set to 1.5, and those checks run
-on them (so some pass, some fail, as a class's do); the explain questions with their
+made by `invoke hand-in` from the runs in results/; else (or with --synthetic, the same on
+every machine) a synthetic one: for each station, a report.json whose reading list is
+resolved by the lab's own resolver (labkit.reading) in made-up trees, 30-line excerpts as a
+real run's: Python files from this machine's standard library where it has them,
+generated C-like text for the rest (no CPython tree is assumed here); one experiment run
+per [[run]] and variant (station 6's on torch-cpu: a machine without a GPU, as most are);
+an observation for each key the station's checks.py names, set to 1.5, and those checks
+run on them (so some pass, some fail, as a class's do); the explain questions with their
 evidence; report.html and report.md, and the files the experiments save (station 3's
-plot, the synthesis's flame graphs) at a real run's sizes. Every copy holds the same
-excerpts, as a real class's do.
+plot, the synthesis's flame graphs) at a real run's sizes (report.json 20-50 KB, as a
+real run's 30-60 KB). Every copy holds the same excerpts, as a real class's do.
 
 --profile: the largest class once more under cProfile, its top 15 entries by cumulative
 time. Writes results/bench/class_page.json.
@@ -101,7 +103,7 @@ def synthetic_hand_in(folder: Path) -> Path:
     """A hand-in of every station, made up as the docstring says, in FOLDER."""
     results, trees = folder / "results", folder / "trees"
     for found in stations.scan()[0]:
-        station = found.with_torch("torch-cpu")  # a machine without a GPU, as most are
+        station = found.with_torch("torch-cpu")
         run = results / f"station-{station.label}" / RUN_FOLDER
         run.mkdir(parents=True)
         body = synthetic_report(station, trees)
@@ -215,22 +217,27 @@ def newest_runs() -> bool:
     return any(results_dir().glob("station-*/*/report.json"))
 
 
-def source_hand_in(given: str | None, scratch: Path) -> tuple[Path, str]:
+def source_hand_in(given: str | None, synthetic: bool, scratch: Path) -> tuple[Path, str]:
     if given:
         return Path(given), given
-    if newest_runs():
+    if newest_runs() and not synthetic:
         return hand_in.hand_in("bench", scratch / "hand-in-bench.tar.gz").path, "results/"
     return synthetic_hand_in(scratch), "synthetic"
 
 
 def members_of(archive: Path) -> dict[str, bytes]:
-    with tarfile.open(archive, "r:gz") as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar if m.isfile()}
+    """ARCHIVE's members, where it is a hand-in with a manifest; else one line."""
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            members = {m.name: tar.extractfile(m).read() for m in tar if m.isfile()}
+        json.loads(members[hand_in.MANIFEST])
+    except (OSError, tarfile.TarError, EOFError, KeyError, ValueError) as error:
+        raise SystemExit(f"{archive} is not a hand-in with a manifest ({error})") from None
+    return members
 
 
-def make_class(archive: Path, folder: Path, students: int) -> None:
-    """STUDENTS copies of ARCHIVE in FOLDER, each under its own student's name."""
-    members = members_of(archive)
+def make_class(members: dict[str, bytes], folder: Path, students: int) -> None:
+    """STUDENTS copies of a hand-in's MEMBERS in FOLDER, each under its own student's name."""
     manifest = json.loads(members[hand_in.MANIFEST])
     folder.mkdir()
     for n in range(1, students + 1):
@@ -251,24 +258,32 @@ def timed(folder: Path, output: Path, lock: Path | None, profile: bool = False) 
     return json.loads(done.stdout)
 
 
+def sizes_of(text: str) -> list[int]:
+    if not re.fullmatch(r"[1-9][0-9]{0,3}(,[1-9][0-9]{0,3})*", text):
+        raise argparse.ArgumentTypeError(f"{text!r}: class sizes such as 30,300 (1 to 9999)")
+    return [int(n) for n in text.split(",")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--from", dest="source", help="a hand-in to copy (hand-in-x.tar.gz)")
-    parser.add_argument("--students", default="30,300", help="class sizes, comma-separated")
+    parser.add_argument("--synthetic", action="store_true", help="a made-up hand-in")
+    parser.add_argument("--students", default="30,300", type=sizes_of, help="class sizes: 30,300")
     parser.add_argument("--lock", help="the class's lab.lock (default: ./lab.lock, if any)")
     parser.add_argument("--profile", action="store_true", help="profile the largest class")
     args = parser.parse_args()
-    sizes = [int(n) for n in args.students.split(",")]
+    sizes = args.students
     lock = Path(args.lock) if args.lock else (LOCK_FILE if LOCK_FILE.is_file() else None)
     found: dict = {}
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
-        archive, made_from = source_hand_in(args.source, scratch)
+        archive, made_from = source_hand_in(args.source, args.synthetic, scratch)
+        members = members_of(archive)
         found = {"hand_in": made_from, "hand_in_bytes": archive.stat().st_size, "classes": {}}
         print(f"one hand-in ({made_from}): {found['hand_in_bytes']:,} bytes")
         for students in sizes:
             folder = scratch / f"class-{students}"
-            make_class(archive, folder, students)
+            make_class(members, folder, students)
             output = scratch / f"class-{students}.html"
             best = min((timed(folder, output, lock) for _ in range(3)), key=lambda r: r["seconds"])
             found["classes"][students] = {

@@ -21,8 +21,8 @@ PAGE_ONLY = """
 import json, sys, time
 started = time.perf_counter()
 from pathlib import Path
-from lab.run import figures, page
-report = json.loads(Path(sys.argv[1]).read_text())
+from lab.run import figures, page, report_model
+report = report_model.read(Path(sys.argv[1]).read_bytes(), sys.argv[1])
 drawn = figures.draw(Path(sys.argv[2]), report)
 html = page.station_page(report, drawn)
 print(json.dumps({"seconds": time.perf_counter() - started, "figures": len(drawn),

@@ -18,6 +18,7 @@ import pytest
 from lab.config import ALL_VARIANTS, VARIANTS, Variant
 from lab.engine import docker
 from tests import browser as browser_tools
+from tests.class_hand_ins import lab_here  # noqa: F401  (a fixture: the class page's tests)
 
 # The reaper container (ryuk) would have to be pulled; every test stops what it starts.
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")

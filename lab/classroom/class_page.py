@@ -241,14 +241,18 @@ def this_lab(lock_path: Path | None) -> Lab:
 
 def judge(hand: HandIn, lab: Lab) -> None:
     environment(hand, lab)  # first: it checks the doctor.json the verdicts read
-    for label, report in hand.reports.items():
-        hand.stations[label] = judge_station(hand, label, report, lab)
     made_by = hand.manifest.get("lab") if isinstance(hand.manifest.get("lab"), dict) else {}
-    if made_by.get("commit") != lab.commit.get("commit"):
+    same_lab = made_by.get("commit") == lab.commit.get("commit")
+    # This lab's experiments re-run: another version's may have changed what they observe.
+    reference = lab.reference if same_lab else None
+    for label, report in hand.reports.items():
+        hand.stations[label] = judge_station(hand, label, report, lab, reference)
+    if not same_lab:
         theirs = untrusted.text(str(made_by.get("commit") or "")[:12]) or "an unknown commit"
+        verified = ", not verified by the re-run" if lab.reference else ""
         hand.problems.append(
             f"made by another version of the lab ({theirs}, this one is "
-            f"{str(lab.commit.get('commit'))[:12]}): judged by this one's checks"
+            f"{str(lab.commit.get('commit'))[:12]}): judged by this one's checks{verified}"
         )
     if made_by.get("dirty") is not False:
         hand.problems.append(
@@ -257,7 +261,13 @@ def judge(hand: HandIn, lab: Lab) -> None:
         )
 
 
-def judge_station(hand: HandIn, label: str, report: Report | LabError, lab: Lab) -> StationResult:
+def judge_station(
+    hand: HandIn,
+    label: str,
+    report: Report | LabError,
+    lab: Lab,
+    reference: verify.Reference | None,
+) -> StationResult:
     if isinstance(report, LabError):
         return verdicts.not_run(label, None, str(report))
     if report.station != label:
@@ -267,11 +277,11 @@ def judge_station(hand: HandIn, label: str, report: Report | LabError, lab: Lab)
         return verdicts.not_run(label, report, f"this lab has no station {label}: not judged")
     if isinstance(checks, LabError):
         return verdicts.not_run(label, report, f"not judged: {checks}")
-    mismatches = verified = []
-    if lab.reference is not None:
+    mismatches, verified = [], []
+    if reference is not None:
         observed = [Observation.of(o) for o in report.observations]
         mismatches, verified = verify.compare(
-            lab.reference, label, observed, verdicts.image_ids(hand.machine)
+            reference, label, observed, verdicts.image_ids(hand.machine)
         )
     result = verdicts.judge(report, station, checks, hand.machine, mismatches)
     result.verified = verified
@@ -285,18 +295,13 @@ def environment(hand: HandIn, lab: Lab) -> None:
         why = untrusted.text(str(doctor.get("error") or "no doctor.json"), 200)
         hand.environment, hand.doctor = [f"no image facts: {why}"], {}
         return
+    listed = doctor["images"] if isinstance(doctor["images"], dict) else {}
     try:
-        images = {
-            name: facts.facts_entry(name, entry, "its doctor.json")
-            for name, entry in (
-                doctor["images"] if isinstance(doctor["images"], dict) else {}
-            ).items()
-        }
+        images = {name: facts.facts_entry(name, entry, "its doctor.json")
+                  for name, entry in listed.items()}  # fmt: skip
     except LabError as why:
-        hand.environment, hand.doctor = (
-            [f"its doctor.json is not one doctor --json writes: {why}"],
-            {},
-        )
+        hand.environment = [f"its doctor.json is not one doctor --json writes: {why}"]
+        hand.doctor = {}
         return
     hand.doctor = {**doctor, "images": images}
     if lab.lock is None:

@@ -198,6 +198,11 @@ def unjudged(
 ) -> list[str]:
     """Why the station is not a full PASS though nothing failed: a line each."""
     lines = [f"{c.name} skipped: {c.detail}" for c in checks if c.status == "skip"]
+    done = {(e.experiment, e.variant) for e in report.experiments if e.ran}
+    left = [f"{e.name} on {v}" for e in station.experiments for v in e.variants
+            if v in ran and (e.name, v) not in done]  # fmt: skip
+    if left:
+        lines.insert(0, f"did not run {named(left)}")
     missing = [v for v in station.variants if v not in ran]
     if missing:
         lines.insert(0, f"not run on {', '.join(missing)}")

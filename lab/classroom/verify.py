@@ -43,7 +43,7 @@ class Reference:
 
     values: dict[Key, dict[str, Any]]  # -> {observation name: value}
     images: dict[str, str]  # variant -> this machine's rootfs identity (doctor --json's)
-    problems: list[str]  # one line each: an experiment that failed, an image not built here
+    problems: list[str]  # a line each, for the caller to show: a failed run, an image not built
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ def planned(stations: Iterable[Station], images: dict[str, str]) -> tuple[list[P
                     plan.append(Planned(station.label, station.folder.name, experiment, variant))
                 else:
                     problems.append(
-                        f"verify: station {station.label} {experiment.name} on {variant} not "
+                        f"station {station.label} {experiment.name} on {variant} not "
                         f"re-run: image {ALL_VARIANTS[variant].image} is not built here"
                     )
     return plan, problems
@@ -155,30 +155,38 @@ def run_plan(
     plan: list[Planned], runner: Runner, say: Callable[[str], None], problems: list[str]
 ) -> dict[Key, dict[str, Any]]:
     """PLAN in one set of containers (one per image), writing to a scratch folder."""
-    run_id = secrets.token_hex(6)
-    labels = {"org.lab.run": run_id, "org.lab.verify": "1"}  # what a clean-up finds
+    labels = {"org.lab.run": secrets.token_hex(6), "org.lab.verify": "1"}  # what clean-up finds
     output = scratch_folder()
     try:
-        slower = containers.emulated([ALL_VARIANTS[v] for v in {p.variant for p in plan}])
         groups = sorted({(p.variant, p.experiment.capabilities) for p in plan})
         runner.prepare([(ALL_VARIANTS[v], c) for v, c in groups], output, labels)
-        values = {}
-        for index, item in enumerate(plan, 1):
-            where = f"station {item.label} {item.experiment.name} on {item.variant}"
-            say(f"verify: {where} ({index}/{len(plan)})")
-            found, problem = run_one(runner, item, output, labels, item.variant in slower)
-            if problem:
-                problems.append(f"verify: {where} failed ({problem}): not verified")
-            else:
-                values[(item.label, item.experiment.name, item.variant)] = found
+        values = run_all(plan, runner, output, labels, say, problems)
         runner.close()
         return values
     except BaseException as error:
-        clean_up(runner, run_id, error)
+        clean_up(runner, labels["org.lab.run"], error)
         raise
     finally:
         with signals.shielded():
             safe_files.remove_tree(output)
+
+
+def run_all(
+    plan: list[Planned], runner: Runner, output: Path, labels: dict[str, str],
+    say: Callable[[str], None], problems: list[str],
+) -> dict[Key, dict[str, Any]]:  # fmt: skip
+    """Each of PLAN in turn, a progress line each; a failed one adds to PROBLEMS."""
+    emulated = containers.emulated([ALL_VARIANTS[v] for v in {p.variant for p in plan}])
+    values = {}
+    for index, item in enumerate(plan, 1):
+        where = f"station {item.label} {item.experiment.name} on {item.variant}"
+        say(f"verify: {where} ({index}/{len(plan)})")
+        found, problem = run_one(runner, item, output, labels, item.variant in emulated)
+        if problem:
+            problems.append(f"{where} failed ({untrusted.text(problem, 200)}): not verified")
+        else:
+            values[(item.label, item.experiment.name, item.variant)] = found
+    return values
 
 
 def run_one(

@@ -60,18 +60,18 @@ def excerpt_html(entry: dict) -> Markup | None:
     if not isinstance(at, str) or not isinstance(lines, list) or not lines:
         return None
     path, _, line = at.rpartition(":")
-    first, line_number = number(start), number(line)
+    first, line_number = _number(start), _number(line)
     if first is None or line_number is None or not all(isinstance(x, str) for x in lines):
         return None
     marked = line_number - first + 1
-    if too_big(lines):
-        shown = tuple(one_line(x) for x in lines[:MAX_SHOWN_LINES])
+    if _too_big(lines):
+        shown = tuple(_one_line(x) for x in lines[:MAX_SHOWN_LINES])
         return _html(TextLexer, first, marked, shown)
     lexer = LEXERS.get(PurePosixPath(path).suffix.lower(), TextLexer)
-    return _coloured(lexer, first, marked, tuple(one_line(x) for x in lines))
+    return _coloured(lexer, first, marked, tuple(_one_line(x) for x in lines))
 
 
-def too_big(lines: list[str]) -> bool:
+def _too_big(lines: list[str]) -> bool:
     return (
         len(lines) > MAX_LINES
         or any(len(x) > MAX_LINE_CHARS for x in lines)
@@ -79,14 +79,14 @@ def too_big(lines: list[str]) -> bool:
     )
 
 
-def number(value: object) -> int | None:
+def _number(value: object) -> int | None:
     """A 1-based line number written as plain ASCII digits, or None."""
     if not isinstance(value, str) or not LINE_NUMBER.fullmatch(value):
         return None
     return int(value) or None
 
 
-def one_line(line: str) -> str:
+def _one_line(line: str) -> str:
     # Cut before cleaning (a line can be megabytes); a line break inside it would shift
     # every number below, so it shows as `?`.
     return untrusted.text(line[: untrusted.MAX_TEXT + 1])

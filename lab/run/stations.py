@@ -160,11 +160,8 @@ def _deterministic(table: dict, what: str) -> tuple[str, ...]:
     names = _strings(table, "deterministic", what)
     wrong = next((name for name in names if not OBSERVATION.fullmatch(name)), None)
     if wrong is not None:
-        raise Invalid(
-            f"{what}: deterministic must name observations (letters, digits, _ . -), not {wrong!r}"[
-                :200
-            ]
-        )
+        shown, rule = text(repr(wrong), 100), "letters, digits, _ . -"
+        raise Invalid(f"{what}: deterministic must name observations ({rule}), not {shown}")
     return tuple(dict.fromkeys(names))  # each once
 
 

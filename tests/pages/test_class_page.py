@@ -7,10 +7,9 @@ from __future__ import annotations
 from selenium.webdriver.common.by import By
 
 from tests.browser import visit
-from tests.unit.classroom.test_class_page import (
+from tests.class_hand_ins import (
     GOOD_1,
     break_observation,
-    lab_here,  # noqa: F401  (the fixture: a made-up lab of stations 1 and 3)
     make_hand_in,
     report,
     rewrite,
@@ -21,7 +20,7 @@ from tests.unit.classroom.test_class_page import (
 SCRIPT = "<script>alert(1)</script>"
 
 
-def test_the_class_page_shows_both_students_and_marks_the_edit(browser, lab_here) -> None:  # noqa: F811
+def test_the_class_page_shows_both_students_and_marks_the_edit(browser, lab_here) -> None:
     two_students(lab_here)
     rewrite(lab_here / "hand-in-bob.tar.gz", break_observation)
     hostile = report("1", GOOD_1, title=SCRIPT)
@@ -40,7 +39,7 @@ def test_the_class_page_shows_both_students_and_marks_the_edit(browser, lab_here
     assert browser.find_elements(By.TAG_NAME, "script") == [], "no element was made of it"
 
 
-def test_a_students_station_page_is_one_click_away(browser, lab_here) -> None:  # noqa: F811
+def test_a_students_station_page_is_one_click_away(browser, lab_here) -> None:
     two_students(lab_here)
     run_class(lab_here)
     visit(browser, lab_here.parent / "class.html")
@@ -51,7 +50,7 @@ def test_a_students_station_page_is_one_click_away(browser, lab_here) -> None:  
     assert target.is_displayed(), "one click opens the student's station page"
 
 
-def test_a_wide_class_keeps_its_header_and_names_in_view(browser, lab_here) -> None:  # noqa: F811
+def test_a_wide_class_keeps_its_header_and_names_in_view(browser, lab_here) -> None:
     """30 students on a laptop's screen: the table scrolls in its box, the station header
     row and the students' column stay where they are; the counts come first."""
     for n in range(30):

@@ -11,19 +11,20 @@ from pathlib import Path
 
 import pytest
 
-from lab.classroom import class_page, verify
-from tests.cli import invoke
-from tests.unit.classroom.test_class_page import (
+from lab.classroom import class_page, verdicts, verify
+from lab.config import STATIONS_DIR
+from lab.run import report_model, stations
+from tests.class_hand_ins import (
     GOOD_1,
     GOOD_3,
     ROOTFS,
-    lab_here,  # noqa: F401  (the fixture: a made-up lab of stations 1 and 3)
     make_hand_in,
     report,
     rewrite,
     run_class,
     student,
 )
+from tests.cli import invoke
 
 
 def edited(folder: Path, name: str, station: str, edit) -> None:
@@ -39,7 +40,7 @@ def edited(folder: Path, name: str, station: str, edit) -> None:
 # -- a PASS with nothing behind it ---------------------------------------------------------
 
 
-def test_an_experiment_on_a_variant_the_station_lacks_is_no_evidence(lab_here):  # noqa: F811
+def test_an_experiment_on_a_variant_the_station_lacks_is_no_evidence(lab_here):
     """Finding 1: one experiment on `zzz`, no observations: every check skipped, a PASS."""
     make_hand_in(lab_here, "eve", {"1": report("1", GOOD_1)})
 
@@ -57,7 +58,7 @@ def test_an_experiment_on_a_variant_the_station_lacks_is_no_evidence(lab_here): 
     assert any("eve" in line and "zzz" in line for line in lines)
 
 
-def test_a_read_only_run_is_not_a_pass(lab_here):  # noqa: F811
+def test_a_read_only_run_is_not_a_pass(lab_here):
     """Finding 3: `--read-only` records passed: true and no experiment."""
     make_hand_in(lab_here, "ada", {"1": report("1", GOOD_1)})
     read_only = {"experiments": [], "checks": [], "observations": [], "passed": True}
@@ -68,7 +69,7 @@ def test_a_read_only_run_is_not_a_pass(lab_here):  # noqa: F811
     assert '<span class="verdict pass">' not in html.split("Students by station")[1]
 
 
-def test_a_run_of_one_variant_is_partial_and_says_why(lab_here):  # noqa: F811
+def test_a_run_of_one_variant_is_partial_and_says_why(lab_here):
     """Finding 4: `--variant stock` skipped what ran on ft: a PARTIAL, not a plain PASS."""
     stock_only = report("1", {"global_over_local@stock": 1.4})
     stock_only["experiments"] = [e for e in stock_only["experiments"] if e["variant"] == "stock"]
@@ -79,7 +80,7 @@ def test_a_run_of_one_variant_is_partial_and_says_why(lab_here):  # noqa: F811
     assert station["not_judged"] == ["not run on ft"]
 
 
-def test_every_check_judged_and_passed_is_a_pass(lab_here):  # noqa: F811
+def test_every_check_judged_and_passed_is_a_pass(lab_here):
     make_hand_in(lab_here, "ada", {"1": report("1", GOOD_1), "3": report("3", GOOD_3)})
     _, table, lines = run_class(lab_here)
     ada = student(table, "ada")
@@ -90,7 +91,7 @@ def test_every_check_judged_and_passed_is_a_pass(lab_here):  # noqa: F811
     assert not lines and all(not s["not_judged"] for s in ada["stations"].values())
 
 
-def test_a_dirty_checkout_is_marked(lab_here, monkeypatch):  # noqa: F811
+def test_a_dirty_checkout_is_marked(lab_here, monkeypatch):
     """Finding 5: `lab.dirty: true` in the manifest (an edited experiment)."""
     made = make_hand_in(lab_here, "ada", {"1": report("1", GOOD_1)})
 
@@ -105,7 +106,7 @@ def test_a_dirty_checkout_is_marked(lab_here, monkeypatch):  # noqa: F811
     assert any("local changes" in line for line in lines)
 
 
-def test_names_alike_are_flagged(lab_here):  # noqa: F811
+def test_names_alike_are_flagged(lab_here):
     """Finding 6: Alice, alice and AIice (a capital i) are one student, perhaps."""
     for name in ("Alice", "alice", "AIice", "bob"):
         make_hand_in(lab_here, name, {"1": report("1", GOOD_1)})
@@ -134,7 +135,7 @@ HUGE = int("9" * 400)
     ids=["400-digit-seconds", "1e300-seconds", "400-digit-observation", "at-a-list",
          "superscript-two", "url-a-list", "5000-experiments"],
 )  # fmt: skip
-def test_a_field_out_of_bounds_is_one_line_and_the_page_is_written(lab_here, field, value):  # noqa: F811
+def test_a_field_out_of_bounds_is_one_line_and_the_page_is_written(lab_here, field, value):
     """Findings 8 and 9: no traceback, no page for no one; the rest of the class is shown."""
     make_hand_in(lab_here, "ada", {"1": report("1", GOOD_1)})
     make_hand_in(lab_here, "eve", {"1": report("1", GOOD_1)})
@@ -148,7 +149,7 @@ def test_a_field_out_of_bounds_is_one_line_and_the_page_is_written(lab_here, fie
     assert student(table, "ada")["stations"]["1"]["verdict"] == "pass" and "ada" in html
 
 
-def test_many_unknown_checks_are_a_few_terminal_lines(lab_here):  # noqa: F811
+def test_many_unknown_checks_are_a_few_terminal_lines(lab_here):
     """Finding 9: unknown check names by the thousand, problems by the dozen."""
     make_hand_in(lab_here, "eve", {"1": report("1", GOOD_1)})
 
@@ -165,7 +166,7 @@ def test_many_unknown_checks_are_a_few_terminal_lines(lab_here):  # noqa: F811
     assert all(len(p) < 500 for p in problems) and any("145 more" in p for p in problems)
 
 
-def test_json_is_strict_and_writes_nothing(lab_here, tmp_path):  # noqa: F811
+def test_json_is_strict_and_writes_nothing(lab_here, tmp_path):
     """Finding 10, and --json alone writes no page."""
     make_hand_in(lab_here, "ada", {"3": report("3", GOOD_3 | {"threads_speedup@ft": 1e300})})
     env = {"LAB_STATIONS": str(tmp_path / "stations")}
@@ -180,7 +181,7 @@ def test_json_is_strict_and_writes_nothing(lab_here, tmp_path):  # noqa: F811
 # -- the class at a glance, and grades --------------------------------------------------------
 
 
-def test_counts_per_station_above_the_table(lab_here):  # noqa: F811
+def test_counts_per_station_above_the_table(lab_here):
     make_hand_in(lab_here, "ada", {"1": report("1", GOOD_1), "3": report("3", GOOD_3)})
     make_hand_in(lab_here, "bob", {"1": report("1", {"global_over_local@stock": 0.9})})
     hands, lab = class_page.class_report(lab_here, None, None, lambda line: None)
@@ -189,7 +190,7 @@ def test_counts_per_station_above_the_table(lab_here):  # noqa: F811
     assert counts["3"]["pass"] == 1 and counts["3"]["not run"] == 1
 
 
-def test_grades_as_csv_with_weights(lab_here, tmp_path):  # noqa: F811
+def test_grades_as_csv_with_weights(lab_here, tmp_path):
     make_hand_in(lab_here, "ada", {"1": report("1", GOOD_1), "3": report("3", GOOD_3)})
     partial = report("1", {"global_over_local@stock": 1.4})
     partial["experiments"] = partial["experiments"][:1]
@@ -209,7 +210,7 @@ def test_grades_as_csv_with_weights(lab_here, tmp_path):  # noqa: F811
     assert rows[1]["Total (40 pts)"] == "10.00"
 
 
-def test_bad_weights_are_one_line_before_any_work(lab_here, tmp_path):  # noqa: F811
+def test_bad_weights_are_one_line_before_any_work(lab_here, tmp_path):
     weights = tmp_path / "weights.toml"
     weights.write_text('"9" = 10\n')
     env = {"LAB_STATIONS": str(tmp_path / "stations")}
@@ -220,7 +221,7 @@ def test_bad_weights_are_one_line_before_any_work(lab_here, tmp_path):  # noqa: 
     assert not (tmp_path / "g.csv").exists() and not (tmp_path / "class.html").exists()
 
 
-def test_a_formula_in_a_name_is_not_run_by_a_spreadsheet(lab_here, tmp_path):  # noqa: F811
+def test_a_formula_in_a_name_is_not_run_by_a_spreadsheet(lab_here, tmp_path):
     made = make_hand_in(lab_here, "ada", {"1": report("1", GOOD_1)})
 
     def formula(member, value):
@@ -247,7 +248,7 @@ def reference_of(value: object, rootfs: str) -> verify.Reference:
 
 def test_verify_marks_an_edited_deterministic_value_that_every_check_still_passes(
     lab_here,
-    monkeypatch,  # noqa: F811
+    monkeypatch,
 ):
     observed = GOOD_1 | {"global_instruction@stock": ["LOAD_GLOBAL_MODULE"]}
     make_hand_in(lab_here, "ada", {"1": report("1", observed)})
@@ -276,7 +277,7 @@ def test_verify_marks_an_edited_deterministic_value_that_every_check_still_passe
     assert "Verified by a re-run here" in output.read_text()
 
 
-def test_verify_leaves_a_student_on_another_image_unverified(lab_here, monkeypatch):  # noqa: F811
+def test_verify_leaves_a_student_on_another_image_unverified(lab_here, monkeypatch):
     observed = GOOD_1 | {"global_instruction@stock": ["LOAD_GLOBAL_BUILTIN"]}
     make_hand_in(lab_here, "ada", {"1": report("1", observed)})
     rerun = reference_of(["LOAD_GLOBAL_MODULE"], "sha256:" + "9" * 64)  # another image here
@@ -284,3 +285,16 @@ def test_verify_leaves_a_student_on_another_image_unverified(lab_here, monkeypat
     hands, _ = class_page.class_report(lab_here, None, None, lambda line: None, True)
     station = class_page.as_json(hands)["students"][0]["stations"]["1"]
     assert station["verdict"] == "pass" and station["verified"] == [] and station["marks"] == {}
+
+
+def test_an_experiment_left_out_of_the_run_is_not_a_pass() -> None:
+    """An experiment that no check reads, dropped from the report: not every one ran."""
+    station = stations.load(STATIONS_DIR / "01-frames")
+    runs = [{"experiment": e.name, "variant": v, "exit_code": 0}
+            for e in station.experiments for v in e.variants]  # fmt: skip
+    whole = report_model.of({"station": "1", "experiments": runs})
+    assert verdicts.judge(whole, station, [], {}).verdict == "pass"
+    dropped = report_model.of({"station": "1", "experiments": runs[:-1]})
+    result = verdicts.judge(dropped, station, [], {})
+    assert result.verdict == "partial"
+    assert result.not_judged == [f"did not run {runs[-1]['experiment']} on stock"]

@@ -235,8 +235,7 @@ def test_an_image_not_built_here_is_a_problem_line_and_nothing_runs_in_it(made_u
     found = verify.rerun([made_up], [].append, runner)
     assert "debug" not in {variant for variant, _, _ in runner.jobs}
     assert found.problems == [
-        "verify: station 8 debug_only on debug not re-run: image lab-cpython:debug is not "
-        "built here"
+        "station 8 debug_only on debug not re-run: image lab-cpython:debug is not built here"
     ]
 
 
@@ -251,7 +250,7 @@ def test_an_experiment_failing_in_the_rerun_is_a_problem_not_an_error(made_up, f
     found = verify.rerun([made_up], [].append, runner)
     assert list(found.values) == [("8", "exp", "stock")]  # the failed one's values: none kept
     (problem,) = [p for p in found.problems if " on ft " in p]
-    assert problem.startswith("verify: station 8 exp on ft failed (") and "\n" not in problem
+    assert problem.startswith("station 8 exp on ft failed (") and "\n" not in problem
     assert problem.endswith("): not verified")
 
 

@@ -52,8 +52,7 @@ def marked_line(html: str) -> str:
 
 @pytest.fixture(autouse=True)
 def empty_cache() -> None:
-    if hasattr(excerpts, "_coloured"):  # a test counts what is coloured
-        excerpts._coloured.cache_clear()
+    excerpts._coloured.cache_clear()  # a test counts what is coloured
 
 
 @pytest.mark.parametrize("suffix", sorted(SAMPLES))
@@ -64,7 +63,7 @@ def test_the_lab_s_own_sources_are_coloured(suffix: str) -> None:
 
 
 def test_every_suffix_the_resolver_reads_is_coloured() -> None:
-    assert set(SAMPLES) >= SOURCE_SUFFIXES
+    assert set(SAMPLES) >= set(excerpts.LEXERS) >= SOURCE_SUFFIXES
     read = {Path(e["path"]).suffix for s in stations.scan()[0] for e in s.reading if "path" in e}
     assert read <= set(SAMPLES)
 
