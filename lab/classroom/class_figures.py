@@ -28,6 +28,7 @@ SPEEDUPS = {  # series: observation
 SUITE_MEAN = "single_thread_tax.mean_s"  # {benchmark: seconds per call}, on stock and ft
 PRIME_SINGLE = "scaling.threads_single_s"  # one thread counting primes, on stock and ft
 GLOBAL_OVER_LOCAL = "load_fast_vs_global.global_over_local"  # on stock and ft
+NAMED_UP_TO = 40  # students a figure names: past that, no name is readable
 FIGURE_ERRORS = (KeyError, TypeError, ValueError, ZeroDivisionError, AttributeError)
 
 
@@ -97,9 +98,11 @@ def speedups_figure(runs: list) -> page.Figure:
             if cores is not None and speedup is not None:
                 xs.append(cores), ys.append(speedup), names.append(name)
         if xs:
-            axes.scatter(xs, ys, label=series)
+            axes.scatter(xs, ys, label=series, alpha=0.7 if len(runs) > NAMED_UP_TO else 1)
             for x, y, name in zip(xs, ys, names, strict=True):
-                axes.annotate(name, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+                if len(runs) <= NAMED_UP_TO:
+                    axes.annotate(name, (x, y), fontsize=7, xytext=(3, 3),
+                                  textcoords="offset points")  # fmt: skip
             points += len(xs)
     if not points:
         return not_drawn(title)
@@ -108,8 +111,9 @@ def speedups_figure(runs: list) -> page.Figure:
     axes.set_xlabel("cores the container could use")
     axes.set_ylabel("speedup over one worker")
     axes.legend(fontsize=8)
-    return page.Figure(title, "one point per student; an ideal speedup equals the cores",
-                       svg=figures.as_svg(figure))  # fmt: skip
+    named = "" if len(runs) <= NAMED_UP_TO else f" (names left off past {NAMED_UP_TO} students)"
+    caption = f"one point per student{named}; an ideal speedup equals the cores"
+    return page.Figure(title, caption, svg=figures.as_svg(figure))
 
 
 def max_value(obs: Observations, key: str) -> float | None:
@@ -163,9 +167,12 @@ def ratio_figure(runs: list) -> page.Figure:
 
 
 def paired_bars(title: str, names: list, series: dict[str, list], ylabel: str) -> page.Figure:
-    """Two bars per student (a series each), beside a line at 1; a bar at 0 was not measured."""
+    """Two bars per student (a series each), beside a line at 1; a bar at 0 was not measured.
+    Past NAMED_UP_TO students, the class's spread instead: a box per series."""
     if not names:
         return not_drawn(title)
+    if len(names) > NAMED_UP_TO:
+        return spread(title, series, ylabel)
     figure, axes = new_figure()
     at = range(len(names))
     for offset, (label, values) in zip((-0.2, 0.2), series.items(), strict=True):
@@ -175,3 +182,20 @@ def paired_bars(title: str, names: list, series: dict[str, list], ylabel: str) -
     axes.set_ylabel(ylabel)
     axes.legend(fontsize=8)
     return page.Figure(title, "a bar at 0 was not measured", svg=figures.as_svg(figure))
+
+
+def spread(title: str, series: dict[str, list], ylabel: str) -> page.Figure:
+    """A box per series over the students who measured it (a bar per student of hundreds
+    would be unreadable, and slow to draw)."""
+    measured_ = {label: [v for v in values if v] for label, values in series.items()}
+    shown = {label: values for label, values in measured_.items() if values}
+    if not shown:
+        return not_drawn(title)
+    figure, axes = new_figure()
+    axes.boxplot(list(shown.values()))
+    axes.set_xticks(range(1, len(shown) + 1), list(shown))
+    axes.axhline(1.0, color="gray", linewidth=0.8)
+    axes.set_ylabel(ylabel)
+    counts = ", ".join(f"{label}: {len(v)}" for label, v in shown.items())
+    return page.Figure(title, f"the class's spread (students measured: {counts})",
+                       svg=figures.as_svg(figure))  # fmt: skip

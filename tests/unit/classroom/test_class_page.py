@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.classroom import class_page, verdicts
+from lab.classroom import class_figures, class_page, verdicts
 from lab.run import report_model, stations
 from tests.class_hand_ins import (
     GOOD_1,
@@ -398,3 +398,12 @@ def test_a_run_in_either_pytorch_image_is_judged_as_it_ran(image: str) -> None:
     seen = verdicts.evidence(ran, station, verdicts.variants_ran(ran, station, []), {})
     assert seen.variants_run is None, "every image the station uses ran"
     assert seen.planned["tensor_buffer"] == (image,)
+
+
+def test_a_large_class_is_drawn_as_its_spread() -> None:
+    """Past 40 students a bar and a name each are unreadable (and slow): a box per series."""
+    names = [f"s{n}" for n in range(class_figures.NAMED_UP_TO + 1)]
+    series = {"stock": [1.2] * len(names), "3.13t": [0.0] * len(names)}  # 3.13t: not measured
+    figure = class_figures.paired_bars("t", names, series, "ratio")
+    assert figure.svg is not None and "s40" not in figure.svg
+    assert figure.caption == f"the class's spread (students measured: stock: {len(names)})"
