@@ -318,7 +318,7 @@ def same_names(hands: list[HandIn]) -> None:
     """Hand-ins whose names could be one student's: equal case-folded, or confusable
     (Unicode's confusables: `AIice` with a capital i reads as `alice`)."""
     named = [h for h in hands if h.manifest]
-    patterns = [re.compile(confusables.confusable_regex(h.name), re.IGNORECASE) for h in named]
+    patterns = [re.compile(confusables.confusable_regex(h.name)) for h in named]
     for i, hand in enumerate(named):
         alike = [
             other

@@ -56,6 +56,12 @@ class StationResult:
         return bool(self.marks or self.problems)
 
     @property
+    def contradicted(self) -> bool:
+        """The hand-in's own verdict and this lab's disagree on passing (a PARTIAL recorded
+        as a pass is not a contradiction: the run itself did not say what went unjudged)."""
+        return (self.recorded == PASS) != (self.verdict in (PASS, PARTIAL))
+
+    @property
     def seconds(self) -> float:
         return self.report.seconds if self.report else 0.0
 

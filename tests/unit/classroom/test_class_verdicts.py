@@ -298,3 +298,11 @@ def test_an_experiment_left_out_of_the_run_is_not_a_pass() -> None:
     result = verdicts.judge(dropped, station, [], {})
     assert result.verdict == "partial"
     assert result.not_judged == [f"did not run {runs[-1]['experiment']} on stock"]
+
+
+def test_names_that_only_share_a_confusable_of_another_case_are_not_flagged(lab_here):
+    """`T` looks like `y` to Unicode's data: `tara` and `yara` are two students all the same."""
+    for name in ("tara", "yara", "ada", "ana"):
+        make_hand_in(lab_here, name, {"1": report("1", GOOD_1)})
+    _, table, _ = run_class(lab_here)
+    assert all(s["problems"] == [] for s in table["students"])
