@@ -35,7 +35,7 @@ from lab import untrusted
 from lab.classroom import facts
 from lab.config import ROOT, results_dir
 from lab.errors import LabError
-from lab.run import run_folders, safe_files
+from lab.run import report_model, run_folders, safe_files
 
 FORMAT = 1
 MANIFEST, DOCTOR, REPORT = "manifest.json", "doctor.json", "report.json"
@@ -220,19 +220,12 @@ def chosen_run(station_fd: int, station_dir: Path, left_out: list[str]) -> str |
 
 
 def ran_experiments(run_fd: int, shown: str) -> bool | None:
-    """Whether the run's report.json lists an experiment with an exit code (one that ran);
-    None where there is no report.json this lab could have written (the run is not one)."""
+    """Whether the run's report.json lists an experiment that ran; None where there is no
+    report.json this lab could have written (the run is not one)."""
     try:
-        report = untrusted.json_value(read_member(run_fd, REPORT), shown)
+        return not report_model.read(read_member(run_fd, REPORT), shown).read_only
     except LabError:
         return None
-    experiments = report.get("experiments") if isinstance(report, dict) else None
-    if not isinstance(experiments, list):
-        return None
-    return any(
-        isinstance(e, dict) and type(e.get("exit_code")) is int  # bool is no exit code
-        for e in experiments
-    )
 
 
 def read_member(run_fd: int, name: str) -> bytes:

@@ -54,7 +54,7 @@ def observations_of(report: Report, emulated: dict[str, str] | None = None) -> O
     return Observations(records, emulated=report.emulated if emulated is None else emulated)
 
 
-def draw(station_dir: Path, report: dict) -> list[Figure]:
+def draw(station_dir: Path, report: Report) -> list[Figure]:
     """Every figure the station's figures.py draws from REPORT's observations."""
     try:
         functions = load(station_dir / FIGURES_FILE)
