@@ -1,11 +1,10 @@
-"""The class page's verdicts mean evidence: what a hand-in claims about itself (which
-variants ran, a read-only run's PASS, a clean checkout, its name) is checked, one hand-in
-cannot stop or flood the page, and the grades follow the verdicts."""
+"""Verdicts that mean evidence (lab/classroom/verdicts.py), through the class page: what a
+hand-in claims about itself (which variants ran, a read-only run's PASS, a clean checkout,
+its name) is checked, one hand-in cannot stop or flood the page, and --verify's re-run
+marks false evidence."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 
@@ -188,53 +187,6 @@ def test_counts_per_station_above_the_table(lab_here):
     counts = class_page.page_view(hands, lab)["counts"]
     assert counts["1"]["pass"] == 1 and counts["1"]["fail"] == 1
     assert counts["3"]["pass"] == 1 and counts["3"]["not run"] == 1
-
-
-def test_grades_as_csv_with_weights(lab_here, tmp_path):
-    make_hand_in(lab_here, "ada", {"1": report("1", GOOD_1), "3": report("3", GOOD_3)})
-    partial = report("1", {"global_over_local@stock": 1.4})
-    partial["experiments"] = partial["experiments"][:1]
-    make_hand_in(lab_here, "bob", {"1": partial})
-    weights = tmp_path / "weights.toml"
-    weights.write_text('"1" = 10\n"3" = 30\n')
-    grades = tmp_path / "grades.csv"
-    env = {"LAB_STATIONS": str(tmp_path / "stations")}
-    result = invoke("class-report", str(lab_here), "--csv", str(grades), "--weights",
-                    str(weights), "--output", str(tmp_path / "c.html"), env=env)  # fmt: skip
-    assert result.code == 0, result.stderr
-    rows = list(csv.DictReader(io.StringIO(grades.read_text())))
-    assert [r["Student"] for r in rows] == ["ada", "bob"]
-    assert rows[0]["Total (40 pts)"] == "40.00" and rows[0]["Station 1 verdict"] == "PASS"
-    assert rows[1]["Station 1 (10 pts)"] == "10.00", "its one check judged and passed"
-    assert rows[1]["Station 1 verdict"] == "PARTIAL" and rows[1]["Station 3 verdict"] == "NOT RUN"
-    assert rows[1]["Total (40 pts)"] == "10.00"
-
-
-def test_bad_weights_are_one_line_before_any_work(lab_here, tmp_path):
-    weights = tmp_path / "weights.toml"
-    weights.write_text('"9" = 10\n')
-    env = {"LAB_STATIONS": str(tmp_path / "stations")}
-    result = invoke("class-report", str(lab_here), "--csv", str(tmp_path / "g.csv"),
-                    "--weights", str(weights), env=env, cwd=tmp_path)  # fmt: skip
-    assert result.code != 0 and result.stderr.count("\n") == 1
-    assert "names stations this lab does not have (9)" in result.stderr
-    assert not (tmp_path / "g.csv").exists() and not (tmp_path / "class.html").exists()
-
-
-def test_a_formula_in_a_name_is_not_run_by_a_spreadsheet(lab_here, tmp_path):
-    made = make_hand_in(lab_here, "ada", {"1": report("1", GOOD_1)})
-
-    def formula(member, value):
-        if member == "manifest.json":
-            value["name"] = '=HYPERLINK("http://x","y")'
-        return value
-
-    rewrite(made, formula)
-    hands, lab = class_page.class_report(lab_here, None, None, lambda line: None)
-    grades = tmp_path / "g.csv"
-    class_page.write_grades(grades, hands, lab, {"1": 1.0, "3": 1.0})
-    row = next(csv.reader(io.StringIO(grades.read_text().splitlines()[1])))
-    assert row[0].startswith("'=HYPERLINK") and not any(c.startswith("=") for c in row)
 
 
 # -- --verify: the deterministic observations, re-run here ------------------------------------
