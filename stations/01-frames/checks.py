@@ -9,8 +9,9 @@ def check_seed_snippet_ran(obs):
     return loads_local and opnames.count("BINARY_OP") == 2, " ".join(opnames)
 
 
-# x * x + 1 on ints: what warm-up must produce. RESUME -> RESUME_CHECK happens on the first
-# call whatever the types, so it proves nothing about specialization.
+# x * x + 1 on ints: what warm-up must produce. RESUME -> RESUME_CHECK (RESUME's specialization,
+# stock only: 3.13t never rewrites RESUME) happens on the first call whatever the types, so it
+# proves nothing about specializing for ints.
 INT_SPECIALIZATIONS = ("BINARY_OP -> BINARY_OP_MULTIPLY_INT", "BINARY_OP -> BINARY_OP_ADD_INT")
 
 

@@ -17,7 +17,11 @@ def adaptive_opnames(function):
 
 
 before = adaptive_opnames(f)
-f(1)  # one call: RESUME becomes RESUME_CHECK at once, which is not yet specialization
+# One call: on stock, RESUME becomes RESUME_CHECK at once, whatever the types (CPython lists it
+# as RESUME's one specialization, Lib/_opcode_metadata.py); on 3.13t RESUME is never rewritten
+# (Python/bytecodes.c does it under ENABLE_SPECIALIZATION, which pycore_code.h sets to 0
+# without the GIL). Neither shows the types being specialized for.
+f(1)
 after_one = adaptive_opnames(f)
 for n in range(WARMUP_CALLS):
     f(n)

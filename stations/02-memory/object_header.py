@@ -2,8 +2,9 @@
 back from memory at the offsets Include/object.h gives them.
 
 Stock: ob_refcnt, ob_type (16 bytes). Free-threaded (PEP 703): ob_tid (owning thread),
-_padding, ob_mutex, ob_gc_bits, ob_ref_local (the owner's count, no atomics),
-ob_ref_shared (everyone else's, atomic), ob_type. That split is biased reference counting.
+_padding, ob_mutex, ob_gc_bits, ob_ref_local (the owner's count: a relaxed atomic load and
+store, Include/object.h's Py_INCREF, with no atomic read-modify-write), ob_ref_shared (everyone
+else's, an atomic add), ob_type. That split is biased reference counting.
 
 Nothing here is taken on trust: the header's size is sys.getsizeof(object()) (an object
 with no fields of its own and nothing in front), ob_type is found by scanning the header

@@ -3,15 +3,15 @@ The scaling plot is drawn in the container (plot.py) and shown as the file it sa
 
 from matplotlib.figure import Figure
 
-HOWTO_TAX = 1.4  # the 3.13 free-threading HOWTO's "about 40%", on builds with PGO and LTO
+HOWTO_TAX = 1.4  # the 3.13 free-threading HOWTO's "about 40% on the pyperformance suite"
 
 
 def figure_single_thread_tax(obs):
     """The free-threaded build's single-thread cost on pyperformance's benchmarks
     Each bar is one benchmark's time on 3.13t over its time on stock, one thread each. The
-    dashed line is the HOWTO's "about 40%", measured on builds with PGO and LTO; the lab's
-    images are built without them (OPTIMIZE=no) unless `invoke images --optimize` built them,
-    so by default the two are not the same measurement."""
+    dashed line is the HOWTO's "about 40%" on the pyperformance suite (it does not say how its
+    builds were made); the lab's images are built without PGO and LTO (OPTIMIZE=no) unless
+    `invoke images --optimize` built them, so the two may not be the same measurement."""
     stock = obs["single_thread_tax.mean_s@stock"]
     ft = obs["single_thread_tax.mean_s@ft"]
     names = [name for name in stock if name in ft]
@@ -25,7 +25,7 @@ def figure_single_thread_tax(obs):
     axes.axhline(1, color="black", linewidth=0.8)
     axes.axhline(
         HOWTO_TAX, color="#d62728", linestyle="--", linewidth=1,
-        label="the HOWTO's ~40% (builds with PGO and LTO)",
+        label="the HOWTO's ~40% on pyperformance",
     )  # fmt: skip
     axes.legend(frameon=False, fontsize=8, loc="lower left", bbox_to_anchor=(0, 1))
     axes.tick_params(axis="x", labelrotation=30, labelsize=8)

@@ -7,9 +7,9 @@ runs it (worker processes, calibrated loops), and the mean time per call observe
 checks put ft's beside stock's. Then each benchmark's code is run once in this process
 and its instructions read back with dis: what the specializing interpreter rewrote on
 stock (attribute loads, calls, ...) is what 3.13t, which does not specialize, goes without.
-The HOWTO's "about 40%" was measured on builds with PGO and LTO; the lab's images are built
-without them (OPTIMIZE=no in images/cpython/Dockerfile) unless `invoke images --optimize`
-built them: the build is observed, and the check says whether the comparison is like for like.
+The HOWTO gives "about 40% on the pyperformance suite" and does not say how its builds were
+made; the lab's images are built without PGO and LTO (OPTIMIZE=no in images/cpython/
+Dockerfile) unless `invoke images --optimize` built them: the build is observed and shown.
 """
 
 from __future__ import annotations
@@ -97,9 +97,9 @@ def specializations(script: Path) -> Counter:
 
 
 def pgo_lto() -> bool:
-    """Whether this interpreter was built with PGO and LTO, as the HOWTO's figure was. The
-    lab's images are not, unless built with `invoke images --optimize` (OPTIMIZE=no is
-    images/cpython/Dockerfile's default): both builds run slower, and their ratio may move."""
+    """Whether this interpreter was built with PGO and LTO. The lab's images are not, unless
+    built with `invoke images --optimize` (OPTIMIZE=no is images/cpython/Dockerfile's
+    default): both builds run slower, and their ratio may move."""
     configured = sysconfig.get_config_var("CONFIG_ARGS") or ""
     return "--enable-optimizations" in configured and "--with-lto" in configured
 

@@ -26,11 +26,13 @@ leave prefix caching off; V1 turns it on by default, and then a preempted reques
 stay cached until reused, so part of the recompute below would be a cache hit: the figures
 are an upper bound on recompute.
 
-The workload is the paper's setting (Kwon et al., SOSP 2023, section 6): OPT-13B on an
-A100-40GB, whose KV cache gets about 12 GiB after the weights, sequences of at most 2048
-tokens, all queued at the start so memory limits the batch; request lengths log-normal with
-ShareGPT's means (161 input, 338 output tokens). The spread (sigma) of the lengths and the
-seed change the figures, so the script sweeps both and reports ranges.
+From the paper (Kwon et al., SOSP 2023, section 6): OPT-13B on an A100-40GB, whose KV cache
+gets about 12 GiB after the weights, sequences of at most 2048 tokens, and ShareGPT's mean
+lengths (161 input, 338 output tokens). The lab's own choices, not the paper's: every request
+queued at the start, so that memory alone limits the batch (the paper replays ShareGPT and
+Alpaca traces with Poisson arrivals at several request rates), and lengths drawn log-normal
+around those means (the paper samples the traces' own lengths). The spread (sigma) of the
+lengths and the seed change the figures, so the script sweeps both and reports ranges.
 
 The contiguous rows stand in for the paper's baselines, which are the authors' own
 reimplementations of Orca: Max reserves 2048 tokens, Pow2 the prompt plus the output length

@@ -15,7 +15,8 @@ def check_ruff_finds_the_planted_bug(obs):
 
 
 # is_prime's `divisor * divisor` and `divisor += 2` on ints; RESUME -> RESUME_CHECK (the first
-# call's) and COMPARE_OP_INT alone would not show the arithmetic specialized.
+# call's, whatever the types: RESUME's type-independent specialization) and COMPARE_OP_INT
+# alone would not show the arithmetic specialized.
 INT_ARITHMETIC = ("BINARY_OP_MULTIPLY_INT", "BINARY_OP_ADD_INT")
 
 
