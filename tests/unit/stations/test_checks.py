@@ -324,6 +324,10 @@ def test_no_grad_memory_is_measured_outside_autograds_hooks() -> None:
     # memory did not hold what the graph claims to have saved (on an H200 with torch
     # 2.11.0+cu130, the heap measured instead of the CUDA allocator: 2,528 B for 5 MiB)
     assert status("no_grad_saves_nothing", "6", no_grad_observations(held_grad=1 << 20)) == "fail"
+    emptied = observations(
+        "no_grad_inference", {"graph_saved": {}, "held_bytes": {}, "held_in": "x"}, "cuda"
+    )
+    assert status("no_grad_saves_nothing", "6", emptied) == "fail", "all of nothing passed"
 
 
 def synchronisation(item_ms: float, queue_ms: float = 0.9) -> Observations:

@@ -136,3 +136,22 @@ def test_slots_detail_gives_the_figures_not_a_verdict_the_check_does_not_make() 
     assert result.status == "pass" and "holds" not in result.detail
     assert "56 B" in result.detail and "96 B" in result.detail and "160 B" in result.detail
     assert run_check(check, slots(100.0)).status == "fail"
+
+
+def test_slots_judged_against_the_claims_size_and_its_own_bytes() -> None:
+    """Issue 26: a 1% saving passed `saving > 0`, and so did slots larger than dict ones
+    with a percentage edited in."""
+    check = next(
+        c for c in load_checks(MEMORY.checks_file) if c.__name__ == "check_slots_are_smaller"
+    )
+    assert run_check(check, slots(95.0)).status == "fail", "1% is not the claim's ~40%"
+    assert run_check(check, slots(64.0)).status == "pass", "33%: about the claim"
+    lying = slots(120.0)
+    lying.records = [
+        Observation(
+            o.experiment, o.variant, o.name, 42.0 if o.name == "saving_percent" else o.value
+        )
+        for o in lying.records
+    ]
+    assert run_check(check, lying).status == "fail", "42% claimed, the bytes say -25%"
+    assert run_check(check, slots(0.0)).status == "fail", "an instance of 0 bytes"
