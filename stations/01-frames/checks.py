@@ -41,14 +41,23 @@ def check_local_read_is_faster(obs):
     return obs.beyond_noise(ratio, same, detail)
 
 
+NARROWS = 0.5  # ft's global/local at least 1.5x stock's: the gap the specializer closes
+
+
 def check_specialization_narrows_the_global_read(obs):
-    """Without specialization (3.13t) a global read costs more, next to a local, than on stock"""
+    """A global read costs more, next to a local, on 3.13t (no specialization) than on stock"""
     obs.timed()
     stock = obs["load_fast_vs_global.global_over_local@stock"]
     ft = obs["load_fast_vs_global.global_over_local@ft"]
     instruction = obs["load_fast_vs_global.global_instruction@stock"]
-    detail = f"global / local: stock {stock:.2f}x ({', '.join(instruction)}), ft {ft:.2f}x"
-    return ft > 1.5 * stock, detail
+    # Two containers, two A/A tests: the two ratios' noises add up.
+    noise = sum(abs(obs[f"load_fast_vs_global.local_over_itself@{v}"] - 1) for v in ("stock", "ft"))
+    detail = (
+        f"global / local: stock {stock:.2f}x ({', '.join(instruction)}), ft {ft:.2f}x"
+        " (generic LOAD_GLOBAL; not specialization alone: 3.13t's dict lookup is its"
+        " thread-safe one, _Py_dict_lookup_threadsafe in Objects/dictobject.c)"
+    )
+    return obs.beyond_noise(ft / stock, 1 + noise, detail, min_margin=NARROWS)
 
 
 def check_traceback_pins_locals(obs):

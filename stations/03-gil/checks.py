@@ -42,6 +42,23 @@ def against_stock(obs, mode: str, variant: str) -> str:
     return f"{took:.3f} s at {cores(obs)} workers = {base / took:.2f}x stock's one thread"
 
 
+def no_parallelism(obs, variant: str) -> str | None:
+    """Why the host gave VARIANT no parallelism in this run, or None where it did: one usable
+    core, or a process pool (the yardstick, which no GIL limits) that did not scale. Where
+    there was none, neither "threads scale" nor "threads serialize" can be told from a ratio:
+    one worker's ratio is 1.0 by construction."""
+    c, p = cores(obs), physical(obs)
+    if c < 2 or p < 2:
+        return f"{c} usable CPUs on {p} physical core(s): no parallelism to deny"
+    yardstick = obs[f"scaling.processes_speedup@{variant}"]
+    if yardstick < FLOOR:
+        return (
+            f"the process pool reached only {yardstick:.2f}x on {variant} (under {FLOOR}x):"
+            " the host gave no parallelism to deny"
+        )
+    return None
+
+
 def parallel(obs, mode: str, variant: str, what: str):
     """(passed, detail) for a mode expected to scale, judged against the process pool's
     speedup on the same variant; skipped where the host gave no parallelism to judge by."""
@@ -100,9 +117,9 @@ def check_stock_threads_do_not_scale(obs):
         f"{speedup:.2f}x at {cores(obs)} workers, {busy:.2f} cores busy (want < {SERIAL}x);"
         f" the process pool {yardstick:.2f}x"
     )
-    if speedup >= SERIAL and yardstick < FLOOR:
-        # Where processes cannot scale either, a ratio over 1.2 is the host's noise.
-        return None, f"{detail}: the host gave no parallelism, so the ratio is noise"
+    why_not = no_parallelism(obs, "stock")
+    if why_not:  # a low ratio where nothing could run in parallel is no evidence of the GIL
+        return None, f"{detail}: {why_not}"
     return speedup < SERIAL, detail
 
 
@@ -164,6 +181,9 @@ def check_gil_switched_back_on_serializes(obs):
     detail = (
         f"GIL enabled: {really_on}, {speedup:.2f}x at {cores(obs)} workers, {busy:.2f} cores busy"
     )
+    why_not = no_parallelism(obs, "ft")
+    if why_not and really_on:
+        return None, f"{detail}: {why_not}"
     return really_on and speedup < SERIAL, detail
 
 
@@ -380,10 +400,31 @@ def check_single_thread_tax_on_a_standard_suite(obs):
     stock_specialized = obs["single_thread_tax.specialized_count@stock"]
     ft_specialized = obs["single_thread_tax.specialized_count@ft"]
     cells = ", ".join(f"{name} {ratio:.2f}x" for name, ratio in ratios.items())
+    # The specialized counts are constants of the builds (3.13t's specializer is off): shown,
+    # not judged. What is judged is the time, against what the host alone made of the same
+    # C code timed before and after each build's suite (an A/A across the two containers).
+    same = same_code_ratio(obs)
     detail = (
         f"ft / stock: {cells}; geometric mean {suite:.2f}x, the prime count {prime:.2f}x;"
         f" {against_the_howto(obs, suite, prime)}; instructions specialized in the"
-        f" benchmarks' code: stock {stock_specialized}, ft {ft_specialized}"
+        f" benchmarks' code (the builds', not a measurement): stock {stock_specialized},"
+        f" ft {ft_specialized}"
     )
-    ok = len(ratios) >= 3 and suite > 1.1 and stock_specialized > 0 and ft_specialized == 0
-    return ok, detail
+    if len(ratios) < 3:
+        return False, f"{detail}: fewer than 3 benchmarks ran on both"
+    clear, detail = obs.beyond_noise(suite, same, detail, min_margin=TAX_MARGIN)
+    return clear, detail
+
+
+TAX_MARGIN = 0.1  # a tax under 10% is not the one the HOWTO describes
+
+
+def same_code_ratio(obs) -> float:
+    """The A/A test of the tax: ft's time over stock's for the same C code, at whichever of
+    the times before and after each suite are furthest apart (the host's worst drift)."""
+    stock = obs["single_thread_tax.same_code_s@stock"]
+    ft = obs["single_thread_tax.same_code_s@ft"]
+    if not (stock and ft and all(t > 0 for t in [*stock, *ft])):
+        raise KeyError("single_thread_tax.same_code_s holds no time")
+    ratios = [f / s for f in ft for s in stock] + [stock[-1] / stock[0], ft[-1] / ft[0]]
+    return max(ratios, key=lambda r: abs(r - 1))

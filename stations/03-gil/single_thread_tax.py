@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import argparse
 import dis
+import hashlib
 import runpy
 import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -104,15 +106,31 @@ def pgo_lto() -> bool:
     return "--enable-optimizations" in configured and "--with-lto" in configured
 
 
+def same_code_seconds() -> float:
+    """The host's speed, read with code that is the same on both builds: SHA-256 over 16 MB
+    (OpenSSL's C, no bytecode, no specializer, no GIL held). Best of 3. Stock and 3.13t run
+    in separate containers at different times; this, before and after each suite, is the
+    A/A test that says how much of their ratio the host alone could make."""
+    data = bytes(16 << 20)
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        hashlib.sha256(data).digest()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
 def main() -> None:
     where = benchmarks_dir()
     names = QUICK_BENCHMARKS if quick() else BENCHMARKS
+    same_code = [same_code_seconds()]
     means, specialized = {}, Counter()
     for name in names:
         script = where / f"bm_{name}" / "run_benchmark.py"
         means[name] = mean_seconds(script)
         specialized += specializations(script)
         print(f"  {name:<14} {means[name] * 1e3:9.2f} ms per call")
+    same_code.append(same_code_seconds())
     total = sum(specialized.values())
     print(f"specialized instructions in the benchmarks' code after one run: {total}")
     for opname, n in specialized.most_common(8):
@@ -120,6 +138,7 @@ def main() -> None:
     observe("benchmarks", names)
     observe("pyperf_args", " ".join(PYPERF_ARGS))
     observe("mean_s", means, "s per call")
+    observe("same_code_s", same_code, "s, before and after the suite")
     observe("specialized_count", sum(specialized.values()))
     observe("specialized_commonest", dict(specialized.most_common(8)))
     observe("python", sys.version.split()[0])

@@ -171,16 +171,24 @@ def test_local_read_must_beat_the_noise_measured_beside_it() -> None:
 
 
 def test_ft_global_read_costs_more_without_specialization() -> None:
-    def both(stock: float, ft: float) -> Observations:
+    def both(stock: float, ft: float, same: tuple = (1.01, 1.01)) -> Observations:
         instruction = Observation("load_fast_vs_global", "stock", "global_instruction", [])
+        stock_ = {"global_over_local": stock, "local_over_itself": same[0]}
+        ft_ = {"global_over_local": ft, "local_over_itself": same[1]}
         return merged(
-            observations("load_fast_vs_global", {"global_over_local": stock}),
-            observations("load_fast_vs_global", {"global_over_local": ft}, "ft"),
+            observations("load_fast_vs_global", stock_),
+            observations("load_fast_vs_global", ft_, "ft"),
             Observations([instruction]),
         )
 
-    assert status("specialization_narrows_the_global_read", "1", both(1.1, 3.0)) == "pass"
-    assert status("specialization_narrows_the_global_read", "1", both(1.1, 1.2)) == "fail"
+    check = "specialization_narrows_the_global_read"
+    assert status(check, "1", both(1.1, 3.0)) == "pass"
+    assert status(check, "1", both(1.1, 1.2)) == "fail"
+    # Issue 26: each build's A/A, added: 1.64x over stock clears 1.5x, not 2 x 35% of noise.
+    assert status(check, "1", both(1.1, 1.8)) == "pass"
+    assert status(check, "1", both(1.1, 1.8, same=(1.15, 0.8))) == "skip"
+    detail = run_check(check_named(check, stations.find("1")), both(1.1, 3.0)).detail
+    assert "_Py_dict_lookup_threadsafe" in detail, "what else differs is said"
 
 
 def frame_homes(**changed) -> Observations:
@@ -541,6 +549,23 @@ def test_stock_threads_over_serial_fail_unless_the_host_gave_no_parallelism() ->
     )
 
 
+@pytest.mark.parametrize(
+    ("check", "variant", "serial"),
+    [("stock_threads_do_not_scale", "stock", "threads_speedup"),
+     ("gil_switched_back_on_serializes", "ft", "threads_gil_speedup")],
+)  # fmt: skip
+def test_serial_threads_skip_where_there_was_no_parallelism_to_deny(check, variant, serial):
+    """Issue 26: one usable CPU gives 1.0x by construction; a pool that did not scale
+    either gives a low ratio for the host's sake, not the GIL's."""
+    extra = {"gil_on_really_on": True, "threads_gil_busy_cores": 1.0}
+    assert status(check, "3", scaling(variant, **{serial: 1.0}, **extra)) == "pass"
+    one_cpu = scaling(variant, cores=1, physical=1, **{serial: 1.0}, **extra)
+    assert status(check, "3", one_cpu) == "skip"
+    busy_host = scaling(variant, processes_speedup=1.05, **{serial: 1.0}, **extra)
+    assert status(check, "3", busy_host) == "skip"
+    assert status(check, "3", scaling(variant, **{serial: 1.8}, **extra)) == "fail"
+
+
 def test_numpy_must_be_refused_by_the_subinterpreter() -> None:
     def outcome(said: str) -> Observations:
         outcomes = {
@@ -560,11 +585,14 @@ def test_numpy_must_be_refused_by_the_subinterpreter() -> None:
 
 def tax(ft_scale: float, ft_specialized: int = 0) -> Observations:
     stock = {"float": 0.1, "nbody": 0.12, "richards": 0.06}
+    same_code = [0.04, 0.0401]  # the A/A: the same C code, as fast in both containers
     values = {"mean_s": stock, "specialized_count": 382, "pgo_lto": False}
+    values["same_code_s"] = same_code
     ft = {
         "mean_s": {k: v * ft_scale for k, v in stock.items()},
         "specialized_count": ft_specialized,
         "pgo_lto": False,
+        "same_code_s": same_code,
     }
     prime = merged(
         observations("scaling", {"threads_single_s": 0.13}),
@@ -582,7 +610,8 @@ def test_single_thread_tax_is_measured_on_a_suite() -> None:
     passed = run_check(check_named(check, stations.find("3")), tax(2.3))
     assert passed.status == "pass" and "geometric mean 2.30x" in passed.detail
     assert status(check, "3", tax(1.0)) == "fail"  # no tax at all
-    assert status(check, "3", tax(2.3, ft_specialized=40)) == "fail"  # ft specializing
+    # The builds' specialized counts are shown, not judged (constants of the builds).
+    assert "ft 40" in run_check(check_named(check, stations.find("3")), tax(2.3, 40)).detail
 
 
 def test_a_tensor_must_share_what_it_consumes() -> None:

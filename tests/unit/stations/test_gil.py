@@ -146,13 +146,19 @@ def test_threshold_contrast_within_the_noise_is_not_judged() -> None:
     assert noisy.status == "skip" and "too noisy" in noisy.detail
 
 
-def tax(pgo_lto: dict[str, bool]) -> Observations:
+def tax(
+    pgo_lto: dict[str, bool] | None = None, ft_tax: float = 1.4, host_during_ft: float = 1.0
+) -> Observations:
+    """A tax run: ft FT_TAX times slower than stock, on a host HOST_DURING_FT times slower
+    while ft's container ran (its same-code A/A slows with it)."""
+    pgo_lto = pgo_lto or {"stock": False, "ft": False}
     stock = {"float": 0.1, "nbody": 0.12, "richards": 0.06}
     records = [Observation("scaling", "stock", "threads_single_s", 0.13),
                Observation("scaling", "ft", "threads_single_s", 0.18)]  # fmt: skip
-    for variant, scale in (("stock", 1.0), ("ft", 1.4)):
+    for variant, scale, host in (("stock", 1.0, 1.0), ("ft", ft_tax, host_during_ft)):
         values = {
-            "mean_s": {k: v * scale for k, v in stock.items()},
+            "mean_s": {k: v * scale * host for k, v in stock.items()},
+            "same_code_s": [0.040 * host, 0.0404 * host],
             "specialized_count": 382 if variant == "stock" else 0,
             "pgo_lto": pgo_lto[variant],
         }
@@ -168,6 +174,27 @@ def test_the_tax_says_when_it_is_not_measured_like_the_howtos() -> None:
     assert "does not say how its builds were made" in plain.detail
     optimized = judge("single_thread_tax_on_a_standard_suite", tax({"stock": True, "ft": True}))
     assert "both images built with PGO+LTO here" in optimized.detail
+
+
+def test_the_tax_is_judged_against_the_same_code_timed_in_both_containers() -> None:
+    """Issue 26: a host 15% slower during ft's turn passed `suite > 1.1` with no tax at all."""
+    tax_check = "single_thread_tax_on_a_standard_suite"
+    assert judge(tax_check, tax(ft_tax=1.4)).status == "pass"
+    no_tax_slow_host = judge(tax_check, tax(ft_tax=1.0, host_during_ft=1.15))
+    assert no_tax_slow_host.status == "skip" and "too noisy" in no_tax_slow_host.detail
+    assert judge(tax_check, tax(ft_tax=1.0)).status == "fail", "the same speed is no tax"
+    assert judge(tax_check, tax(ft_tax=1.05)).status == "fail", "5% is not the HOWTO's tax"
+
+
+def test_the_tax_shows_the_specialized_counts_without_judging_them() -> None:
+    """They are constants of the builds (3.13t's specializer is off): not evidence."""
+    records = tax().records
+    same_counts = [
+        Observation(o.experiment, o.variant, o.name, 382)
+        if o.name == "specialized_count" else o for o in records
+    ]  # fmt: skip
+    judged = judge("single_thread_tax_on_a_standard_suite", Observations(same_counts))
+    assert judged.status == "pass" and "stock 382, ft 382" in judged.detail
 
 
 def test_pgo_lto_is_read_from_the_build_configuration(monkeypatch) -> None:
