@@ -38,8 +38,10 @@ The contiguous rows stand in for the paper's baselines, which are the authors' o
 reimplementations of Orca: Max reserves 2048 tokens, Pow2 the prompt plus the output length
 rounded up to a power of 2, Oracle the exact length (both know the output length in
 advance). Here Pow2 and Oracle waste less than the paper's 73.2% and 61.8%: this is not
-the authors' code or traces, so the checks judge orderings that hold across the whole
-sweep, not a match with Figure 2.
+the authors' code or traces, so what holds is an ordering across the whole sweep, not a
+match with Figure 2. The simulation is deterministic: no machine could fail a check of it,
+so its orderings are the lab's unit tests (tests/unit/stations/test_paged_attention.py),
+and the page shows it as simulated, not as a check of this machine.
 
 Time is charged, not assumed: a step reads the weights once plus every scheduled request's
 stored keys and values (memory-bound decode; a bigger batch makes a slower step), and pays
