@@ -26,7 +26,12 @@ def check_stock_specializes(obs):
 def check_ft_does_not_specialize_in_313(obs):
     """3.13t runs with the specializing interpreter off (it comes to ft in 3.14)"""
     specialized = obs["specialization.specialized@ft"]
-    return not specialized, ", ".join(specialized) or "no instruction changed after warm-up"
+    before, after = obs["specialization.before@ft"], obs["specialization.after@ft"]
+    if not before or before != after:  # nothing read is no evidence of nothing changed
+        return False, f"instructions before warm-up {before}, after {after}"
+    return not specialized, ", ".join(specialized) or (
+        f"none of f's {len(after)} instructions changed after warm-up"
+    )
 
 
 def check_local_read_is_faster(obs):
@@ -50,6 +55,7 @@ def check_specialization_narrows_the_global_read(obs):
     stock = obs["load_fast_vs_global.global_over_local@stock"]
     ft = obs["load_fast_vs_global.global_over_local@ft"]
     instruction = obs["load_fast_vs_global.global_instruction@stock"]
+    specialized = [op for op in instruction if op != "LOAD_GLOBAL"]  # stock's, after warm-up
     # Two containers, two A/A tests: the two ratios' noises add up.
     noise = sum(abs(obs[f"load_fast_vs_global.local_over_itself@{v}"] - 1) for v in ("stock", "ft"))
     detail = (
@@ -57,6 +63,8 @@ def check_specialization_narrows_the_global_read(obs):
         " (generic LOAD_GLOBAL; not specialization alone: 3.13t's dict lookup is its"
         " thread-safe one, _Py_dict_lookup_threadsafe in Objects/dictobject.c)"
     )
+    if not specialized:
+        return False, f"{detail}: but stock's global read was not specialized"
     return obs.beyond_noise(ft / stock, 1 + noise, detail, min_margin=NARROWS)
 
 

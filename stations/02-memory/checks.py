@@ -138,6 +138,9 @@ def check_only_objects_outside_the_gc_pay_for_it(obs):
         f"header +{extra} B, PyGC_Head in front of a list {head} B -> {ft_head} B;"
         f" stock -> ft: {cells} (want +{extra - head} B for a GC type, +{extra} B otherwise)"
     )
+    both_kinds = {entry["gc_type"] for entry in stock.values()} == {True, False}
+    if not both_kinds:
+        return False, f"{detail}: a GC type and a non-GC type are both needed to tell"
     ok = extra > 0 and head > 0 and ft_head == 0 and not wrong
     return ok, detail + (f"; not so: {', '.join(wrong)}" if wrong else "")
 

@@ -15,6 +15,7 @@ SLOWED = 0.75  # a busy core doing less than this of one lone worker's work wast
 # The pool's own work per busy core under this: the host took the cores back (other work,
 # a noisy neighbour), and a floor for threads would judge the host, not the threads.
 CONTENDED = 0.85
+COUNTING_MODES = {"threads", "processes"}  # what counts primes on both builds, at the least
 # The number of primes below LIMIT (a sieve's answer, not the benchmark's).
 KNOWN_PRIMES = {150_000: 13_848, 500_000: 41_538}
 
@@ -102,6 +103,8 @@ def check_every_mode_counts_the_right_primes(obs):
             seen.append(f"{mode}@{variant} {counts}")
             if len(limits) != 1 or counts != [KNOWN_PRIMES.get(next(iter(limits)))]:
                 wrong.append(f"{mode}@{variant}")
+        missing = COUNTING_MODES - set(by_mode)  # a mode that counted nothing is no answer
+        wrong += [f"{mode}@{variant} (not run)" for mode in sorted(missing)]
     limit = next(iter(limits)) if len(limits) == 1 else sorted(limits)
     detail = f"below {limit}: want {KNOWN_PRIMES.get(limit, '?')}; found " + ", ".join(seen)
     return not wrong, detail + (f"; wrong: {', '.join(wrong)}" if wrong else "")

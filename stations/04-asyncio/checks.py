@@ -91,7 +91,8 @@ def check_synchronous_code_finishes_after_cancel(obs):
     steps = obs["cancel_delivery.steps"]
     asked = obs["cancel_delivery.requested_at_step"]
     done = obs["cancel_delivery.steps_done"]
-    ok = all(asked[case] < steps and done[case] == steps for case in done)
+    ok = bool(done) and set(done) == set(asked)  # every case asked for, and done
+    ok = ok and all(asked[case] < steps and done[case] == steps for case in done)
     cases = ", ".join(f"{case}: asked at {asked[case]}, {done[case]} done" for case in done)
     return ok, f"{steps} steps; {cases}"
 
@@ -101,7 +102,8 @@ def check_cancelled_error_lands_on_the_next_await(obs):
     landed = obs["cancel_delivery.landed_line"]
     suspending = obs["cancel_delivery.suspending_await_line"]
     cancelled = obs["cancel_delivery.task_cancelled"]
-    ok = set(landed.values()) == {suspending} and all(cancelled.values())
+    ok = set(landed.values()) == {suspending} and set(cancelled) == set(landed)
+    ok = ok and all(cancelled.values())
     detail = f"the suspending await is line {suspending}; landed on " + ", ".join(
         f"{case}: {line}" for case, line in landed.items()
     )
@@ -114,6 +116,8 @@ def check_an_await_that_does_not_suspend_is_no_cancellation_point(obs):
     line = obs["cancel_delivery.non_suspending_await_line"]
     pending = obs["cancel_delivery.cancelling_after_sync"]
     stopped = [case for case, value in passed_through.items() if value != "ran"]
+    if not passed_through or set(passed_through) != set(pending):
+        return False, f"the cases that ran {sorted(passed_through)} are not those measured"
     inline_pending = {case: n for case, n in pending.items() if "inline" in case}
     not_pending = [case for case, n in inline_pending.items() if not n]
     if stopped:
@@ -143,7 +147,20 @@ def check_uvloop_is_faster(obs):
         f"{obs['echo_loops.uvloop_over_asyncio_best']:.2f}x best against best); "
         f"{obs['echo_loops.workload']}, {obs['echo_loops.cpus']} CPUs"
     )
+    made_of = made_from(uvloop, default, obs["echo_loops.uvloop_over_asyncio_best"])
+    if made_of:
+        return False, f"{detail}: {made_of}"
     return obs.beyond_noise(ratio, same, detail)
+
+
+def made_from(top: float, bottom: float, ratio: float) -> str:
+    """Why RATIO is not TOP / BOTTOM, the rates or times it was made of ('' where it is):
+    a ratio judged apart from its parts could be any number."""
+    if not (top > 0 and bottom > 0):
+        return f"{top:g} and {bottom:g}: not two rates or times a run can measure"
+    if abs(top / bottom - ratio) > 0.02 * ratio:
+        return f"best against best is {top / bottom:.2f}x from the figures, not {ratio:.2f}x"
+    return ""
 
 
 def check_uvloop_reads_without_python_frames(obs):
@@ -167,6 +184,9 @@ def check_c_task_is_faster(obs):
         f"{obs['task_c_vs_python.python_over_c_best']:.2f}x best against best; "
         f"{obs['task_c_vs_python.tasks']:,} tasks)"
     )
+    made_of = made_from(python_us, c_us, obs["task_c_vs_python.python_over_c_best"])
+    if made_of:
+        return False, f"{detail}: {made_of}"
     return obs.beyond_noise(ratio, same, detail)
 
 

@@ -44,7 +44,9 @@ def check_c_function_needs_c_order(obs):
     wrong, copied = obs["c_order_call.given_transpose"], obs["c_order_call.given_copy"]
     contiguous = obs["c_order_call.given_ascontiguousarray"]
     detail = f"expected {expected}, given a.T {wrong}, given a.T.copy() {copied}"
-    return wrong != expected and copied == contiguous == expected, detail
+    # Wrong values of the right shape: an empty or cut-short answer is no answer.
+    same_shape = len(wrong) == len(expected) > 0
+    return same_shape and wrong != expected and copied == contiguous == expected, detail
 
 
 def check_who_refuses_the_transpose(obs):
@@ -80,6 +82,8 @@ def shared_everywhere(obs, experiment: str) -> tuple[bool, str]:
     shares = obs[f"{experiment}.np_shares_memory"]
     bad = [k for k, v in {**same, **seen, **shares}.items() if not v]
     detail = f"{len(same)} views at their owner's address, {len(seen)} writes seen everywhere"
+    if not (same and seen and shares):  # all of nothing holds: no evidence
+        return False, f"{detail}, {len(shares)} shares: something was not measured"
     return not bad, detail if not bad else f"not shared: {bad}"
 
 
@@ -124,8 +128,13 @@ def check_numpy_reaches_a_tensor_through_array(obs):
     return ok, detail
 
 
+DLPACK_FACTS = 4  # both addresses, the strides, a write seen (tensor_buffer.py)
+
+
 def check_dlpack_shares_without_a_copy(obs):
     """DLPack hands a.T to torch and back to NumPy at the same address, strides and all"""
     dlpack = obs["tensor_buffer.dlpack"]
+    if len(dlpack) < DLPACK_FACTS:
+        return False, f"{len(dlpack)} of the {DLPACK_FACTS} facts measured: {'; '.join(dlpack)}"
     failed = [k for k, v in dlpack.items() if not v]
     return not failed, "all hold: " + "; ".join(dlpack) if not failed else f"not so: {failed}"

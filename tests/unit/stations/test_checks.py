@@ -102,13 +102,20 @@ def test_every_mode_must_count_the_known_number_of_primes() -> None:
     check = check_named("every_mode_counts_the_right_primes", stations.find("3"))
 
     def counted(count: int) -> Observations:
-        stock = {"limit": 500_000, "prime_counts_by_mode": {"threads": [41_538]}}
-        ft = {"limit": 500_000, "prime_counts_by_mode": {"threads": [count]}}
+        right = {"threads": [41_538], "processes": [41_538]}
+        stock = {"limit": 500_000, "prime_counts_by_mode": right}
+        ft = {"limit": 500_000, "prime_counts_by_mode": right | {"threads": [count]}}
         return merged(observations("scaling", stock), observations("scaling", ft, "ft"))
 
     assert run_check(check, counted(41_538)).status == "pass"
     # every mode agreeing is not enough: they must agree with the sieve
     assert run_check(check, counted(41_539)).status == "fail"
+    # and no mode counted is not every mode right (issue 26: {} passed)
+    nothing = merged(
+        observations("scaling", {"limit": 500_000, "prime_counts_by_mode": {}}),
+        observations("scaling", {"limit": 500_000, "prime_counts_by_mode": {}}, "ft"),
+    )
+    assert run_check(check, nothing).status == "fail"
 
 
 def handoffs(sub_shared: float, proc_shared: float) -> Observations:
@@ -172,7 +179,9 @@ def test_local_read_must_beat_the_noise_measured_beside_it() -> None:
 
 def test_ft_global_read_costs_more_without_specialization() -> None:
     def both(stock: float, ft: float, same: tuple = (1.01, 1.01)) -> Observations:
-        instruction = Observation("load_fast_vs_global", "stock", "global_instruction", [])
+        instruction = Observation(
+            "load_fast_vs_global", "stock", "global_instruction", ["LOAD_GLOBAL_MODULE"]
+        )
         stock_ = {"global_over_local": stock, "local_over_itself": same[0]}
         ft_ = {"global_over_local": ft, "local_over_itself": same[1]}
         return merged(
@@ -287,7 +296,12 @@ def test_a_fortran_consumer_reads_the_transpose_as_it_is() -> None:
 
 
 def test_dlpack_must_share() -> None:
-    shared = {"torch.from_dlpack(a.T) at a's address": True, "its strides are a.T's": True}
+    shared = {
+        "torch.from_dlpack(a.T) at a's address": True,
+        "its strides are a.T's": True,
+        "np.from_dlpack(Tensor) at the same address": True,
+        "a write through the Tensor seen in a": True,
+    }
     assert (
         status(
             "dlpack_shares_without_a_copy",
@@ -296,6 +310,14 @@ def test_dlpack_must_share() -> None:
         )
         == "pass"
     )
+    assert (
+        status(
+            "dlpack_shares_without_a_copy",
+            "5",
+            observations("tensor_buffer", {"dlpack": {}}, "cuda"),
+        )
+        == "fail"
+    ), "all of nothing held (issue 26)"
     copied = {**shared, "torch.from_dlpack(a.T) at a's address": False}
     assert (
         status(
