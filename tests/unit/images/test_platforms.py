@@ -84,7 +84,7 @@ def scaling_run(emulated: dict[str, str]) -> Observations:
     values = {"processes_speedup": 1.0, "processes_busy_cores": 1.0, "others_busy_cores": 0.0,
               "processes_seconds_at_cores": 0.3, "threads_single_s": 0.3, "cores": 2,
               "physical_cores": 2, "limit": 150_000,
-              "prime_counts_by_mode": {"processes": [13_848]}}  # fmt: skip
+              "prime_counts_by_mode": {"processes": [13_848], "threads": [13_848]}}  # fmt: skip
     records = [Observation("scaling", "stock", k, v) for k, v in values.items()]
     return Observations(records, emulated=emulated)
 
