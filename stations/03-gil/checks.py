@@ -36,6 +36,37 @@ def physical(obs) -> int:
     return max(obs.by_variant("scaling.physical_cores").values())
 
 
+def quota(obs) -> float | None:
+    """The container's CPU quota in CPUs (cgroup), where it had one (a run from before the
+    lab read it: none)."""
+    try:
+        values = [q for q in obs.by_variant("scaling.cpu_quota").values() if q]
+    except KeyError:
+        return None
+    return min(values) if values else None
+
+
+def usable(obs) -> int:
+    """CPUs that could run workers at once: the ones the container sees, one per physical
+    core (two hyperthreads of a core count once), and no more than its CPU quota."""
+    limit = quota(obs)
+    return min(cores(obs), physical(obs), *([int(limit)] if limit else []))
+
+
+def machine(obs) -> str:
+    """What of the machine bounds parallel work, read in the run (not guessed)."""
+    said = f"{cores(obs)} CPUs visible, {physical(obs)} physical core(s)"
+    limit = quota(obs)
+    if limit:
+        said += f", a CPU quota of {limit:g} (the container's cgroup)"
+    try:
+        held = max(t for t in obs.by_variant("scaling.throttled_s").values() if t is not None)
+        said += f", throttled {held:.1f} s during the run" if held else ""
+    except (KeyError, ValueError):
+        pass
+    return said
+
+
 def against_stock(obs, mode: str, variant: str) -> str:
     """MODE's time at C workers against stock's one thread: ft's slower thread is no flattery."""
     took = obs[f"scaling.{mode}_seconds_at_cores@{variant}"]
@@ -48,9 +79,8 @@ def no_parallelism(obs, variant: str) -> str | None:
     core, or a process pool (the yardstick, which no GIL limits) that did not scale. Where
     there was none, neither "threads scale" nor "threads serialize" can be told from a ratio:
     one worker's ratio is 1.0 by construction."""
-    c, p = cores(obs), physical(obs)
-    if c < 2 or p < 2:
-        return f"{c} usable CPUs on {p} physical core(s): no parallelism to deny"
+    if usable(obs) < 2:
+        return f"{machine(obs)}: fewer than 2 usable, no parallelism to deny"
     yardstick = obs[f"scaling.processes_speedup@{variant}"]
     if yardstick < FLOOR:
         return (
@@ -67,18 +97,15 @@ def parallel(obs, mode: str, variant: str, what: str):
     speedup = obs[f"scaling.{mode}_speedup@{variant}"]
     busy = obs[f"scaling.{mode}_busy_cores@{variant}"]
     yardstick = obs[f"scaling.processes_speedup@{variant}"]
-    if c < 2 or physical(obs) < 2:
-        return (
-            None,
-            f"{c} usable CPUs on {physical(obs)} physical core(s): nothing runs in parallel",
-        )
+    if usable(obs) < 2:
+        return None, f"{machine(obs)}: fewer than 2 usable, nothing runs in parallel"
     if yardstick < FLOOR:
         return None, (
             f"the process pool reached only {yardstick:.2f}x at {c} workers on {variant}: the"
             f" host gave no parallelism to judge {what} by ({speedup:.2f}x)"
         )
     # A pool faster than linear (a lone worker slowed by a burst of load) sets no higher bar.
-    want = max(FLOOR, PARALLEL * min(yardstick, physical(obs)))
+    want = max(FLOOR, PARALLEL * min(yardstick, usable(obs)))
     detail = (
         f"{what}: {speedup:.2f}x at {c} workers against the process pool's {yardstick:.2f}x"
         f" (want >= {want:.2f}x); {busy:.2f} cores busy"
@@ -129,12 +156,11 @@ def check_stock_threads_do_not_scale(obs):
 def check_ft_threads_scale(obs):
     """On 3.13t the same threads run in parallel, as far as ft's own process pool does"""
     obs.timed()
-    c, p = cores(obs), physical(obs)
-    usable = min(c, p)  # hyperthreads busy on one physical core count once
+    c, at_once = cores(obs), usable(obs)
     speedup, busy = obs["scaling.threads_speedup@ft"], obs["scaling.threads_busy_cores@ft"]
     pool, pool_busy = obs["scaling.processes_speedup@ft"], obs["scaling.processes_busy_cores@ft"]
-    per_core = speedup / min(busy, usable)
-    pool_per_core = pool / min(pool_busy, usable)
+    per_core = speedup / min(busy, at_once)
+    pool_per_core = pool / min(pool_busy, at_once)
     single = obs["scaling.threads_single_s@ft"] / obs["scaling.threads_single_s@stock"]
     measured = (
         f"ft threads {speedup:.2f}x at {c} workers with {busy:.2f} cores busy, each core doing"
@@ -142,8 +168,8 @@ def check_ft_threads_scale(obs):
         f" {pool_per_core:.2f} per busy core; {against_stock(obs, 'threads', 'ft')};"
         f" one thread on ft takes {single:.2f}x stock's time"
     )
-    if usable < 2:
-        return None, f"{measured}: {c} usable CPUs on {p} physical core(s), the check needs 2"
+    if at_once < 2:
+        return None, f"{measured}: {machine(obs)}: fewer than 2 usable, the check needs 2"
     if pool < FLOOR:
         return None, (
             f"{measured}: the pool's {pool:.2f}x (under {FLOOR}x) says the host gave no"
@@ -164,10 +190,10 @@ def check_ft_threads_scale(obs):
     # Threads count as parallel when they do what the host gives processes: most of the pool's
     # speedup (up to the cores) and most of its work on each core they keep busy. Cores busy
     # without the work done (1.34x on 1.98 cores) are threads contending, not scaling.
-    want = max(FLOOR, FT_SHARE * min(pool, usable))
+    want = max(FLOOR, FT_SHARE * min(pool, at_once))
     want_per_core = max(SLOWED, FT_SHARE * min(pool_per_core, 1.0))
     detail = (
-        f"{measured}. To count on {usable} cores, the threads must reach {FT_SHARE} of the"
+        f"{measured}. To count on {at_once} cores, the threads must reach {FT_SHARE} of the"
         f" pool's speedup (want >= {want:.2f}x) and of its work per busy core, never under"
         f" {SLOWED} (want >= {want_per_core:.2f})"
     )
@@ -199,16 +225,16 @@ def check_numpy_threads_scale_on_stock(obs):
 def check_processes_scale(obs):
     """Processes scale on stock: one interpreter, and one GIL, each (the yardstick itself)"""
     obs.timed()
-    c, p = cores(obs), physical(obs)
+    c, p = cores(obs), usable(obs)
     speedup = obs["scaling.processes_speedup@stock"]
     busy = obs["scaling.processes_busy_cores@stock"]
     others = obs["scaling.others_busy_cores@stock"]
     if p < 2:
-        return None, f"{c} usable CPUs on {p} physical core: nothing runs in parallel"
+        return None, f"{machine(obs)}: fewer than 2 usable, nothing runs in parallel"
     want = PARALLEL * p
     done_per_core = speedup / busy  # what a busy core did, against one worker alone
     detail = (
-        f"{speedup:.2f}x at {c} workers on {p} physical cores (want >= {want:.1f}x);"
+        f"{speedup:.2f}x at {c} workers on {p} usable cores (want >= {want:.1f}x);"
         f" {busy:.2f} cores busy, each doing {done_per_core:.2f} of a lone worker's work;"
         f" the rest of the host {others:.2f} cores; {against_stock(obs, 'processes', 'stock')}"
     )

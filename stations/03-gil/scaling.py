@@ -27,7 +27,7 @@ from functools import partial
 from itertools import repeat
 from pathlib import Path
 
-from labkit import observe, output_dir, quick
+from labkit import machine, observe, output_dir, quick
 from labkit.compare import alternating
 from primes import timed_count
 
@@ -275,6 +275,7 @@ def main() -> None:
     # The process pool is the yardstick: no GIL or lock limits it, so what it reaches is
     # what this host gives parallel work now. It runs on ft too, beside ft's threads.
     modes = ["threads", "processes"] if free_threaded else list(MODES)
+    throttled_before = machine.throttled()
     measured = measure(modes, counts)
     if free_threaded:
         measured["threads_gil"] = measure_with_gil_on(counts)
@@ -295,6 +296,10 @@ def main() -> None:
     observe("quick", quick())  # the workloads' size: a check judges floors on full ones only
     observe("cores", cores)
     observe("physical_cores", physical_cores(os.sched_getaffinity(0)))
+    # What else of the machine limits parallel work: the container's CPU quota (it may use
+    # fewer CPUs than it sees) and the time the kernel held it back for that quota.
+    observe("cpu_quota", machine.cpu_quota(), "CPUs (cgroup; null: no quota)")
+    observe("throttled_s", machine.throttled_since(throttled_before), "s held back (cgroup)")
     table = {"variant": variant, "cores": cores, "limit": LIMIT, "modes": {
         mode: {str(w): s for w, s in m["seconds"].items()} for mode, m in measured.items()
     }}  # fmt: skip

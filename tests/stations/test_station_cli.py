@@ -33,3 +33,27 @@ def test_reading_only_json(stock: Variant, tmp_path) -> None:
     assert statuses["_PyEval_EvalFrameDefault"] == "found"
     assert statuses["LOAD_GLOBAL"] == "moved", "3.13 defines instructions in bytecodes.c"
     assert (tmp_path / "station-1").is_dir()
+
+
+def test_station_3_on_one_cpu_skips_parallel_and_serial_checks_saying_why(
+    stock: Variant, ft: Variant, tmp_path
+) -> None:
+    """Issue 26: inside a container limited to one CPU (LAB_CPUS=1, compose's `cpus`), the
+    checks that need parallelism, or its absence, skip with the machine's reason, which the
+    run's page shows beside them."""
+    env = {"LAB_RESULTS": str(tmp_path), "LAB_CPUS": "1"}
+    result = invoke("station", "3", "--quick", "--skip-reading", "--json", env=env)
+    report = json.loads(result.stdout)
+    checks = {c["name"]: c for c in report["checks"]}
+    quota = "a CPU quota of 1 (the container's cgroup)"
+    for name in ("stock_threads_do_not_scale", "gil_switched_back_on_serializes",
+                 "ft_threads_scale", "processes_scale", "subinterpreters_scale"):  # fmt: skip
+        assert checks[name]["status"] == "skip", checks[name]["detail"]
+        assert quota in checks[name]["detail"]
+    page = next(tmp_path.glob("station-3/*/report.html")).read_text()
+    assert quote_free(quota) in quote_free(page)
+
+
+def quote_free(text: str) -> str:
+    """TEXT with its apostrophes as the page escapes them (&#39;)."""
+    return text.replace("&#39;", "'")
