@@ -53,17 +53,24 @@ def usable(obs) -> int:
     return min(cores(obs), physical(obs), *([int(limit)] if limit else []))
 
 
+def largest(obs, key: str) -> float | None:
+    """KEY's largest value over the variants, or None (a run from before the lab read it)."""
+    try:
+        values = [v for v in obs.by_variant(key).values() if isinstance(v, (int, float))]
+    except KeyError:
+        return None
+    return max(values) if values else None
+
+
 def machine(obs) -> str:
     """What of the machine bounds parallel work, read in the run (not guessed)."""
     said = f"{cores(obs)} CPUs visible, {physical(obs)} physical core(s)"
-    limit = quota(obs)
-    if limit:
-        said += f", a CPU quota of {limit:g} (the container's cgroup)"
-    try:
-        held = max(t for t in obs.by_variant("scaling.throttled_s").values() if t is not None)
-        said += f", throttled {held:.1f} s during the run" if held else ""
-    except (KeyError, ValueError):
-        pass
+    host, limit = largest(obs, "scaling.host_cpus"), quota(obs)
+    held, others = largest(obs, "scaling.throttled_s"), largest(obs, "scaling.others_busy_cores")
+    said += f" of the host's {host} CPUs" if host else ""
+    said += f", a CPU quota of {limit:g} (the container's cgroup)" if limit else ""
+    said += f", throttled {held:.1f} s during the run" if held else ""
+    said += f", the rest of the host kept {others:.2f} cores busy" if others is not None else ""
     return said
 
 

@@ -299,6 +299,7 @@ def main() -> None:
     # What else of the machine limits parallel work: the container's CPU quota (it may use
     # fewer CPUs than it sees) and the time the kernel held it back for that quota.
     observe("cpu_quota", machine.cpu_quota(), "CPUs (cgroup; null: no quota)")
+    observe("host_cpus", os.cpu_count(), "CPUs of the machine (or VM) the engine runs on")
     observe("throttled_s", machine.throttled_since(throttled_before), "s held back (cgroup)")
     table = {"variant": variant, "cores": cores, "limit": LIMIT, "modes": {
         mode: {str(w): s for w, s in m["seconds"].items()} for mode, m in measured.items()
