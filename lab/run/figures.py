@@ -40,7 +40,7 @@ def load(path: Path) -> list[Callable]:
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
-    except Exception as error:  # a broken figures.py costs its figures, not the run
+    except (Exception, SystemExit) as error:  # a broken figures.py costs its figures, not the run
         raise LabError(f"{path} does not load: {type(error).__name__}: {error}") from None
     found = [v for k, v in vars(module).items() if k.startswith("figure_") and isfunction(v)]
     return sorted(found, key=lambda f: f.__code__.co_firstlineno)

@@ -19,7 +19,7 @@ from lab import untrusted
 from lab.run import page, report_model, safe_files
 from lab.run.report_model import ReadingEntry, Report
 
-NAME_CHARS = 200  # a file's name as the report lists it (station_run.finish cuts it so)
+NAME_CHARS = 200  # a file's name as the report lists it (station_run.write_report cuts it so)
 # Markdown's inline syntax: links, images, code spans, emphasis, strike-through, tables.
 MARKDOWN = re.compile(r"([\\`*_\[\]|~])")
 

@@ -32,7 +32,7 @@ from lab.run import (
     safe_files,
 )
 from lab.run.observations import Observation, Observations, load_checks, run_check
-from lab.run.report import format_value, reading_line, write
+from lab.run.report import NAME_CHARS, format_value, reading_line, write
 from lab.run.runner import (
     DISK_STOP,
     OUTPUT_MOUNT,
@@ -438,7 +438,7 @@ def write_report(report: dict, folder: run_folders.RunFolder, drawn: list = ()) 
             "LAB_DISK_LIMIT); the run is not kept"
         )
     names = sorted(os.listdir(folder.fd))
-    report["files"] = [untrusted.text(name, 200) for name in names[:MAX_FILES]]
+    report["files"] = [untrusted.text(name, NAME_CHARS) for name in names[:MAX_FILES]]
     if len(names) > MAX_FILES:
         report["files"].append(f"... and {len(names) - MAX_FILES} more")
     write(report_model.of(report), folder.fd, folder.partial, drawn)

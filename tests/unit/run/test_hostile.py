@@ -6,6 +6,7 @@ and plants what it would plant in its run folder.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import shutil
@@ -112,6 +113,20 @@ def test_a_forged_or_malformed_frame_is_shown_not_obeyed() -> None:
     for line in lines.feed(stream):
         frames.take(line)
     assert frames.outcome is None and len(shown) == 4
+
+
+@pytest.mark.parametrize(
+    "end", [b'{"exit_code": true, "seconds": 1}', b'{"exit_code": 0, "seconds": -1}',
+            b'{"exit_code": 5000, "seconds": 1}', b'{"exit_code": 0, "seconds": 1e9}'],
+)  # fmt: skip
+def test_an_outcome_out_of_range_is_not_taken_even_under_python_O(end: bytes) -> None:
+    """Checked with `if`, not `assert` (python -O drops asserts and took every frame)."""
+    frames = Frames(0, 10, [].append)
+    frames.take(b"@start 0")
+    frames.take(b"@end 0 " + end)
+    assert frames.outcome is None
+    source = inspect.getsource(Frames._outcome)
+    assert "assert " not in source
 
 
 def test_an_endless_line_is_cut_not_buffered() -> None:

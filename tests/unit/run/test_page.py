@@ -7,6 +7,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from lab.run import figures, page, report_model
 
 MARKUP = '<script>alert("x")</script><img src="http://example.invalid/x.png">'
@@ -161,8 +163,9 @@ def test_a_figure_is_drawn_from_the_observations(tmp_path: Path) -> None:
     assert "nothing.here" in missing.caption
 
 
-def test_a_broken_figures_file_costs_its_figures_not_the_run(tmp_path: Path) -> None:
-    (tmp_path / "figures.py").write_text("raise SystemError('broken')\n")
+@pytest.mark.parametrize("raised", ["SystemError('broken')", "SystemExit(3)"])
+def test_a_broken_figures_file_costs_its_figures_not_the_run(tmp_path: Path, raised) -> None:
+    (tmp_path / "figures.py").write_text(f"raise {raised}\n")
     (only,) = figures.draw(tmp_path, hostile())
     assert "does not load" in only.caption
 
