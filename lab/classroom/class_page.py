@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import re
-import secrets
 import stat
 import tarfile
 import zlib
@@ -37,6 +36,7 @@ from lab.classroom import class_figures, facts, grades, hand_in, verdicts, verif
 from lab.classroom.bundle import KINDS, Header, Refused, plain
 from lab.classroom.verdicts import StationResult
 from lab.errors import LabError
+from lab.files import write_atomically
 from lab.run import page, report_model, stations
 from lab.run.observations import Observation, load_checks
 from lab.run.report_model import Report
@@ -477,20 +477,6 @@ def _fields(report: Report) -> dict:
     return {name: getattr(report, name) for name in report.__struct_fields__}
 
 
-def write_whole(output: Path, html: str) -> None:
-    """OUTPUT, whole: written aside in its folder, then renamed over what was there."""
-    folder = output.parent
-    aside = folder / f".{output.name}.{secrets.token_hex(4)}.partial"
-    try:
-        with open(aside, "x", encoding="utf-8", errors="replace") as out:
-            out.write(html)
-        os.replace(aside, output)
-    except OSError as error:
-        with contextlib.suppress(OSError):
-            aside.unlink()
-        raise LabError(f"cannot write {output}: {error.strerror or error}") from None
-
-
 def class_report(
     folder: Path,
     output: Path | None,
@@ -511,7 +497,7 @@ def class_report(
         say(problem)
     if output is not None:
         html = page.render("class.html.j2", folders=(TEMPLATES,), view=page_view(hands, lab))
-        write_whole(output, html)
+        write_atomically(output, html)
     return hands, lab
 
 
@@ -521,4 +507,4 @@ def grade_weights(path: Path | None) -> dict[str, float]:
 
 
 def write_grades(output: Path, hands: list[HandIn], lab: Lab, worth: dict[str, float]) -> None:
-    write_whole(output, grades.csv_text(hands, list(lab.stations), worth))
+    write_atomically(output, grades.csv_text(hands, list(lab.stations), worth))

@@ -22,7 +22,6 @@ import json
 import os
 import platform
 import re
-import secrets
 import stat
 import subprocess
 import tarfile
@@ -35,6 +34,7 @@ from lab import untrusted
 from lab.classroom import facts
 from lab.config import ROOT, results_dir
 from lab.errors import LabError
+from lab.files import write_atomically
 from lab.run import report_model, run_folders, safe_files
 
 FORMAT = 1
@@ -270,26 +270,12 @@ def run_files(run_fd: int, where: str, left_out: list[str], room: int) -> dict[s
 
 
 def write_archive(output: Path, members: dict[str, bytes]) -> None:
-    """OUTPUT as a gzip'd tar of MEMBERS, in their order: written aside, then renamed."""
+    """OUTPUT as a gzip'd tar of MEMBERS, in their order, whole or not at all."""
     folder = output.parent if str(output.parent) else Path(".")
     if not folder.is_dir():
         raise LabError(f"cannot write {output}: {folder} is not a folder")
-    aside = folder / f".{output.name}.{secrets.token_hex(4)}.partial"
     now = int(time.time())
-    try:
-        with open(aside, "xb") as raw:
-            write_members(raw, members, now)
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(aside, output)
-    except OSError as error:
-        with contextlib.suppress(OSError):
-            aside.unlink()
-        raise LabError(f"cannot write {output}: {error.strerror or error}") from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            aside.unlink()
-        raise
+    write_atomically(output, lambda raw: write_members(raw, members, now))
 
 
 def write_members(raw, members: dict[str, bytes], now: int) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 from lab import untrusted
 from lab.config import ALL_VARIANTS, ROOT
 from lab.errors import LabError
+from lab.files import write_atomically
 
 LOCK_FILE = ROOT / "lab.lock"
 FORMAT = 1
@@ -153,13 +153,5 @@ def as_json(images: dict[str, LockedImage], registry: str | None) -> str:
 
 def write(images: dict[str, LockedImage], registry: str | None, path: Path = LOCK_FILE) -> None:
     """Write the lock whole or not at all (a temporary file moved into place)."""
-    text = as_json(images, registry) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_atomically(path, as_json(images, registry) + "\n")

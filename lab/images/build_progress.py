@@ -14,10 +14,9 @@ and the count the last build of the same image recorded.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import re
-import tempfile
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -26,6 +25,8 @@ from pathlib import Path
 from typing import TextIO
 
 from lab.config import cache_dir
+from lab.errors import LabError
+from lab.files import write_atomically
 from lab.progress import Estimate, Progress
 
 VERTEX_LINE = re.compile(r"#(\d+) (.*)")
@@ -161,10 +162,6 @@ def record(image: str, digest: str, seconds: float, steps: int) -> None:
     entry["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     records = [*read_times(), entry][-TIMES_KEPT:]
     path = times_path()
-    try:
+    with contextlib.suppress(OSError, LabError):
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as out:
-            json.dump(records, out, indent=1)
-        os.replace(out.name, path)
-    except OSError:
-        pass
+        write_atomically(path, json.dumps(records, indent=1))

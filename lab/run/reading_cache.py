@@ -7,16 +7,16 @@ The cache lives outside results/ (no container ever sees it), one JSON file per 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from lab import untrusted
 from lab.config import cache_dir
 from lab.errors import LabError
+from lab.files import write_atomically
 from lab.run.stations import stations_dir
 
 
@@ -43,10 +43,6 @@ def cached(image_id: str, entries: list[dict], resolve: Callable[[], list[dict]]
 
 def _store(path: Path, resolved: list[dict]) -> None:
     """Write PATH whole or not at all; a cache that cannot be written is no error."""
-    try:
+    with contextlib.suppress(OSError, LabError):
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as out:
-            json.dump(resolved, out)
-        os.replace(out.name, path)
-    except OSError:
-        pass
+        write_atomically(path, json.dumps(resolved))
