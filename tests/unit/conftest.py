@@ -8,7 +8,7 @@ import pytest
 from lab.config import ALL_VARIANTS
 from lab.images import builder
 from lab.run import containers, stations
-from tests.unit.run.test_hostile import CHECKS, STATION_TOML
+from tests.scripted_station import CHECKS, STATION_TOML
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from lab.images import identity
 from lab.run import run_folders, stations
 from lab.run.observations import Observation
 from lab.run.runner import Outcome
-from tests.unit.run.test_hostile import ScriptedRunner
+from tests.scripted_station import ScriptedRunner
 
 STATION_TOML = """
 number = 8

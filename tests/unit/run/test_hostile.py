@@ -23,76 +23,7 @@ from lab.run.observations import Observations, run_check
 from lab.run.runner import MAX_FRAME, Frames, Lines, Outcome
 from lab.run.station_run import Options, run_station
 from lab.untrusted import Malformed, observation, text
-
-STATION_TOML = """
-number = 8
-title = "hostile"
-minutes = 1
-
-[[run]]
-script = "exp.py"
-title = "an experiment"
-variants = ["stock"]
-
-[[explain]]
-question = "what was seen?"
-evidence = ["exp.seen"]
-"""
-CHECKS = """
-def check_seen(obs):
-    \"\"\"The experiment reported seen\"\"\"
-    return obs["exp.seen"] == 1, "seen"
-"""
-
-
-class ScriptedRunner:
-    """Plays one container: prints LINES, then calls PLANT(run folder)."""
-
-    def __init__(self, lines=(), plant=None, outcome=None, on_run=None) -> None:
-        self.lines, self.plant, self.on_run = list(lines), plant, on_run
-        self.outcome = outcome or Outcome(0, 0.1)
-        self.stopped = 0
-
-    def prepare(self, groups, output, labels) -> None:
-        pass
-
-    def resolve_reading(self, variant, entries, labels):
-        return []
-
-    def run(self, variant, job, *, capabilities, output, labels, on_line) -> Outcome:
-        for line in self.lines:
-            on_line(line)
-        if self.plant:
-            self.plant(Path(output))
-        if self.on_run:
-            self.on_run()
-        return self.outcome
-
-    def stop_all(self) -> list[str]:
-        self.stopped += 1
-        return ["lab-test-container"]
-
-    def close(self) -> None:
-        pass
-
-
-def results(station: stations.Station) -> Path:
-    return station.folder.parent.parent / "results"
-
-
-def seen(value=1) -> str:
-    return MARKER + json.dumps({"name": "seen", "value": value})
-
-
-def run(station, runner, said=None) -> tuple[dict, Path]:
-    return run_station(
-        station, Options(), runner=runner, say=[].append if said is None else said.append
-    )
-
-
-def nothing_left(station) -> bool:
-    folder = results(station) / "station-8"
-    return not [p for p in folder.iterdir()] if folder.exists() else True
+from tests.scripted_station import ScriptedRunner, nothing_left, results, run, seen
 
 
 # -- what an experiment prints -----------------------------------------------------------

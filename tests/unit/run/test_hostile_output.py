@@ -26,7 +26,7 @@ from lab.run.observations import Observations
 from lab.run.runner import Frames
 from lab.run.station_run import Collector, Options, run_station
 from lab.untrusted import Malformed, observation
-from tests.unit.run.test_hostile import ScriptedRunner, nothing_left, run, seen
+from tests.scripted_station import ScriptedRunner, nothing_left, run, seen
 
 
 def nested(depth: int) -> str:

@@ -14,7 +14,7 @@ import pytest
 
 from lab.engine import docker
 from lab.run import containers
-from tests.unit.run.test_hostile import ScriptedRunner, run, seen
+from tests.scripted_station import ScriptedRunner, run, seen
 
 MACHINES = Path(__file__).parents[1] / "machines"
 

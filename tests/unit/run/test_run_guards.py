@@ -15,7 +15,7 @@ from lab.engine.signals import Interrupted
 from lab.errors import LabError
 from lab.run import containers, report, station_run
 from lab.run.runner import DISK_STOP, Outcome
-from tests.unit.run.test_hostile import ScriptedRunner, nothing_left, results, run, seen
+from tests.scripted_station import ScriptedRunner, nothing_left, results, run, seen
 
 
 def test_a_signal_while_the_report_is_written_keeps_nothing(station, monkeypatch) -> None:

@@ -6,13 +6,14 @@ import pytest
 
 from lab.run import stations
 from lab.run.observations import Observation, Observations, load_checks, run_check
+from tests.unit.stations.judging import (
+    check_named,
+    merged,
+    observations,
+    scaling,
+    status,
+)
 from tests.unit.stations.test_frames import lifetime
-
-FRAMES = stations.find("1")
-
-
-def check_named(name: str, station: stations.Station = FRAMES):
-    return next(c for c in load_checks(station.checks_file) if c.__name__ == f"check_{name}")
 
 
 def test_right_observation_passes_and_wrong_one_fails() -> None:
@@ -36,26 +37,6 @@ def test_one_variant_key_must_be_named_when_several_measured() -> None:
     observations = Observations([Observation("e", "stock", "n", 1), Observation("e", "ft", "n", 2)])
     assert observations["e.n@ft"] == 2
     assert observations.by_variant("e.n") == {"stock": 1, "ft": 2}
-
-
-def scaling(variant: str = "ft", cores: int = 2, physical: int = 2, **figures) -> Observations:
-    values = {
-        "threads_speedup": 1.8,
-        "threads_busy_cores": 1.9,
-        "threads_single_s": 0.17,
-        "threads_seconds_at_cores": 0.095,
-        "processes_speedup": 1.9,
-        "processes_busy_cores": 1.95,
-        "cores": cores,
-        "physical_cores": physical,
-        # The A/A tests: each mode's lone worker timed against itself, a quiet host's 1%.
-        **{f"{mode}_same": 1.01 for mode in ("threads", "processes", "subinterpreters")},
-        "numpy_threads_same": 1.01,
-        **figures,
-    }
-    records = [Observation("scaling", variant, k, v) for k, v in values.items()]
-    records += [Observation("scaling", "stock", "threads_single_s", 0.13)]
-    return Observations(records)
 
 
 def test_ft_threads_are_judged_against_the_process_pool_not_busy_cores() -> None:
@@ -138,18 +119,6 @@ def test_sharing_is_compared_with_sharing_and_pickling_with_pickling() -> None:
 
 
 # -- the fidelity pass (issue 10): every check fed the observation that must fail it --------
-def observations(experiment: str, values: dict, variant: str = "stock") -> Observations:
-    return Observations([Observation(experiment, variant, k, v) for k, v in values.items()])
-
-
-def merged(*parts: Observations) -> Observations:
-    return Observations([r for part in parts for r in part.records])
-
-
-def status(name: str, number: str, obs: Observations) -> str:
-    return run_check(check_named(name, stations.find(number)), obs).status
-
-
 def test_specialization_needs_the_int_arithmetic_not_resume_check() -> None:
     resume_only = {"specialized": ["RESUME -> RESUME_CHECK"]}
     assert status("stock_specializes", "1", observations("specialization", resume_only)) == "fail"

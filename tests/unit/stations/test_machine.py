@@ -11,7 +11,7 @@ from labkit import machine
 
 from lab.run import stations
 from lab.run.observations import run_check
-from tests.unit.stations.test_checks import check_named, merged, observations, scaling
+from tests.unit.stations.judging import check_named, merged, observations, scaling
 
 # Recorded from real containers: Docker 28 on cgroup v1 (this lab's CI) with --cpus 1.5,
 # and a cgroup v2 host (Debian 13's systemd) with --cpus 1, after some throttling.
