@@ -26,6 +26,7 @@ MAX_OBSERVATIONS = 2000  # per experiment: an endless stream must not fill the h
 MAX_VALUE_CHARS = 100_000  # an observation's JSON, parsed whole
 MAX_OBSERVED_CHARS = 5_000_000  # all of one experiment's observations (5 MB)
 MAX_DEPTH = 20  # lists and objects inside an observation's value: no recursion past it
+MAX_INT = 2**63  # an observation's integer, either sign: a 64-bit count
 # A line as the host takes it from a container: an observation's marker and JSON, whole.
 MAX_LINE_CHARS = MAX_VALUE_CHARS + 1000
 # C0 and C1 controls (escape sequences start with ESC or CSI), DEL, and Unicode's bidi
@@ -52,20 +53,24 @@ def _no_constants(name: str) -> Any:
     raise Malformed(f"{name} is not a number JSON can hold")
 
 
-def _finite(value: Any, depth: int = 0) -> Any:
-    """VALUE, with every float checked finite (json also parses 1e999 as inf), lone
-    surrogates replaced, and its nesting bounded: what keeps it (asdict, json.dumps)
-    recurses, and must not run out."""
+def measured(value: Any, depth: int = 0) -> Any:
+    """VALUE as a measurement may be: every float finite (json also parses 1e999 as inf),
+    every integer within 64 bits (Python's int-to-text refuses past 4,300 digits, and no
+    experiment counts that far), lone surrogates replaced, and its nesting bounded: what
+    keeps it (asdict, json.dumps) recurses, and must not run out. The run's collector and
+    the report's model (a hand-in's observations) both take values through it."""
     if isinstance(value, float) and not math.isfinite(value):
         raise Malformed(f"{value} is not a number JSON can hold")
+    if isinstance(value, int) and not -MAX_INT <= value < MAX_INT:
+        raise Malformed("a number too big for a measurement")
     if isinstance(value, str):  # "\ud800": no UTF-8 reader of report.json could take it
         return SURROGATE.sub("\ufffd", value)
     if isinstance(value, (list, dict)) and depth >= MAX_DEPTH:
         raise Malformed(f"nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, list):
-        return [_finite(v, depth + 1) for v in value]
+        return [measured(v, depth + 1) for v in value]
     if isinstance(value, dict):
-        return {text(k, 200): _finite(v, depth + 1) for k, v in value.items()}
+        return {text(k, 200): measured(v, depth + 1) for k, v in value.items()}
     return value
 
 
@@ -86,7 +91,7 @@ def observation(payload: str) -> dict:
         raise Malformed("its name is not a short word (letters, digits, _ . -)")
     if not isinstance(unit, str):
         raise Malformed("its unit is not a string")
-    return {"name": name, "value": _finite(record["value"]), "unit": text(unit, 100)}
+    return {"name": name, "value": measured(record["value"]), "unit": text(unit, 100)}
 
 
 READING_STATUSES = {"found", "moved", "missing", "document"}

@@ -11,13 +11,12 @@ never a traceback. Nothing downstream re-checks a field by hand.
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any, Literal
 
 import msgspec
 
 from lab.errors import LabError
-from lab.untrusted import MAX_DEPTH, MAX_TEXT
+from lab.untrusted import MAX_TEXT, measured
 
 # What one report may hold. A real run: a few dozen of each, a few hundred observations.
 MAX_READING = 200
@@ -30,9 +29,6 @@ MAX_EVIDENCE = 50
 MAX_FILES = 501  # the run lists 500, then "... and N more"
 MAX_IMAGES = 16
 MAX_SECONDS = 1e6
-# An observation's number must fit a 64-bit integer or be a finite float: a bigger one is
-# not something an experiment measured, and Python's int-to-text refuses past 4,300 digits.
-MAX_INT = 2**63
 
 Text = Annotated[str, msgspec.Meta(max_length=MAX_TEXT)]
 Short = Annotated[str, msgspec.Meta(max_length=200)]
@@ -79,24 +75,6 @@ class ExperimentRun(Struct):
         return self.exit_code is not None
 
 
-def _check_value(value: Any, depth: int = 0) -> None:
-    """An observation's value: JSON of bounded depth, every number finite and in range."""
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return
-    if isinstance(value, int):
-        if not -MAX_INT <= value < MAX_INT:
-            raise ValueError("a number too big for a measurement")
-        return
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError("a number JSON cannot hold")
-        return
-    if depth >= MAX_DEPTH:
-        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
-    for item in value.values() if isinstance(value, dict) else value:
-        _check_value(item, depth + 1)
-
-
 class ObservationRecord(Struct):
     experiment: Word
     variant: Word
@@ -105,7 +83,7 @@ class ObservationRecord(Struct):
     unit: Short = ""
 
     def __post_init__(self) -> None:
-        _check_value(self.value)
+        self.value = measured(self.value)  # the run's collector's own check
 
 
 class CheckRecord(Struct):
@@ -121,7 +99,7 @@ class Evidence(Struct):
     values: dict[Word, Any] = {}
 
     def __post_init__(self) -> None:
-        _check_value(self.values)
+        self.values = measured(self.values)
 
 
 class Question(Struct):

@@ -298,3 +298,14 @@ def test_a_full_disk_at_the_report_write_keeps_nothing(station, full_disk) -> No
     with pytest.raises(LabError, match="No space left on device"):
         run(station, ScriptedRunner([seen()]))
     assert nothing_left(station)
+
+
+def test_a_number_too_big_for_a_measurement_is_one_line_and_the_run_goes_on(station) -> None:
+    """An experiment's 2**70 passed the collector, then the report's model refused the whole
+    run at its end: the collector and the model now share one check of a value."""
+    said: list[str] = []
+    huge = MARKER + json.dumps({"name": "huge", "value": [1, {"k": 2**70}]})
+    report, folder = run(station, ScriptedRunner([huge, seen()]), said)
+    assert report["passed"] and [o["name"] for o in report["observations"]] == ["seen"]
+    assert sum("a number too big for a measurement" in line for line in said) == 1
+    assert json.loads((folder / "report.json").read_text())["passed"]
