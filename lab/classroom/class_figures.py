@@ -8,9 +8,7 @@ point). A figure that cannot be drawn is one line on the page, never a stopped p
 from __future__ import annotations
 
 import contextlib
-import logging
 import statistics
-import warnings
 from collections.abc import Callable
 
 from lab.classroom.verdicts import StationResult
@@ -50,18 +48,13 @@ def class_figures(students: list[tuple[str, dict[str, StationResult]]]) -> list[
 
 def drawn(figure: Callable[[list], page.Figure], runs: list) -> page.Figure:
     """FIGURE of RUNS, or one line where it cannot be drawn; Matplotlib's warnings (an
-    infinite value, a label it cannot place) stay off the terminal."""
-    logger = logging.getLogger("matplotlib")
-    level, logger.level = logger.level, logging.ERROR
+    infinite value, a label it cannot place) stay off the terminal, as a station's do."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with figures.quiet():
             return figure(runs)
     except Exception as error:  # a hand-in's numbers that Matplotlib will not draw
         title = (figure.__doc__ or figure.__name__).strip().splitlines()[0]
         return page.Figure(title, f"not drawn: {type(error).__name__}")
-    finally:
-        logger.level = level
 
 
 def measured(obs: Observations, key: str, *timed_on: str) -> float | None:

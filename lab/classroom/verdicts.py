@@ -109,10 +109,20 @@ def resolved_torch(station: stations.Station, report: Report) -> stations.Statio
     return station.with_torch(used[0] if used else TORCH_IMAGES[0])
 
 
+def planned_pairs(station: stations.Station) -> set[tuple[str, str]]:
+    """(experiment, variant) for each experiment the station runs, on each of its variants."""
+    return {(e.name, v) for e in station.experiments for v in e.variants}
+
+
+def ran_pairs(report: Report) -> set[tuple[str, str]]:
+    """(experiment, variant) for each experiment the report says ran."""
+    return {(e.experiment, e.variant) for e in report.experiments if e.ran}
+
+
 def variants_ran(report: Report, station: stations.Station, problems: list[str]) -> set[str]:
     """The station's variants the run ran an experiment on; a listed experiment the station
     does not have (on that variant) is a problem, not evidence."""
-    planned = {(e.name, v) for e in station.experiments for v in e.variants}
+    planned = planned_pairs(station)
     foreign = sorted({f"{e.experiment} on {e.variant}" for e in report.experiments
                       if (e.experiment, e.variant) not in planned})  # fmt: skip
     if foreign:
@@ -120,7 +130,7 @@ def variants_ran(report: Report, station: stations.Station, problems: list[str])
             f"lists experiments station {station.label} does not run: {named(foreign)}; "
             "not taken as evidence"
         )
-    return {e.variant for e in report.experiments if e.ran and (e.experiment, e.variant) in planned}
+    return {variant for _, variant in ran_pairs(report) & planned}
 
 
 def named(items: list[str]) -> str:
@@ -151,22 +161,15 @@ def platforms(machine: dict) -> tuple[str | None, dict[str, str]]:
     engine = machine.get("engine") if isinstance(machine.get("engine"), dict) else {}
     platform = engine.get("platform")
     platform = platform if isinstance(platform, str) and PLATFORM.fullmatch(platform) else None
-    images = machine.get("images") if isinstance(machine.get("images"), dict) else {}
-    return platform, {
-        name: entry["platform"]
-        for name, entry in images.items()
-        if isinstance(entry, dict) and isinstance(entry.get("platform"), str)
-    }
+    return platform, image_facts(machine, "platform")
 
 
 def evidence(
     report: Report, station: stations.Station, ran: set[str], emulated: dict[str, str]
 ) -> Observations:
     """The observations of the experiments that ran, as the run's checks saw them."""
-    ran_pairs = {(e.experiment, e.variant) for e in report.experiments if e.ran}
-    records = [
-        Observation.of(o) for o in report.observations if (o.experiment, o.variant) in ran_pairs
-    ]
+    done = ran_pairs(report)
+    records = [Observation.of(o) for o in report.observations if (o.experiment, o.variant) in done]
     every = set(station.variants)
     return Observations(
         records,
@@ -204,7 +207,7 @@ def unjudged(
 ) -> list[str]:
     """Why the station is not a full PASS though nothing failed: a line each."""
     lines = [f"{c.name} skipped: {c.detail}" for c in checks if c.status == "skip"]
-    done = {(e.experiment, e.variant) for e in report.experiments if e.ran}
+    done = ran_pairs(report)
     left = [f"{e.name} on {v}" for e in station.experiments for v in e.variants
             if v in ran and (e.name, v) not in done]  # fmt: skip
     if left:
@@ -218,7 +221,7 @@ def unjudged(
 def verdict_of(
     report: Report, station: stations.Station, result: StationResult, false: bool
 ) -> str:
-    planned = {(e.name, v) for e in station.experiments for v in e.variants}
+    planned = planned_pairs(station)
     failed_run = any(
         e.exit_code for e in report.experiments if (e.experiment, e.variant) in planned
     )
@@ -229,9 +232,14 @@ def verdict_of(
 
 def image_ids(machine: dict) -> dict[str, str]:
     """Each image's rootfs identity from a hand-in's doctor.json (already checked)."""
+    return image_facts(machine, "rootfs")
+
+
+def image_facts(machine: dict, key: str) -> dict[str, str]:
+    """KEY of each image a doctor.json lists as built (a string), by variant."""
     images = machine.get("images") if isinstance(machine.get("images"), dict) else {}
     return {
-        name: entry["rootfs"]
+        name: entry[key]
         for name, entry in images.items()
-        if isinstance(entry, dict) and isinstance(entry.get("rootfs"), str)
+        if isinstance(entry, dict) and isinstance(entry.get(key), str)
     }
