@@ -22,7 +22,6 @@ import json
 import os
 import platform
 import re
-import stat
 import subprocess
 import tarfile
 import time
@@ -229,14 +228,9 @@ def ran_experiments(run_fd: int, shown: str) -> bool | None:
 
 
 def read_member(run_fd: int, name: str) -> bytes:
-    """NAME's bytes, where it is a regular file with one name, within MAX_FILE; else one line.
-    A hard link is refused: the same file has a name outside the run, so it need not be
-    anything the run wrote (a key, another user's file)."""
-    with contextlib.suppress(OSError):  # gone or unreadable: read_regular says which
-        info = os.stat(name, dir_fd=run_fd, follow_symlinks=False)
-        if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
-            raise LabError(f"{name}: a hard link ({info.st_nlink} names), not the run's own file")
-    return safe_files.read_regular(run_fd, name, MAX_FILE)
+    """NAME's bytes, where it is a regular file with one name (a hard link could be a key or
+    another user's file), within MAX_FILE; else one line."""
+    return safe_files.read_regular(run_fd, name, MAX_FILE, one_name=True)
 
 
 def run_files(run_fd: int, where: str, left_out: list[str], room: int) -> dict[str, bytes]:
