@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import confusables
+import msgspec
 
 from lab import untrusted
 from lab.classroom import class_figures, facts, grades, hand_in, verdicts, verify
@@ -466,15 +467,11 @@ def station_view(result: StationResult) -> dict:
     """The student's station as the class page shows it: the run, this lab's checks on its
     evidence and their marks, the questions; not the reading, which is the same for all."""
     report = result.report
-    shown = report_model.Report(**{**_fields(report), "reading": []})
+    shown = msgspec.structs.replace(report, reading=[])
     return page.view(
         shown, marks=result.marks, checks=result.checks or report.checks,
         shown_verdict=result.verdict,
     )  # fmt: skip
-
-
-def _fields(report: Report) -> dict:
-    return {name: getattr(report, name) for name in report.__struct_fields__}
 
 
 def class_report(
