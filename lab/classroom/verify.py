@@ -13,7 +13,6 @@ an interrupted re-run leaves none of them behind.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
@@ -28,10 +27,16 @@ from lab.config import ALL_VARIANTS, ROOT, TORCH, TORCH_IMAGES
 from lab.engine import docker, signals
 from lab.errors import LabError
 from lab.images import identity
-from lab.run import containers, run_folders, safe_files
+from lab.run import containers, safe_files
 from lab.run.observations import Observation, Observations
 from lab.run.runner import OUTPUT_MOUNT, STATIONS_MOUNT, ComposeRunner, Job, Runner
-from lab.run.station_run import EMULATION_SLOWDOWN, Collector, Options, with_torch_image
+from lab.run.station_run import (
+    EMULATION_SLOWDOWN,
+    Collector,
+    Options,
+    stop_containers,
+    with_torch_image,
+)
 from lab.run.stations import Experiment, Station
 
 Key = tuple[str, str, str]  # (station label, experiment name, variant)
@@ -164,7 +169,7 @@ def run_plan(
         runner.close()
         return values
     except BaseException as error:
-        clean_up(runner, labels["org.lab.run"], error)
+        stop_containers(runner, labels["org.lab.run"], error)
         raise
     finally:
         with signals.shielded():
@@ -224,16 +229,6 @@ def scratch_folder() -> Path:
     if docker.hands_back():  # containers never run as root: lend it to theirs
         os.chown(folder, *docker.host_ids())
     return folder
-
-
-def clean_up(runner: Runner, run_id: str, error: BaseException) -> None:
-    """Every container of the re-run goes, whatever stopped it."""
-    with signals.shielded():
-        stopped = runner.stop_all()
-        with contextlib.suppress(LabError):  # any the engine started after the stop
-            run_folders.remove_run_containers(run_id)
-    if isinstance(error, signals.Interrupted):
-        error.stopped += [f"removed container {name}" for name in stopped]
 
 
 # -- comparing a hand-in ---------------------------------------------------------------------

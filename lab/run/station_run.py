@@ -367,13 +367,21 @@ def station_folder(results: Path, station: Station) -> tuple[Path, int]:
 def clean_up(runner: Runner, folder: run_folders.RunFolder, error: BaseException) -> None:
     """Nothing of a run that did not finish is left: its containers, its folder, its lock."""
     with signals.shielded():
-        stopped = runner.stop_all()
-        with contextlib.suppress(LabError):  # any the engine started after the stop
-            run_folders.remove_run_containers(folder.run_id)
+        stop_containers(runner, folder.run_id, error)
         run_folders.discard(folder)
     if isinstance(error, signals.Interrupted):
-        error.stopped += [f"removed container {name}" for name in stopped]
         error.stopped.append(f"removed {folder.partial}")
+
+
+def stop_containers(runner: Runner, run_id: str, error: BaseException) -> None:
+    """Every container of the run RUN_ID goes, whatever stopped it (ERROR: an interrupt is
+    told which). A station run's clean-up, and --verify's re-run's."""
+    with signals.shielded():
+        stopped = runner.stop_all()
+        with contextlib.suppress(LabError):  # any the engine started after the stop
+            run_folders.remove_run_containers(run_id)
+    if isinstance(error, signals.Interrupted):
+        error.stopped += [f"removed container {name}" for name in stopped]
 
 
 def attempt(station, options, runner, say, folder, ids, checks, absent=()) -> dict:
