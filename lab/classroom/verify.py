@@ -29,11 +29,11 @@ from lab.errors import LabError
 from lab.images import identity
 from lab.run import containers, safe_files
 from lab.run.observations import Observation, Observations
-from lab.run.runner import OUTPUT_MOUNT, STATIONS_MOUNT, ComposeRunner, Job, Runner
+from lab.run.runner import ComposeRunner, Runner
 from lab.run.station_run import (
-    EMULATION_SLOWDOWN,
     Collector,
     Options,
+    experiment_job,
     stop_containers,
     with_torch_image,
 )
@@ -199,10 +199,7 @@ def run_one(
 ) -> tuple[dict[str, Any], str]:
     """ITEM's declared observations, or why there are none."""
     experiment = item.experiment
-    script = f"{STATIONS_MOUNT}/{item.folder}/{experiment.script}"
-    env = {"LAB_OUTPUT": OUTPUT_MOUNT, "LAB_QUICK": "1"}
-    timeout = experiment.timeout * (EMULATION_SLOWDOWN if emulated else 1)
-    job = Job(experiment.name, ["python3", script], env, timeout, containers.disk_limit())
+    job = experiment_job(item.folder, experiment, quick=True, emulated=emulated)
     observations = Observations()
     collector = Collector(experiment.name, item.variant, observations, lambda line: None)
     try:

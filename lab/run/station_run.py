@@ -187,14 +187,8 @@ class StationRun:
 
     def run_one(self, experiment: Experiment, variant: Variant) -> None:
         self.say(f"▶ {experiment.name} on {variant.name}: {experiment.title}")
-        script = f"{STATIONS_MOUNT}/{self.station.folder.name}/{experiment.script}"
-        env = {"LAB_OUTPUT": OUTPUT_MOUNT}
-        if self.options.quick:
-            env["LAB_QUICK"] = "1"
-        timeout = experiment.timeout
-        if variant.name in self.observations.emulated:
-            timeout *= EMULATION_SLOWDOWN
-        job = Job(experiment.name, ["python3", script], env, timeout, containers.disk_limit())
+        emulated = variant.name in self.observations.emulated
+        job = experiment_job(self.station.folder.name, experiment, self.options.quick, emulated)
         collector = Collector(experiment.name, variant.name, self.observations, self.say)
         outcome: Outcome = self.runner.run(
             variant, job, capabilities=experiment.capabilities, output=self.output,
@@ -255,6 +249,15 @@ class StationRun:
     def passed(self) -> bool:
         failed_runs = any(e["exit_code"] for e in self.report["experiments"])
         return not failed_runs and all(c["status"] != "fail" for c in self.report["checks"])
+
+
+def experiment_job(folder: str, experiment: Experiment, quick: bool, emulated: bool) -> Job:
+    """EXPERIMENT of the station in FOLDER as its container runs it: writing to the run's
+    folder, small under QUICK, given longer where its image is EMULATED."""
+    script = f"{STATIONS_MOUNT}/{folder}/{experiment.script}"
+    env = {"LAB_OUTPUT": OUTPUT_MOUNT} | ({"LAB_QUICK": "1"} if quick else {})
+    timeout = experiment.timeout * (EMULATION_SLOWDOWN if emulated else 1)
+    return Job(experiment.name, ["python3", script], env, timeout, containers.disk_limit())
 
 
 class Collector:
