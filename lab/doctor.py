@@ -95,7 +95,7 @@ def image_row(
 
 def image_detail(variant: Variant, found: LockedImage, engine_platform: str) -> str:
     fp = found.fingerprint  # what the image printed, checked (facts.fingerprint): shown as text
-    packages = fp.get("packages") if isinstance(fp.get("packages"), dict) else {}
+    packages = fp["packages"] if isinstance(fp.get("packages"), dict) else {}
     gil = "no GIL" if fp.get("Py_GIL_DISABLED") else "GIL"
     debug = ", Py_DEBUG" if fp.get("Py_DEBUG") else ""
     detail = f"fingerprint {shown(fp.get('digest'))}  rootfs {found.rootfs[7:19]}  Python "
@@ -279,6 +279,5 @@ def compare(path: Path) -> tuple[list[str], bool]:
     lines = facts.differences(here, there)
     if lines:
         return lines, False
-    same = [name for name, entry in there.items() if entry is not None]
-    rootfs = ", ".join(f"{name} {there[name]['rootfs'][7:19]}" for name in same)
+    rootfs = ", ".join(f"{name} {entry['rootfs'][7:19]}" for name, entry in there.items() if entry)
     return [f"identical to {path}: {rootfs or 'no images on either side'}"], True

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
 
 from lab import untrusted
 
@@ -168,7 +168,7 @@ class Progress:
     def __enter__(self) -> Progress:
         return self
 
-    def __exit__(self, kind, error, trace) -> None:
+    def __exit__(self, kind: type | None, error: object, trace: object) -> None:
         self.finish("failed" if kind else "done")
 
 
@@ -181,7 +181,7 @@ class CountingReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:
+    def readinto(self, buffer: Any) -> int:
         count = self.inner.readinto(buffer)
         self.on_bytes(count or 0)
         return count
@@ -258,7 +258,7 @@ class _LiveBar(_Display):
         from rich.text import Text
 
         class StatusColumn(ProgressColumn):
-            def render(self, task) -> Text:
+            def render(self, task: Any) -> Text:
                 return Text(progress.status(), overflow="ellipsis", no_wrap=True)
 
         self.progress = progress

@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Ubuntu 22.04's Python 3.10
+    import tomli as tomllib
 
 from lab import untrusted
 from lab.classroom import verdicts

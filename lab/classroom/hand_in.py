@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import BinaryIO
 
 from lab import untrusted
 from lab.classroom import facts
@@ -272,7 +273,7 @@ def write_archive(output: Path, members: dict[str, bytes]) -> None:
     write_atomically(output, lambda raw: write_members(raw, members, now))
 
 
-def write_members(raw, members: dict[str, bytes], now: int) -> None:
+def write_members(raw: BinaryIO, members: dict[str, bytes], now: int) -> None:
     # No file name of this machine in the gzip header (tarfile's "w:gz" writes the path).
     with (
         gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=now) as compressed,

@@ -22,6 +22,7 @@ no run that ran an experiment (a read-only run judges nothing), or no report to 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from lab import untrusted
@@ -79,7 +80,11 @@ def not_run(label: str, report: Report | None, why: str) -> StationResult:
 
 
 def judge(
-    report: Report, station: stations.Station, checks: list, machine: dict, mismatches: list = ()
+    report: Report,
+    station: stations.Station,
+    checks: list,
+    machine: dict,
+    mismatches: Sequence = (),
 ) -> StationResult:
     """REPORT of STATION re-judged with CHECKS on its evidence; MACHINE: the hand-in's
     doctor.json; MISMATCHES: what --verify found different from its re-run."""
@@ -158,7 +163,7 @@ def confirmed_emulation(claimed: dict[str, str], machine: dict, problems: list[s
 
 def platforms(machine: dict) -> tuple[str | None, dict[str, str]]:
     """The engine's platform and each image's, from a doctor.json (already checked)."""
-    engine = machine.get("engine") if isinstance(machine.get("engine"), dict) else {}
+    engine = machine["engine"] if isinstance(machine.get("engine"), dict) else {}
     platform = engine.get("platform")
     platform = platform if isinstance(platform, str) and PLATFORM.fullmatch(platform) else None
     return platform, image_facts(machine, "platform")
@@ -237,7 +242,7 @@ def image_ids(machine: dict) -> dict[str, str]:
 
 def image_facts(machine: dict, key: str) -> dict[str, str]:
     """KEY of each image a doctor.json lists as built (a string), by variant."""
-    images = machine.get("images") if isinstance(machine.get("images"), dict) else {}
+    images = machine["images"] if isinstance(machine.get("images"), dict) else {}
     return {
         name: entry[key]
         for name, entry in images.items()

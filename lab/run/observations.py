@@ -7,7 +7,7 @@ import importlib.util
 import signal
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from inspect import isfunction
 from pathlib import Path
@@ -131,6 +131,8 @@ def load_checks(path: Path) -> list:
     A checks.py that does not import is one line (LabError), before anything runs.
     """
     spec = importlib.util.spec_from_file_location(f"lab_checks_{path.parent.name}", path)
+    if spec is None or spec.loader is None:  # not a .py file Python knows how to load
+        raise LabError(f"{path}: not a Python module")
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
@@ -177,7 +179,9 @@ def time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def run_check(check, observations: Observations, timeout: float = CHECK_TIMEOUT) -> CheckResult:
+def run_check(
+    check: Callable, observations: Observations, timeout: float = CHECK_TIMEOUT
+) -> CheckResult:
     """A check returns (passed, detail): True, False, or None for skipped (detail says why).
 
     Whatever else happens (it raises, loops, returns something else) is that check

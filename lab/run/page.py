@@ -16,9 +16,11 @@ import secrets
 import sys
 import webbrowser
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import jinja2
@@ -88,12 +90,12 @@ def stylesheet() -> Markup:
     return Markup((TEMPLATES / "page.css").read_text() + code)
 
 
-def render(template: str, *, folders: tuple[Path, ...] = (), **values) -> str:
+def render(template: str, *, folders: tuple[Path, ...] = (), **values: Any) -> str:
     """TEMPLATE, found in FOLDERS or lab/run/templates, with the shared stylesheet."""
     return environment(*folders).get_template(template).render(css=stylesheet(), **values)
 
 
-def station_page(report: Report, figures: list[Figure] = (), files: dict | None = None) -> str:
+def station_page(report: Report, figures: Sequence[Figure] = (), files: dict | None = None) -> str:
     """report.html for REPORT; FILES maps a saved file's shown name to its real one (a
     link), None where the page is shown away from the run folder."""
     return render("station.html.j2", page=view(report, figures, files))
@@ -108,7 +110,7 @@ def verdict(report: Report) -> str:
 
 def view(
     report: Report,
-    figures: list[Figure] = (),
+    figures: Sequence[Figure] = (),
     files: dict | None = None,
     marks: dict | None = None,
     anchor: str = "",
@@ -253,7 +255,7 @@ def runs(results: Path) -> list[dict]:
 
 
 def summary(checks: list[CheckRecord]) -> str:
-    counts = Counter(check.status for check in checks)
+    counts: Counter[str] = Counter(check.status for check in checks)
     return ", ".join(f"{counts[s]} {s}" for s in ("pass", "fail", "skip") if counts[s])
 
 

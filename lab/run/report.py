@@ -13,6 +13,7 @@ import html
 import json
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from lab import untrusted
@@ -24,7 +25,7 @@ NAME_CHARS = 200  # a file's name as the report lists it (station_run.write_repo
 MARKDOWN = re.compile(r"([\\`*_\[\]|~])")
 
 
-def format_value(value, unit: str = "") -> str:
+def format_value(value: object, unit: str = "") -> str:
     if isinstance(value, float):
         text = f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
     elif isinstance(value, (list, dict)):
@@ -110,7 +111,7 @@ def targets_in(folder_fd: int) -> dict[str, str]:
     return targets
 
 
-def write(report: Report, folder_fd: int, folder: Path, drawn: list[page.Figure] = ()) -> None:
+def write(report: Report, folder_fd: int, folder: Path, drawn: Sequence[page.Figure] = ()) -> None:
     """report.json, report.md and report.html (with the figures DRAWN and those the
     experiments saved), created anew in the folder FOLDER_FD stands for."""
     as_json = report_model.as_json(report)

@@ -39,8 +39,9 @@ ExitCode = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31)]
 Status = Literal["pass", "fail", "skip"]
 
 
-def bounded(n: int, kind: Any) -> Any:
-    return Annotated[list[kind], msgspec.Meta(max_length=n)]
+def at_most(n: int) -> msgspec.Meta:
+    """A list's bound, as Annotated[list[...], at_most(N)] (a type checker reads the list)."""
+    return msgspec.Meta(max_length=n)
 
 
 class Struct(msgspec.Struct):
@@ -59,8 +60,8 @@ class ReadingEntry(Struct):
     title: Text = ""
     at: Text = ""
     excerpt_start: Digits = ""
-    excerpt: bounded(MAX_EXCERPT_LINES, Text) = []
-    context: bounded(MAX_EXCERPT_LINES, Text) = []
+    excerpt: Annotated[list[Text], at_most(MAX_EXCERPT_LINES)] = []
+    context: Annotated[list[Text], at_most(MAX_EXCERPT_LINES)] = []
 
 
 class ExperimentRun(Struct):
@@ -104,7 +105,7 @@ class Evidence(Struct):
 
 class Question(Struct):
     question: Text
-    evidence: bounded(MAX_EVIDENCE, Evidence) = []
+    evidence: Annotated[list[Evidence], at_most(MAX_EVIDENCE)] = []
 
 
 class Report(Struct):
@@ -113,12 +114,12 @@ class Report(Struct):
     started: Annotated[str, msgspec.Meta(max_length=40)] = ""
     seconds: Seconds = 0.0
     images: Annotated[dict[Word, Short], msgspec.Meta(max_length=MAX_IMAGES)] = {}
-    reading: bounded(MAX_READING, ReadingEntry) = []
-    experiments: bounded(MAX_EXPERIMENTS, ExperimentRun) = []
-    observations: bounded(MAX_OBSERVATIONS, ObservationRecord) = []
-    checks: bounded(MAX_CHECKS, CheckRecord) = []
-    explain: bounded(MAX_QUESTIONS, Question) = []
-    files: bounded(MAX_FILES, Short) = []
+    reading: Annotated[list[ReadingEntry], at_most(MAX_READING)] = []
+    experiments: Annotated[list[ExperimentRun], at_most(MAX_EXPERIMENTS)] = []
+    observations: Annotated[list[ObservationRecord], at_most(MAX_OBSERVATIONS)] = []
+    checks: Annotated[list[CheckRecord], at_most(MAX_CHECKS)] = []
+    explain: Annotated[list[Question], at_most(MAX_QUESTIONS)] = []
+    files: Annotated[list[Short], at_most(MAX_FILES)] = []
     emulated: Annotated[dict[Word, Text], msgspec.Meta(max_length=MAX_IMAGES)] = {}
     passed: bool = False
 

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Ubuntu 22.04's Python 3.10
+    import tomli as tomllib
 
 from lab.config import ALL_VARIANTS, STATIONS_DIR, TORCH
 from lab.errors import LabError

@@ -19,7 +19,7 @@ from invoke import Exit
 from labkit.protocol import MARKER
 
 import tasks
-from lab import untrusted
+from lab import cli, untrusted
 from lab.errors import LabError
 from lab.run import safe_files, stations
 from lab.run.observations import Observations
@@ -208,12 +208,12 @@ def test_a_station_title_and_question_are_text(station) -> None:
 
 def test_what_the_station_task_prints_goes_through_text() -> None:
     out = io.StringIO()
-    tasks.printer(out)("\n== Run ==\n\x1b[2Jcleared \u202eevil")
+    cli.printer(out)("\n== Run ==\n\x1b[2Jcleared \u202eevil")
     assert out.getvalue() == "\n== Run ==\n?[2Jcleared ?evil\n"
 
 
 def test_an_error_naming_what_a_container_made_is_printed_as_text() -> None:
-    @tasks.one_line_errors
+    @cli.one_line_errors
     def body() -> None:
         raise LabError("a link out of its run folder (\x1b[2J\x1b]0;owned\x07 -> /etc)")
 
