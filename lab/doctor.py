@@ -89,7 +89,8 @@ def image_row(
     mine = locked.get(variant.name)
     if mine is not None and mine.rootfs != found.rootfs:
         row.status = DIFFERS
-        row.detail = f"not lab.lock's (rootfs {mine.rootfs[7:19]}): {PULL_FIX}  " + row.detail
+        rootfs = docker.short_id(mine.rootfs)
+        row.detail = f"not lab.lock's (rootfs {rootfs}): {PULL_FIX}  " + row.detail
     return row
 
 
@@ -98,7 +99,8 @@ def image_detail(variant: Variant, found: LockedImage, engine_platform: str) -> 
     packages = fp["packages"] if isinstance(fp.get("packages"), dict) else {}
     gil = "no GIL" if fp.get("Py_GIL_DISABLED") else "GIL"
     debug = ", Py_DEBUG" if fp.get("Py_DEBUG") else ""
-    detail = f"fingerprint {shown(fp.get('digest'))}  rootfs {found.rootfs[7:19]}  Python "
+    rootfs = docker.short_id(found.rootfs)
+    detail = f"fingerprint {shown(fp.get('digest'))}  rootfs {rootfs}  Python "
     detail += f"{shown(fp.get('python'))} ({gil}{debug}) {found.platform}"
     if platforms.emulation_note(found.platform, engine_platform):
         detail += " (emulated on this engine; `invoke images` builds this machine's own)"
@@ -249,7 +251,7 @@ def image_rows(
         fault = engine_fault(errors, probe, independent, alike)
     if fault:
         engine.status = BROKEN
-        engine.detail += f" cannot start containers: {fault} (fix: {docker.engine_advice(fault)})"
+        engine.detail += f" cannot start containers: {docker.engine_fault_line(fault)}"
     engine_platform = identity.engine_platform()
     built = {v.name for v, f in found if isinstance(f, LockedImage)}
     return [
@@ -279,5 +281,7 @@ def compare(path: Path) -> tuple[list[str], bool]:
     lines = facts.differences(here, there)
     if lines:
         return lines, False
-    rootfs = ", ".join(f"{name} {entry['rootfs'][7:19]}" for name, entry in there.items() if entry)
+    rootfs = ", ".join(
+        f"{name} {docker.short_id(entry['rootfs'])}" for name, entry in there.items() if entry
+    )
     return [f"identical to {path}: {rootfs or 'no images on either side'}"], True

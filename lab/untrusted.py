@@ -7,6 +7,7 @@ terminal and in JSON and Markdown, or a one-line note of what was dropped.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -16,7 +17,7 @@ import stat
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from lab.errors import LabError
 
@@ -95,6 +96,11 @@ def observation(payload: str) -> dict:
 
 
 READING_STATUSES = {"found", "moved", "missing", "document"}
+# A reading entry, as the resolver's answer is cut here and as a report.json's ReadingEntry
+# (lab/run/report_model.py) bounds it: one number each, so the run's own entry always fits.
+MAX_NAME_CHARS = 200  # its tree, path or symbol (and a file's name a report lists)
+READING_NAMES = ("tree", "path", "symbol")
+MAX_EXCERPT_LINES = 50  # its excerpt or context (the resolver sends 30 and 7 lines)
 
 
 def reading(asked: list[dict], raw: bytes) -> list[dict]:
@@ -114,9 +120,9 @@ def _reading_entry(entry: object) -> dict:
     clean: dict = {}
     for key, value in entry.items():
         if isinstance(value, str):
-            clean[text(key, 40)] = text(value)
+            clean[text(key, 40)] = text(value, MAX_NAME_CHARS if key in READING_NAMES else MAX_TEXT)
         elif isinstance(value, list) and all(isinstance(v, str) for v in value):
-            clean[text(key, 40)] = [text(v) for v in value[:50]]
+            clean[text(key, 40)] = [text(v) for v in value[:MAX_EXCERPT_LINES]]
     return clean
 
 
@@ -125,24 +131,63 @@ def _reading_entry(entry: object) -> dict:
 MAX_STDERR = 64 * 1024  # what is kept of a command's stderr: enough for its last line
 
 
-def regular_file(path: Path, limit: int) -> bytes:
-    """PATH's bytes, where it is a regular file of at most LIMIT bytes; else one line
-    (a device, a fifo or a folder is refused unread: /dev/zero never ends, a fifo blocks)."""
+def open_regular(
+    name: str | Path,
+    *,
+    dir_fd: int | None = None,
+    follow_links: bool = False,
+    one_name: bool = False,
+) -> BinaryIO:
+    """NAME (in the folder DIR_FD), open to read, where it is a regular file; else one line
+    of why, without the name (the caller says which file). A device, a fifo or a folder is
+    refused unread: /dev/zero never ends, a fifo blocks (O_NONBLOCK: not even at the open).
+    A link is refused, not followed (one planted where someone else writes leads anywhere),
+    unless FOLLOW_LINKS. ONE_NAME: a hard link is refused too, on the file opened: it has a
+    name elsewhere, so it need not be what was written here. The one way the lab opens it."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow_links else os.O_NOFOLLOW)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(name, flags, dir_fd=dir_fd)
     except OSError as error:
-        raise LabError(f"cannot read {path}: {error.strerror}") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        if error.errno == errno.ELOOP and not follow_links:  # O_NOFOLLOW met a link
+            raise LabError("a link, not followed") from None
+        raise LabError(f"cannot read it ({error.strerror})") from None
+    info = os.fstat(fd)
+    why = "" if stat.S_ISREG(info.st_mode) else "not a regular file"
+    if not why and one_name and info.st_nlink > 1:
+        why = f"a hard link ({info.st_nlink} names): the file has a name elsewhere"
+    if why:
         os.close(fd)
-        raise LabError(f"{path} is not a regular file")
-    with os.fdopen(fd, "rb") as file:
+        raise LabError(why)
+    return os.fdopen(fd, "rb")
+
+
+def read_regular(
+    name: str | Path,
+    limit: int,
+    *,
+    dir_fd: int | None = None,
+    follow_links: bool = False,
+    one_name: bool = False,
+) -> bytes:
+    """NAME's bytes, where open_regular() opens it and it holds at most LIMIT; else one line
+    of why, without the name."""
+    with open_regular(name, dir_fd=dir_fd, follow_links=follow_links, one_name=one_name) as file:
         try:
             data = file.read(limit + 1)
-        except OSError as error:
-            raise LabError(f"cannot read {path}: {error.strerror}") from None
+        except OSError as error:  # EIO on a failing disk, say: one line, as the open's
+            raise LabError(f"cannot read it ({error.strerror})") from None
     if len(data) > limit:
-        raise LabError(f"{path} is over {limit:,} bytes: not a file the lab wrote")
+        raise LabError(f"over {limit:,} bytes")
     return data
+
+
+def regular_file(path: Path, limit: int) -> bytes:
+    """PATH's bytes, where it is a regular file of at most LIMIT bytes; else one line naming
+    it. A link to one is followed: a lock or a weights file is where its owner put it."""
+    try:
+        return read_regular(path, limit, follow_links=True)
+    except LabError as why:
+        raise LabError(f"{path}: {why}") from None
 
 
 def json_value(data: bytes, source: str) -> Any:

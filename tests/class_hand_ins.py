@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import shutil
 import tarfile
 from collections.abc import Callable
 from dataclasses import asdict
@@ -15,35 +16,26 @@ from pathlib import Path
 import pytest
 
 from lab.classroom import class_page, facts, hand_in
-from lab.run import stations
+from lab.config import STATIONS_DIR
+from lab.run import figures, stations
 from lab.run.observations import Observation, Observations, load_checks, run_check
+from tests.scripted_station import station_toml
 from tests.tars import tar_of
 
 # Two stations of a made-up lab, observed under the names the class figures draw.
-STATION_1 = """
-number = 1
-title = "Frames"
-minutes = 5
-[[run]]
-script = "load_fast_vs_global.py"
-title = "global vs local"
-variants = ["stock", "ft"]
-"""
+BOTH = ["stock", "ft"]
+STATION_1 = station_toml(1, "Frames", minutes=5, runs=[
+    {"script": "load_fast_vs_global.py", "title": "global vs local", "variants": BOTH},
+])  # fmt: skip
 CHECKS_1 = '''
 def check_global_read_is_slower(obs):
     """A global's read takes longer than a local's on stock"""
     ratio = obs["load_fast_vs_global.global_over_local@stock"]
     return ratio > 1.05, f"global / local = {ratio:.2f}x"
 '''
-STATION_3 = """
-number = 3
-title = "The GIL"
-minutes = 5
-[[run]]
-script = "scaling.py"
-title = "scaling"
-variants = ["stock", "ft"]
-"""
+STATION_3 = station_toml(3, "The GIL", minutes=5, runs=[
+    {"script": "scaling.py", "title": "scaling", "variants": BOTH},
+])  # fmt: skip
 CHECKS_3 = '''
 def check_ft_threads_scale(obs):
     """Threads scale on 3.13t"""
@@ -62,7 +54,8 @@ LOCK = {
 
 @pytest.fixture
 def lab_here(tmp_path, monkeypatch) -> Path:
-    """A lab of stations 1 and 3 (LAB_STATIONS); the folder hand-ins are collected in."""
+    """A lab of stations 1 and 3 (LAB_STATIONS), with the real stations' figures.py (their
+    class figures); the folder hand-ins are collected in."""
     for folder, toml, checks, script in (
         ("01-frames", STATION_1, CHECKS_1, "load_fast_vs_global.py"),
         ("03-gil", STATION_3, CHECKS_3, "scaling.py"),
@@ -72,6 +65,7 @@ def lab_here(tmp_path, monkeypatch) -> Path:
         (station / "station.toml").write_text(toml)
         (station / "checks.py").write_text(checks)
         (station / script).write_text("")
+        shutil.copy(STATIONS_DIR / folder / figures.FIGURES_FILE, station)
     monkeypatch.setenv("LAB_STATIONS", str(tmp_path / "stations"))
     monkeypatch.setattr(facts, "machine_facts", lambda: doctor_facts(ROOTFS))
     # One commit for the hand-ins and the page: the checkout's own may move between them.

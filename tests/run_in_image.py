@@ -38,3 +38,16 @@ def run_in_image(
 
 def python_in(image: str, code: str, **kwargs) -> Ran:
     return run_in_image(image, ["python3", "-c", code], **kwargs)
+
+
+def printed(image: str, code: str, **kwargs) -> list[str]:
+    """What `python3 -c CODE` printed in IMAGE, word by word; it must have exited 0."""
+    ran = python_in(image, code, **kwargs)
+    assert ran.exit_code == 0, ran.stderr
+    return ran.stdout.split()
+
+
+def unreadable(image: str, paths: Sequence[str]) -> list[str]:
+    """The PATHS that IMAGE's user cannot read (missing ones included)."""
+    script = "; ".join(f"test -r {path} || echo {path}" for path in paths)
+    return run_in_image(image, ["bash", "-c", script]).stdout.split()

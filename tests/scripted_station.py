@@ -14,20 +14,24 @@ from lab.run import stations
 from lab.run.runner import Outcome
 from lab.run.station_run import Options, run_station
 
-STATION_TOML = """
-number = 8
-title = "hostile"
-minutes = 1
 
-[[run]]
-script = "exp.py"
-title = "an experiment"
-variants = ["stock"]
+def station_toml(
+    number: int, title: str, runs: list[dict], minutes: int = 1, explain: list[dict] = ()
+) -> str:
+    """A station.toml: a [[run]] table for each of RUNS, an [[explain]] one for each of
+    EXPLAIN (their values written as JSON, which TOML reads the same)."""
+    lines = [f"number = {number}", f"title = {json.dumps(title)}", f"minutes = {minutes}"]
+    for table, entries in (("run", runs), ("explain", explain)):
+        for entry in entries:
+            lines += ["", f"[[{table}]]", *(f"{k} = {json.dumps(v)}" for k, v in entry.items())]
+    return "\n".join(lines) + "\n"
 
-[[explain]]
-question = "what was seen?"
-evidence = ["exp.seen"]
-"""
+
+STATION_TOML = station_toml(
+    8, "hostile",
+    runs=[{"script": "exp.py", "title": "an experiment", "variants": ["stock"]}],
+    explain=[{"question": "what was seen?", "evidence": ["exp.seen"]}],
+)  # fmt: skip
 CHECKS = """
 def check_seen(obs):
     \"\"\"The experiment reported seen\"\"\"

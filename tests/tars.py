@@ -18,3 +18,14 @@ def tar_of(members: list) -> bytes:
                 info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return out.getvalue()
+
+
+def sparse_header(name: str, size: int) -> bytes:
+    """A GNU sparse member's header: SIZE bytes of zeros that take no room in the tar."""
+    info = tarfile.TarInfo(name)
+    info.type, info.size = tarfile.GNUTYPE_SPARSE, 0
+    block = bytearray(info.tobuf(format=tarfile.GNU_FORMAT))
+    block[483:495] = b"%011o\0" % size  # realsize
+    block[148:156] = b" " * 8
+    block[148:156] = b"%06o\0 " % sum(block[:512])
+    return bytes(block)

@@ -55,6 +55,7 @@ from lab.config import ALL_VARIANTS
 from lab.engine import docker
 from lab.errors import LabError
 from lab.images import identity
+from lab.untrusted_tar import Header, Refused, kind, plain
 
 SUMS, LOCK, IMAGES = "SHA256SUMS", "lab.lock", "images.tar.zst"
 PARTS = (SUMS, LOCK, IMAGES)
@@ -64,7 +65,6 @@ ZSTD_LEVEL = 3  # level 19 saves a further ~10% for ten times the time
 SUMS_LIMIT = 4096  # SHA256SUMS: two lines
 LOCK_LIMIT = lockfile.LOCK_LIMIT
 JSON_LIMIT = 4 << 20  # manifest.json, index.json, each image config (a CUDA image's: ~30 KB)
-HEADER_LIMIT = 64 << 10  # a pax or GNU long-name record, which tarfile reads whole
 MAX_MEMBERS = 10_000  # in `docker save`'s tar (tarfile keeps each header): ~100 for 4 images
 MANIFEST, INDEX, LEGACY_TAGS = "manifest.json", "index.json", "repositories"
 # What a `docker save` names its members: <id>.json, <id>/layer.tar, blobs/sha256/<digest>.
@@ -198,17 +198,17 @@ def save_compressed(image_ids: list[str], path: Path) -> str:
     work = progress.Work("docker save", "bytes", total=saved_size(image_ids) or None)
     with (
         progress.Progress(work, prefix="bundle") as shown,
-        subprocess.Popen(
-            ["docker", "save", *image_ids], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        docker.popen(
+            ["save", *image_ids], stdout=subprocess.PIPE, stderr=subprocess.PIPE
         ) as saving,
     ):
         sha256 = compress(progress.CountingReader(saving.stdout, shown.advance), path)
-        error = saving.stderr.read().decode(errors="replace").strip()
+        error = saving.stderr.read()
         saving.wait()
         if saving.returncode != 0:
             shown.finish("failed")
     if saving.returncode != 0:
-        raise LabError(f"`docker save` failed: {(error.splitlines() or ['?'])[-1]}")
+        raise LabError(f"`docker save` failed: {docker.error_line(error)}")
     return sha256
 
 
@@ -415,36 +415,7 @@ def require_config(path: Path, name: str, got: str, wanted: str | None, whose: s
         )
 
 
-# -- reading an untrusted tar: every header bounded, only plain files read ------------------
-
-EXTENDED_HEADERS = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE,
-                    tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK)  # fmt: skip
-KINDS = {tarfile.DIRTYPE: "folder", tarfile.SYMTYPE: "symbolic link", tarfile.LNKTYPE:
-         "hard link", tarfile.FIFOTYPE: "fifo", tarfile.CHRTYPE: "device", tarfile.BLKTYPE:
-         "device"}  # fmt: skip
-
-
-class Refused(tarfile.TarError):
-    """A tar member refused for its kind or size before tarfile reads it (the one line)."""
-
-
-class Header(tarfile.TarInfo):
-    """A tar header whose extended records (pax, GNU long names), which tarfile reads whole
-    into memory, are capped; sparse members, whose maps it also reads whole, are refused."""
-
-    def _proc_member(self, tar: tarfile.TarFile) -> tarfile.TarInfo:  # tarfile's hook
-        if self.type in EXTENDED_HEADERS and self.size > HEADER_LIMIT:
-            raise Refused(f"a tar header record of {self.size:,} bytes (over {HEADER_LIMIT:,})")
-        if self.type == tarfile.GNUTYPE_SPARSE:
-            raise Refused(f"{untrusted.text(self.name, 100)} is a sparse member, not a plain file")
-        return super()._proc_member(tar)
-
-    def _proc_gnusparse_10(self, member, pax_headers, tar) -> None:
-        raise Refused(f"{untrusted.text(member.name, 100)} is a sparse member, not a plain file")
-
-
-def plain(member: tarfile.TarInfo) -> bool:
-    return member.type in (tarfile.REGTYPE, tarfile.AREGTYPE) and member.sparse is None
+# -- reading the bundle: an untrusted tar (lab/untrusted_tar.py) -------------------------
 
 
 @contextmanager
@@ -474,8 +445,7 @@ def bundle_parts(outer: tarfile.TarFile, path: Path) -> dict[str, tarfile.TarInf
         raise LabError(f"{path} is not a lab bundle (parts {shown}, not {list(PARTS)})")
     for member in members:
         if not plain(member):
-            kind = KINDS.get(member.type, "special member")
-            raise LabError(f"{path}: its {member.name} is not a plain file (a {kind})")
+            raise LabError(f"{path}: its {member.name} is not a plain file (a {kind(member)})")
     return dict(zip(names, members, strict=True))
 
 
@@ -733,8 +703,8 @@ def loaded_ids(said: str) -> list[str]:
 def docker_load(path: Path, checked: Checked) -> list[str]:
     """Stream images.tar.zst, decompressed, into `docker load` (which tags nothing: the
     images were saved by ID); the IDs it loaded."""
-    with subprocess.Popen(
-        ["docker", "load"],
+    with docker.popen(
+        ["load"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,  # a line per image (the lock names each): it cannot fill
         stderr=subprocess.PIPE,  # a few lines at most: it cannot fill the pipe
@@ -747,7 +717,7 @@ def docker_load(path: Path, checked: Checked) -> list[str]:
         said, err = loading.stdout.read(), loading.stderr.read()
         loading.wait()
     if loading.returncode != 0:
-        reason = untrusted.text((err.decode(errors="replace").strip().splitlines() or ["?"])[-1])
+        reason = docker.error_line(err)
         raise LabError(f"`docker load` of {path} failed, nothing was tagged: {reason}")
     if sha256 != checked.images_sha256:  # the file changed between the check and the load
         raise LabError(f"{path} changed while it was loaded: nothing was tagged")

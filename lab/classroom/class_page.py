@@ -19,28 +19,27 @@ import hashlib
 import json
 import os
 import re
-import stat
 import tarfile
 import zlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import confusables
 import msgspec
 
 from lab import untrusted
 from lab.classroom import class_figures, facts, grades, hand_in, verdicts, verify
-from lab.classroom.bundle import KINDS, Header, Refused, plain
 from lab.classroom.verdicts import StationResult
 from lab.errors import LabError
 from lab.files import write_atomically
 from lab.run import page, report_model, stations
 from lab.run.observations import Observation, load_checks
 from lab.run.report_model import Report
+from lab.untrusted_tar import KINDS, Header, Refused, plain
 
 TEMPLATES = Path(__file__).parent / "templates"
 HONESTY = (
@@ -105,20 +104,12 @@ def read_hand_in(folder_fd: int, file_name: str) -> HandIn:
 
 
 @contextlib.contextmanager
-def open_hand_in(folder_fd: int, file_name: str):
+def open_hand_in(folder_fd: int, file_name: str) -> Iterator[BinaryIO]:
     """The file, opened without following a link, where it is regular and not too big."""
-    try:
-        fd = os.open(
-            file_name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=folder_fd
-        )
-    except OSError as error:
-        raise LabError(f"cannot open it ({error.strerror}): a link or unreadable") from None
-    with os.fdopen(fd, "rb") as fileobj:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise LabError("not a regular file")
-        if info.st_size > MAX_HAND_IN:
-            raise LabError(f"{info.st_size:,} bytes, over the {MAX_HAND_IN:,} a hand-in may be")
+    with untrusted.open_regular(file_name, dir_fd=folder_fd) as fileobj:
+        size = os.fstat(fileobj.fileno()).st_size
+        if size > MAX_HAND_IN:
+            raise LabError(f"{size:,} bytes, over the {MAX_HAND_IN:,} a hand-in may be")
         yield fileobj
 
 
@@ -447,7 +438,7 @@ def page_view(hands: list[HandIn], lab: Lab) -> dict:
         "verified": verify.declared(lab.stations.values()) if lab.reference else None,
         "reference": lab.reference,
         "figures": class_figures.class_figures(
-            [(shown_name(i, h), h.stations) for i, h in enumerate(hands)]
+            [(shown_name(i, h), h.stations) for i, h in enumerate(hands)], lab.stations
         ),
     }
 

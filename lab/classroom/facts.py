@@ -38,16 +38,15 @@ def fingerprint(image: str) -> dict:
     """The fingerprint IMAGE recorded when it was built, read in a locked-down container."""
     uid, gid = docker.host_ids()
     name = f"lab-fingerprint-{secrets.token_hex(6)}"
-    argv = ["docker", "run", "--rm", "--name", name, "--user", f"{uid}:{gid}", *FINGERPRINT_RUN,
+    args = ["run", "--rm", "--name", name, "--user", f"{uid}:{gid}", *FINGERPRINT_RUN,
             image, FINGERPRINT_FILE]  # fmt: skip
     what = f"{image}'s {FINGERPRINT_FILE}"
     try:
-        code, out, err = untrusted.run_bounded(argv, FINGERPRINT_LIMIT, 60, what)
+        code, out, err = docker.run_bounded(args, FINGERPRINT_LIMIT, 60, what)
         if code != 0:
-            reason = docker.telling_line(err.decode(errors="replace"))
-            raise LabError(f"reading {what} failed: {untrusted.text(reason, 200)}")
+            raise LabError(f"reading {what} failed: {docker.error_line(err, limit=200)}")
     except LabError:
-        docker.docker(["rm", "-f", name], check=False)  # a client killed leaves it running
+        docker.remove(name)  # a client killed leaves it running
         raise
     found = untrusted.json_value(out, what)
     lockfile.check_fingerprint(found, what)

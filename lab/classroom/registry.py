@@ -83,7 +83,7 @@ def push(variant: Variant, repository: str, registry: str) -> str:
     finally:
         docker.docker(["rmi", "--", target], check=False)  # only the extra name goes
     if done.returncode != 0:
-        reason = last_line(done)
+        reason = docker.error_line(done.stderr, done.stdout)
         hint = "is it running there, and may this machine push to it?"
         if "server gave HTTP response to HTTPS client" in reason:
             hint = "a registry off loopback needs TLS (README, For a classroom)"
@@ -92,7 +92,8 @@ def push(variant: Variant, repository: str, registry: str) -> str:
         )
     found = PUSHED_DIGEST.search(done.stdout)
     if not found:
-        raise LabError(f"pushing {target} printed no digest: {last_line(done)}")
+        said = docker.error_line(done.stderr, done.stdout)
+        raise LabError(f"pushing {target} printed no digest: {said}")
     print(f"[publish] {variant.name}: {found.group(1)} ({time.monotonic() - started:.0f} s)")
     return found.group(1)
 
@@ -123,7 +124,7 @@ def fetch(entry: LockedImage) -> str:
     started = time.monotonic()
     done = transfer(["pull", "--", reference])  # `--`: a name, never an option
     if done.returncode != 0:
-        reason = last_line(done)
+        reason = docker.error_line(done.stderr, done.stdout)
         if advice := docker.registry_advice(reason, registry):  # Podman: loopback is no exception
             raise LabError(f"pulling {reference} failed: {advice}")
         if any(word in reason.lower() for word in ABSENT):
@@ -235,8 +236,8 @@ def transfer(args: list[str]) -> subprocess.CompletedProcess:
     # Wide, so that the CLI never wraps a bar across two lines.
     fcntl.ioctl(writer, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 400, 0, 0))
     try:
-        with subprocess.Popen(
-            ["docker", *args], stdin=subprocess.DEVNULL, stdout=writer, stderr=subprocess.PIPE,
+        with docker.popen(
+            args, stdin=subprocess.DEVNULL, stdout=writer, stderr=subprocess.PIPE,
             env={**os.environ, "DOCKER_CLI_HINTS": "false"},  # a terminal gets no adverts
         ) as process:  # fmt: skip
             os.close(writer)
@@ -304,7 +305,3 @@ def read_some(source) -> str:
         return os.read(fd, 65536).decode(errors="replace")
     except OSError:
         return ""
-
-
-def last_line(done: subprocess.CompletedProcess) -> str:
-    return (done.stderr.strip().splitlines() or done.stdout.strip().splitlines() or ["?"])[-1]

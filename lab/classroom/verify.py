@@ -25,6 +25,7 @@ from typing import Any
 from lab import untrusted
 from lab.config import ALL_VARIANTS, ROOT, TORCH, TORCH_IMAGES
 from lab.engine import docker, signals
+from lab.engine import labels as lab_labels
 from lab.errors import LabError
 from lab.images import identity
 from lab.run import containers, safe_files
@@ -160,7 +161,7 @@ def run_plan(
     plan: list[Planned], runner: Runner, say: Callable[[str], None], problems: list[str]
 ) -> dict[Key, dict[str, Any]]:
     """PLAN in one set of containers (one per image), writing to a scratch folder."""
-    labels = {"org.lab.run": secrets.token_hex(6), "org.lab.verify": "1"}  # what clean-up finds
+    labels = {lab_labels.RUN: secrets.token_hex(6), lab_labels.VERIFY: "1"}  # what clean-up finds
     output = scratch_folder()
     try:
         groups = sorted({(p.variant, p.experiment.capabilities) for p in plan})
@@ -169,7 +170,7 @@ def run_plan(
         runner.close()
         return values
     except BaseException as error:
-        stop_containers(runner, labels["org.lab.run"], error)
+        stop_containers(runner, labels[lab_labels.RUN], error)
         raise
     finally:
         with signals.shielded():

@@ -11,22 +11,30 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
+from lab import untrusted
 from lab.config import COMPOSE_FILE, COMPOSE_GPU_FILE, ROOT
 from lab.errors import LabError
 
 # The GPU request as a CDI device, for an engine that reads CDI specs but has no nvidia runtime.
 COMPOSE_CDI_FILE = ROOT / "compose.cdi.yaml"
 INSTALL_HINT = "run `scripts/install-docker.sh` (Debian/Ubuntu) or start Docker"
+NO_CLI = f"no `docker` command on PATH: {INSTALL_HINT}"
+
+
+def command(args: Sequence[str]) -> list[str]:
+    """`docker ARGS` as an argv: the one place the lab names the CLI."""
+    return ["docker", *args]
 
 
 def docker(args: Sequence[str], *, check: bool = True, timeout: float = 60) -> str:
     """Run `docker ARGS`, return its stdout; raise LabError with docker's own last line."""
     if not shutil.which("docker"):
-        raise LabError(f"no `docker` command on PATH: {INSTALL_HINT}")
+        raise LabError(NO_CLI)
     try:
         done = subprocess.run(
-            ["docker", *args], capture_output=True, text=True, timeout=timeout, check=False
+            command(args), capture_output=True, text=True, timeout=timeout, check=False
         )
     except subprocess.TimeoutExpired:
         raise LabError(f"`docker {' '.join(args)}` did not answer in {timeout:.0f} s") from None
@@ -44,6 +52,52 @@ def telling_line(stderr: str) -> str:
     return lines[-1] if lines else "(no message)"
 
 
+def error_line(
+    stderr: bytes | str, stdout: bytes | str = "", limit: int = untrusted.MAX_TEXT
+) -> str:
+    """The one line that says why a `docker` command failed: telling_line of its STDERR
+    (of its STDOUT where STDERR is empty), printable: an image or a registry wrote it."""
+    said = [s.decode(errors="replace") if isinstance(s, bytes) else s for s in (stderr, stdout)]
+    return untrusted.text(telling_line(next((s for s in said if s.strip()), "")), limit)
+
+
+def popen(args: Sequence[str], **options: Any) -> subprocess.Popen:
+    """`docker ARGS` started, for a caller that streams what it reads or writes (`docker
+    save`, `load`, `push`); OPTIONS are subprocess.Popen's."""
+    if not shutil.which("docker"):
+        raise LabError(NO_CLI)
+    return subprocess.Popen(command(args), **options)
+
+
+def run_bounded(
+    args: Sequence[str], limit: int, timeout: float, what: str
+) -> tuple[int, bytes, bytes]:
+    """`docker ARGS` whose output an image wrote: untrusted.run_bounded (exit code, stdout
+    up to LIMIT bytes, stderr's head), one line past TIMEOUT seconds."""
+    return untrusted.run_bounded(command(args), limit, timeout, what)
+
+
+def remove(*names: str, timeout: float = 60) -> None:
+    """Remove the containers NAMES (names or IDs), running or not; one already gone is fine."""
+    if names:
+        docker(["rm", "-f", *names], check=False, timeout=timeout)
+
+
+def labelled(
+    label: str, value: str | None = None, *, stopped: bool = True, timeout: float = 60
+) -> list[str]:
+    """The IDs of the containers with LABEL (set to VALUE, where given): a run's, found by
+    its labels.RUN; STOPPED: those that exited too, else only the running ones."""
+    wanted = f"label={label}" if value is None else f"label={label}={value}"
+    everyone = ["-a"] if stopped else []
+    return docker(["ps", "-q", *everyone, "--filter", wanted], check=False, timeout=timeout).split()
+
+
+def short_id(digest: str) -> str:
+    """What a line shows of an image ID or rootfs identity: 12 hex digits, `sha256:` dropped."""
+    return digest.removeprefix("sha256:")[:12]
+
+
 def engine_version() -> str | None:
     """The engine's version, or None when no engine answers."""
     try:
@@ -55,10 +109,16 @@ def engine_version() -> str | None:
 
 def engine_fix() -> str:
     """What to do where no engine answers: install one, or, where DOCKER_HOST names one
-    elsewhere, start that one (a student's engine may be on another machine)."""
+    (a socket here, or a student's engine on another machine), start that one: installing
+    Docker would not make it answer."""
     if not shutil.which("docker"):
-        return f"no `docker` command on PATH: {INSTALL_HINT}"
+        return NO_CLI
     host = os.environ.get("DOCKER_HOST")
+    if host and host.startswith("unix://"):  # this machine's, at a socket nothing serves
+        return (
+            f"nothing answers at DOCKER_HOST={host}: start the engine that listens there, "
+            "or unset DOCKER_HOST for this machine's default engine"
+        )
     if host:
         return (
             f"nothing answers at DOCKER_HOST={host}: start the engine there (with the lab at "
@@ -150,6 +210,22 @@ def engine_advice(error: str) -> str:
     return "the engine's fault, not the images': see its log, restart or update it"
 
 
+def engine_fault_line(error: str | None = None) -> str:
+    """How the user is told of the engine's fault, wherever it shows (a station run,
+    `invoke shell`, require_engine, doctor): ERROR, the engine's own line, and the one thing
+    to do about it (engine_advice); no ERROR: no engine answers, and why (engine_fix)."""
+    if error is None:
+        fix = engine_fix()  # names what is missing, except where it is only the install hint
+        return f"no Docker engine is running: {fix}" if fix == INSTALL_HINT else fix
+    return f"{error} (fix: {engine_advice(error)})"
+
+
+def start_failure(error: str) -> str:
+    """Why a container did not start, as the user is told: docker's line ERROR, with the
+    engine's advice where it names the engine (a station's 409, the shell's catatonit)."""
+    return engine_fault_line(error) if names_the_engine(error) else error
+
+
 def probe(image: str) -> str | None:
     """Start the smallest container from IMAGE (`true`, no network): None where it runs,
     else the engine's line. Detached, so that an engine whose attach fails (Podman's 409)
@@ -157,7 +233,7 @@ def probe(image: str) -> str | None:
     argv = ["run", "-d", "--rm", "--network", "none", "--entrypoint", "true", image]
     try:
         done = subprocess.run(
-            ["docker", *argv], capture_output=True, text=True, timeout=60, check=False
+            command(argv), capture_output=True, text=True, timeout=60, check=False
         )
     except (OSError, subprocess.TimeoutExpired):
         return f"`docker run {image}` did not answer in 60 s"
@@ -183,7 +259,7 @@ def registry_advice(error: str, registry: str) -> str:
 def require_engine() -> str:
     version = engine_version()
     if version is None:
-        raise LabError(f"no Docker engine is running: {INSTALL_HINT}")
+        raise LabError(engine_fault_line())
     return version
 
 
@@ -208,7 +284,7 @@ def image_labels(image: str) -> dict[str, str] | None:
 
 def image_id(image: str) -> str:
     """The image's ID (its content digest), short: which exact image a report came from."""
-    return docker(["image", "inspect", "--format", "{{.Id}}", image], check=False).strip()[7:19]
+    return short_id(docker(["image", "inspect", "--format", "{{.Id}}", image], check=False).strip())
 
 
 def engine_info() -> dict:
@@ -406,4 +482,4 @@ def compose_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 def compose_command(args: Sequence[str], *, gpu: GpuAccess | None = None) -> list[str]:
     """`docker compose ARGS`; GPU adds its compose file (the GPU request) to compose.yaml."""
     files = ["-f", str(COMPOSE_FILE)] + (["-f", str(gpu.compose_file)] if gpu else [])
-    return ["docker", "compose", "--project-directory", str(ROOT), *files, *args]
+    return command(["compose", "--project-directory", str(ROOT), *files, *args])

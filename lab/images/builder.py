@@ -23,10 +23,10 @@ from lab.config import (
 )
 from lab.config import variant as lookup_variant
 from lab.engine import docker
+from lab.engine import labels as lab_labels
 from lab.errors import LabError
 from lab.images import build_progress, identity, platforms
 
-INPUTS_LABEL = "org.lab.inputs"
 # Where a proxy intercepts TLS, the host's trust store is what the build's pip needs:
 # the first of these that names a file, else the system bundle, else nothing extra.
 CA_ENV_VARS = ("LAB_EXTRA_CA", "SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE")
@@ -73,12 +73,11 @@ def ensure_base(foreign: str = "") -> None:
 def pulled(name: str) -> bool:
     print(f"[base] pulling {name}", flush=True)
     try:
-        done = subprocess.run(["docker", "pull", "-q", name], capture_output=True, timeout=300)
-    except subprocess.TimeoutExpired:
-        return False
-    if done.returncode != 0:
+        docker.docker(["pull", "-q", name], timeout=300)
+    except LabError:  # no registry, or none in time: debootstrap makes it instead
         print("[base] no registry answers", flush=True)
-    return done.returncode == 0
+        return False
+    return True
 
 
 def inputs_digest(optimize: bool, context: Path = CPYTHON_DIR, platform: str = "") -> str:
@@ -136,7 +135,7 @@ def named(name: str, built_only: bool = False) -> Variant:
 
 def is_current(variant: Variant, digest: str) -> bool:
     labels = docker.image_labels(variant.image)
-    return labels is not None and labels.get(INPUTS_LABEL) == digest
+    return labels is not None and labels.get(lab_labels.INPUTS) == digest
 
 
 def extra_ca() -> str:

@@ -110,15 +110,15 @@ def config_digest(reference: str) -> str:
 
 def saved_config(reference: str, rootfs: str) -> str:
     """The config digest of REFERENCE (whose rootfs identity is ROOTFS), from `docker save`."""
-    argv = ["docker", "save", "--", reference]
-    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as saving:
+    argv = ["save", "--", reference]
+    with docker.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as saving:
         try:
             return config_in_save(saving.stdout, rootfs, reference)
         except LabError:
             saving.kill()  # before reading its stderr: it may be blocked writing the image
-            said = saving.stderr.read(64 << 10).decode(errors="replace")
+            said = saving.stderr.read(64 << 10)
             if said.strip():
-                reason = untrusted.text(docker.telling_line(said), 200)
+                reason = docker.error_line(said, limit=200)
                 raise LabError(f"`docker save {reference}` failed: {reason}") from None
             raise
         finally:

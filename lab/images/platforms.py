@@ -9,13 +9,13 @@ stock for the CUDA image) is served from a registry on loopback.
 
 from __future__ import annotations
 
-import subprocess
+import contextlib
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from lab.engine import loopback_registry
+from lab.engine import docker, loopback_registry
 from lab.errors import LabError
 from lab.images import identity
 
@@ -84,10 +84,10 @@ def serving() -> Iterator[Callable[[str], str]]:
     def serve(image: str) -> str:
         reference = f"{address}/{image}"
         for argv in (["tag", image, reference], ["push", "-q", reference]):
-            done = subprocess.run(["docker", *argv], capture_output=True, text=True)
-            if done.returncode != 0:
-                why = (done.stderr.strip().splitlines() or ["no reason given"])[-1]
-                raise LabError(f"could not serve {image} to the build: {why}")
+            try:
+                docker.docker(argv, timeout=3600)  # a CUDA image's push: several GB
+            except LabError as error:
+                raise LabError(f"could not serve {image} to the build: {error}") from None
         served.append(reference)
         return reference
 
@@ -96,4 +96,5 @@ def serving() -> Iterator[Callable[[str], str]]:
             yield serve
         finally:
             for reference in served:
-                subprocess.run(["docker", "rmi", reference], capture_output=True)
+                with contextlib.suppress(LabError):  # an extra name left is no failure
+                    docker.docker(["rmi", "--", reference], check=False)

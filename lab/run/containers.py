@@ -9,20 +9,24 @@ CA bundle. What invoke adds per run is the run's own folder, a name and labels.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
+from typing import IO
 
 from lab.config import ROOT, Variant, cache_dir, results_dir
 from lab.engine import docker, signals
+from lab.engine import labels as lab_labels
 from lab.errors import LabError
 from lab.images import identity, platforms
 from lab.run import safe_files
@@ -51,7 +55,7 @@ def image_ids(variants: Sequence[Variant]) -> dict[str, str]:
         return {}
     images = [v.image for v in variants]
     out = docker.docker(["image", "inspect", "--format", "{{.Id}}", *images], check=False)
-    ids = [image_id.removeprefix("sha256:")[:12] for image_id in out.split()]
+    ids = [docker.short_id(image_id) for image_id in out.split()]
     if len(ids) != len(images):  # no engine, or an image is missing: say which, as ever
         for variant in variants:
             require_image(variant)
@@ -156,10 +160,10 @@ MIN_SHARE = 256 * 2**20  # below this a container is of no use to any station
 
 def held_by_other_runs(run_id: str) -> int:
     """The memory limits of the lab's running station containers that are not RUN_ID's."""
-    ids = docker.docker(["ps", "-q", "--filter", "label=org.lab.run"], check=False).split()
+    ids = docker.labelled(lab_labels.RUN, stopped=False)
     if not ids:
         return 0
-    fields = '{{index .Config.Labels "org.lab.run"}} {{.HostConfig.Memory}}'
+    fields = '{{index .Config.Labels "' + lab_labels.RUN + '"}} {{.HostConfig.Memory}}'
     out = docker.docker(["inspect", "--format", fields, *ids], check=False)
     held = 0
     for line in out.splitlines():
@@ -220,7 +224,7 @@ def _say_waiting(others: int, budget: int) -> float:
 # -- names and labels: what a signal or the next run finds and removes --------------------
 def container_name(labels: dict[str, str], variant: Variant, purpose: str = "run") -> str:
     """A name unique to the run: lab-<run id>-<variant>-<purpose>[-n]."""
-    base = f"lab-{labels.get('org.lab.run', 'x')}-{variant.name}-{purpose}"
+    base = f"lab-{labels.get(lab_labels.RUN, 'x')}-{variant.name}-{purpose}"
     return re.sub(r"[^a-zA-Z0-9_.-]", "-", base)
 
 
@@ -337,6 +341,10 @@ def shell_ca() -> str | None:
 def interactive(variant: Variant, command: Sequence[str] = ("bash",)) -> int:
     """Run COMMAND with the terminal attached (invoke shell); returns its exit code.
 
+    Compose's stderr reaches the terminal through relay(), which keeps its last lines: where
+    the shell failed and they name the engine (Podman's missing catatonit), one `lab:` line
+    says what to do, in docker.engine_fault_line's words.
+
     SIGTERM or SIGHUP (and SIGINT where no terminal takes Ctrl-C itself) removes the
     container and raises signals.Interrupted.
     """
@@ -344,15 +352,42 @@ def interactive(variant: Variant, command: Sequence[str] = ("bash",)) -> int:
     note = device_note(variant)
     if note:
         print(f"lab: {note}", file=sys.stderr, flush=True)
-    name = container_name({"org.lab.run": os.urandom(6).hex()}, variant, "shell")
-    argv = run_command(variant, command, name=name, labels={"org.lab.shell": "1"}, shell=True)
+    name = container_name({lab_labels.RUN: os.urandom(6).hex()}, variant, "shell")
+    argv = run_command(variant, command, name=name, labels={lab_labels.SHELL: "1"}, shell=True)
+    said = bytearray()  # the tail of compose's stderr, which the user sees as it comes
     with writable_results(), signals.interruptible():
-        process = subprocess.Popen(argv, env=shell_env())
+        process = subprocess.Popen(argv, env=shell_env(), stderr=subprocess.PIPE)
+        relaying = relay(process.stderr, said)
         try:
-            return process.wait()
+            code = process.wait()
         except signals.Interrupted as stop:
             with signals.shielded():
-                docker.docker(["rm", "-f", name], check=False, timeout=60)
+                docker.remove(name)
                 process.wait()
             stop.stopped.append(f"removed the shell's container {name}")
             raise
+    relaying.join(timeout=5)
+    line = docker.error_line(bytes(said))
+    if code and docker.names_the_engine(line):  # the shell never started: say what to do
+        print(f"lab: the engine could not start the shell: {docker.engine_fault_line(line)}",
+              file=sys.stderr, flush=True)  # fmt: skip
+    return code
+
+
+RELAY_TAIL = 64 << 10  # bytes of a child's stderr kept: its last lines say why it failed
+
+
+def relay(stream: IO[bytes], tail: bytearray) -> threading.Thread:
+    """Copy STREAM (a child's stderr) to ours as it comes, keeping its last bytes in TAIL.
+    Our stderr closed, the copy goes on: a child blocked on a full pipe would never end."""
+
+    def copy() -> None:
+        for chunk in iter(lambda: os.read(stream.fileno(), 65536), b""):
+            with contextlib.suppress(OSError):
+                os.write(2, chunk)
+            tail[:] = (tail + chunk)[-RELAY_TAIL:]
+        stream.close()
+
+    relaying = threading.Thread(target=copy, daemon=True)
+    relaying.start()
+    return relaying

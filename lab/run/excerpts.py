@@ -47,8 +47,8 @@ LEXERS: dict[str, type[Lexer]] = {
 MAX_LINES = 60
 MAX_LINE_CHARS = 300
 MAX_CHARS = 6_000  # all lines together: colouring them costs at most ~0.1 s
-# What is shown at all, as the class page keeps of a hand-in's excerpt: a line past it is cut.
-MAX_SHOWN_LINES = 200
+# What is shown at all: what a report may hold of an excerpt (report_model); past it, cut.
+MAX_SHOWN_LINES = untrusted.MAX_EXCERPT_LINES
 LINE_NUMBER = re.compile(r"[0-9]{1,7}")  # ASCII only: "²".isdigit(), but int("²") fails
 CACHED = 512  # excerpts: a class's lab has ~70; one is at most MAX_LINES x MAX_LINE_CHARS
 

@@ -6,6 +6,8 @@ not through pyplot: no GUI backend, nothing global), or None where the run
 measured nothing to draw (`obs[...]` raising KeyError or NotRun says which observation is
 missing). The docstring's first line is the figure's caption. The figure is rendered here
 to SVG, put inline in the page. Matplotlib is imported only for a station that has figures.
+The same file's `class_figure_*(runs)` functions draw the class page's figures, across the
+class's runs of the station (lab/classroom/class_figures.py): loaded and drawn here too.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from inspect import isfunction
 from pathlib import Path
+from typing import Any
 
 from markupsafe import Markup
 
@@ -30,10 +33,12 @@ from lab.run.report_model import Report
 FIGURES_FILE = "figures.py"
 SVG_START = "<svg"
 MAX_WHY = 300  # characters of why a figure was not drawn
+NOTHING = "nothing to show in this run"  # what a figure that returns None says
 
 
-def load(path: Path) -> list[Callable]:
-    """The figure_* functions of PATH, in the order they are written (none if no file)."""
+def load(path: Path, prefix: str = "figure_") -> list[Callable]:
+    """The functions PATH defines whose names start with PREFIX (a run's figure_*, the class
+    page's class_figure_*), in the order they are written (none if no file)."""
     if not path.is_file():
         return []
     spec = importlib.util.spec_from_file_location(f"lab_figures_{path.parent.name}", path)
@@ -42,7 +47,12 @@ def load(path: Path) -> list[Callable]:
         spec.loader.exec_module(module)
     except (Exception, SystemExit) as error:  # a broken figures.py costs its figures, not the run
         raise LabError(f"{path} does not load: {type(error).__name__}: {error}") from None
-    found = [v for k, v in vars(module).items() if k.startswith("figure_") and isfunction(v)]
+    # Only its own: a helper it imports is not one of its figures.
+    found = [
+        v
+        for k, v in vars(module).items()
+        if k.startswith(prefix) and isfunction(v) and v.__module__ == module.__name__
+    ]
     return sorted(found, key=lambda f: f.__code__.co_firstlineno)
 
 
@@ -66,10 +76,12 @@ def draw(station_dir: Path, report: Report) -> list[Figure]:
     return [one(function, obs) for function in functions]
 
 
-def one(function: Callable, obs: Observations) -> Figure:
-    """FUNCTION's figure, drawn and rendered; any failure in either is a one-line caption."""
+def one(function: Callable, obs: Any, nothing: str = NOTHING) -> Figure:
+    """FUNCTION's figure of OBS (a run's Observations; for a class figure, the class's runs),
+    drawn and rendered; any failure in either is a one-line caption, and None is NOTHING.
+    A caption that only the numbers can say is the figure's label (`set_label`)."""
     caption = (function.__doc__ or "").strip().splitlines()
-    title = caption[0] if caption else function.__name__.removeprefix("figure_")
+    title = caption[0] if caption else function.__name__.partition("figure_")[2]
     with quiet():
         try:
             figure = function(obs)
@@ -78,12 +90,13 @@ def one(function: Callable, obs: Observations) -> Figure:
         except Exception as error:  # the numbers were there but would not draw
             return not_drawn(title, error)
         if figure is None:
-            return Figure(title, "not drawn: nothing to show in this run")
+            return Figure(title, f"not drawn: {nothing}")
         try:  # Matplotlib lays out and parses text (mathtext) only when saving
             svg = as_svg(figure)
+            said = [" ".join(caption[1:]).strip(), str(figure.get_label())]
         except Exception as error:
             return not_drawn(title, error)
-    return Figure(title, " ".join(caption[1:]).strip(), svg=svg)
+    return Figure(title, "; ".join(s for s in said if s), svg=svg)
 
 
 def not_drawn(title: str, error: Exception) -> Figure:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
-import secrets
 import sys
 import webbrowser
 from collections import Counter
@@ -30,6 +29,7 @@ from pygments.formatters import HtmlFormatter
 
 from lab import untrusted
 from lab.errors import LabError
+from lab.files import write_atomically
 from lab.run import excerpts, report_model, safe_files
 from lab.run.report_model import CheckRecord, ExperimentRun, ReadingEntry, Report
 
@@ -261,15 +261,8 @@ def summary(checks: list[CheckRecord]) -> str:
 
 def write_index(results: Path) -> Path:
     """results/index.html, replaced whole (written aside, then renamed over the old one)."""
-    html = render("index.html.j2", runs=runs(results))
     index = results / INDEX
-    aside = results / f".{INDEX}.{secrets.token_hex(4)}"
-    root_fd = safe_files.open_root(results)
-    try:
-        safe_files.write_new(root_fd, aside.name, html, shown=results)
-        os.replace(aside.name, INDEX, src_dir_fd=root_fd, dst_dir_fd=root_fd)
-    finally:
-        os.close(root_fd)
+    write_atomically(index, render("index.html.j2", runs=runs(results)))
     return index
 
 

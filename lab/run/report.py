@@ -20,7 +20,8 @@ from lab import untrusted
 from lab.run import page, report_model, safe_files
 from lab.run.report_model import ReadingEntry, Report
 
-NAME_CHARS = 200  # a file's name as the report lists it (station_run.write_report cuts it so)
+# A file's name as the report lists it (station_run cuts it so): report_model's Short.
+NAME_CHARS = untrusted.MAX_NAME_CHARS
 # Markdown's inline syntax: links, images, code spans, emphasis, strike-through, tables.
 MARKDOWN = re.compile(r"([\\`*_\[\]|~])")
 

@@ -16,11 +16,10 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from lab.errors import LabError
-from lab.untrusted import MAX_TEXT, measured
+from lab.untrusted import MAX_EXCERPT_LINES, MAX_NAME_CHARS, MAX_TEXT, measured
 
 # What one report may hold. A real run: a few dozen of each, a few hundred observations.
 MAX_READING = 200
-MAX_EXCERPT_LINES = 60  # the resolver keeps 50
 MAX_EXPERIMENTS = 200
 MAX_OBSERVATIONS = 10_000  # the run keeps the first ones, and says so
 MAX_CHECKS = 200
@@ -31,7 +30,7 @@ MAX_IMAGES = 16
 MAX_SECONDS = 1e6
 
 Text = Annotated[str, msgspec.Meta(max_length=MAX_TEXT)]
-Short = Annotated[str, msgspec.Meta(max_length=200)]
+Short = Annotated[str, msgspec.Meta(max_length=MAX_NAME_CHARS)]
 Word = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,100}$")]
 Digits = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{0,7}$")]  # "²" is a digit to isdigit()
 Seconds = Annotated[float, msgspec.Meta(ge=0, le=MAX_SECONDS)]

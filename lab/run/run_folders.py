@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 from lab.engine import docker
+from lab.engine import labels as lab_labels
 from lab.errors import LabError
 from lab.run import safe_files
 
@@ -221,9 +222,4 @@ def _opened(folder: Path) -> Iterator[int]:
 
 def remove_run_containers(run_id: str) -> None:
     """Remove every container labelled with RUN_ID (a dead run's)."""
-    out = docker.docker(
-        ["ps", "-aq", "--filter", f"label=org.lab.run={run_id}"], check=False, timeout=30
-    )
-    ids = out.split()
-    if ids:
-        docker.docker(["rm", "-f", *ids], check=False, timeout=60)
+    docker.remove(*docker.labelled(lab_labels.RUN, run_id, timeout=30))

@@ -17,13 +17,14 @@ import selectors
 import subprocess
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from lab import untrusted
 from lab.config import Variant
 from lab.engine import docker
+from lab.engine import labels as lab_labels
 from lab.errors import LabError
 from lab.run import containers
 
@@ -34,6 +35,7 @@ START_GRACE = 120.0  # seconds for a container to start and read its plan
 STOP_GRACE = 15.0  # beyond an experiment's timeout, before the host stops the container
 DISK_STOP = "stopped: it wrote more than the run's disk limit"
 MAX_FRAME = 2**20  # a line without end is cut here: above the supervisor's 512 KiB pieces
+NOISE_KEPT = 20  # lines of docker's own output kept: why a container did not start
 
 
 @dataclass
@@ -131,7 +133,7 @@ class Frames:
     on_line: Callable[[str], None]
     started: bool = False
     outcome: Outcome | None = None
-    last_noise: str = ""  # the last line that was no frame (docker's own errors)
+    noise: list[str] = field(default_factory=list)  # the last lines that were no frame
 
     def take(self, line: bytes) -> None:
         if line == b"@ready":
@@ -145,9 +147,10 @@ class Frames:
             if self.outcome is None:
                 self.on_line(untrusted.text(line))
         else:
-            self.last_noise = untrusted.text(line)
-            if self.last_noise.strip():
-                self.on_line(self.last_noise)
+            shown = untrusted.text(line)
+            if shown.strip():
+                self.noise = [*self.noise[1 - NOISE_KEPT :], shown]
+                self.on_line(shown)
 
     def _outcome(self, payload: bytes) -> Outcome | None:
         # Checked with `if`, not `assert`: python -O would drop an assert, and take any frame.
@@ -230,7 +233,7 @@ class Box:
         if self.process.poll() is None:
             with contextlib.suppress(OSError):
                 self.process.stdin.close()
-            docker.docker(["rm", "-f", self.name], check=False, timeout=60)
+            docker.remove(self.name)
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -251,7 +254,7 @@ class ComposeRunner:
         self.memory: int | None = None  # each container's share of the lab's memory budget
 
     def prepare(self, groups, output, labels) -> None:
-        run_id = labels.get("org.lab.run", "")
+        run_id = labels.get(lab_labels.RUN, "")
         with containers.memory_share(run_id, len(groups)) as self.memory:
             for variant, capabilities in groups:
                 key = (variant.name, tuple(sorted(capabilities)))
@@ -263,9 +266,7 @@ class ComposeRunner:
         """Until every box's container exists (or its start failed), a few seconds."""
         until = time.monotonic() + 30
         while time.monotonic() < until:
-            made = docker.docker(
-                ["ps", "-aq", "--filter", f"label=org.lab.run={run_id}"], check=False
-            ).split()
+            made = docker.labelled(lab_labels.RUN, run_id)
             failed = sum(box.process.poll() is not None for box in self.boxes.values())
             if len(made) + failed >= len(self.boxes):
                 return
@@ -282,8 +283,9 @@ class ComposeRunner:
         if outcome is not None:
             return outcome
         code = box.process.returncode
-        if box.jobs == 1 and not frames.started and code:
-            raise LabError(f"the engine could not run {variant.image}: {frames.last_noise}")
+        if box.jobs == 1 and not frames.started and code:  # docker's own lines say why
+            why = docker.start_failure(docker.telling_line("\n".join(frames.noise)))
+            raise LabError(f"the engine could not run {variant.image}: {why}")
         return Outcome(code or 137, 0.0, f"the container stopped (exit {code})")
 
     def _start(self, variant, capabilities, output, labels, key) -> Box:
@@ -316,7 +318,7 @@ class ComposeRunner:
         for name, process in list(self.readers.items()):
             del self.readers[name]
             if process.poll() is None:
-                docker.docker(["rm", "-f", name], check=False, timeout=60)
+                docker.remove(name)
                 process.kill()
                 stopped.append(name)
         return stopped
@@ -334,14 +336,12 @@ class ComposeRunner:
         try:
             out, err = process.communicate(json.dumps(entries).encode(), timeout=START_GRACE)
         except subprocess.TimeoutExpired:
-            docker.docker(["rm", "-f", name], check=False, timeout=60)
+            docker.remove(name)
             process.kill()
-            out, err = process.communicate()
-            err += b"\nit did not answer in time"
+            out, _ = process.communicate()
+            err = b"it did not answer in time"  # what it said before is not why it stopped
         del self.readers[name]
-        if process.returncode != 0:
-            last = (err.strip().splitlines() or [b"no output"])[-1]
-            raise LabError(
-                f"resolving the reading list in {variant.image} failed: {untrusted.text(last)}"
-            )
+        if process.returncode != 0:  # where docker's line names the engine, what to do
+            why = docker.start_failure(docker.error_line(err))
+            raise LabError(f"resolving the reading list in {variant.image} failed: {why}")
         return untrusted.reading(entries, out)

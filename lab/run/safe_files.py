@@ -19,6 +19,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from lab import untrusted
 from lab.errors import LabError
 
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -76,28 +77,12 @@ def write_new(dir_fd: int, name: str, data: str, *, shown: Path) -> None:
 def read_regular(dir_fd: int, name: str, limit: int, *, one_name: bool = False) -> bytes:
     """DIR/NAME's bytes, where it is a regular file (not a link, a fifo or a device) of at
     most LIMIT bytes; else one line. What a container left in a run folder is read so.
-    ONE_NAME: a hard link is refused too (the file it opened, checked after the open): the
-    same file has a name elsewhere, so it need not be anything the run wrote."""
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    ONE_NAME: a hard link is refused too (the same file has a name elsewhere, so it need not
+    be anything the run wrote). See untrusted.open_regular."""
     try:
-        fd = os.open(name, flags, dir_fd=dir_fd)
-    except OSError as error:
-        raise LabError(f"{name}: cannot open it ({error.strerror})") from None
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):  # a folder too: fdopen would raise
-        os.close(fd)
-        raise LabError(f"{name}: not a regular file")
-    if one_name and info.st_nlink > 1:
-        os.close(fd)
-        raise LabError(f"{name}: a hard link ({info.st_nlink} names), not the run's own file")
-    with os.fdopen(fd, "rb") as file:
-        try:
-            data = file.read(limit + 1)
-        except OSError as error:  # EIO on a failing disk, say: one line, as the open's
-            raise LabError(f"{name}: cannot read it ({error.strerror})") from None
-    if len(data) > limit:
-        raise LabError(f"{name}: over {limit:,} bytes")
-    return data
+        return untrusted.read_regular(name, limit, dir_fd=dir_fd, one_name=one_name)
+    except LabError as why:
+        raise LabError(f"{name}: {why}") from None
 
 
 def _write_all(fd: int, payload: bytes) -> None:

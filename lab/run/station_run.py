@@ -11,7 +11,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,6 +20,7 @@ from lab import untrusted
 from lab.config import ALL_VARIANTS, TORCH, TORCH_IMAGES, Variant, results_dir
 from lab.config import variant as lookup_variant
 from lab.engine import docker, signals
+from lab.engine import labels as lab_labels
 from lab.errors import LabError
 from lab.images import builder
 from lab.run import (
@@ -99,7 +100,8 @@ def optional_images(station: Station, options: Options) -> tuple[list[Variant], 
     named by --variant is never optional: variants_needed asks for it."""
     if options.variant or not options.run:
         return [], []
-    built, absent = [], []
+    built: list[str] = []
+    absent: list[str] = []
     for name in station.optional_variants:
         (built if containers.is_built(ALL_VARIANTS[name]) else absent).append(name)
     return [ALL_VARIANTS[name] for name in built], absent
@@ -264,7 +266,9 @@ class Collector:
     """One experiment's lines: observations taken in (checked), the rest shown; both capped,
     so an endless stream fills neither the host's memory nor the terminal."""
 
-    def __init__(self, experiment: str, variant: str, observations: Observations, say) -> None:
+    def __init__(
+        self, experiment: str, variant: str, observations: Observations, say: Callable[[str], None]
+    ) -> None:
         self.experiment, self.variant = experiment, variant
         self.observations, self.say = observations, say
         self.taken = self.dropped = self.chars = self.shown = self.hidden = 0
@@ -336,7 +340,9 @@ def run_station(
         folder = run_folders.new(station_dir, station_fd)
         with signals.interruptible():
             try:
-                report = attempt(station, options, runner, say, folder, ids, checks, absent)
+                report = run_sections(
+                    station, options, runner, say, folder, ids=ids, checks=checks, absent=absent
+                )
                 drawn = figures.draw(station.folder, report_model.of(report))
                 with signals.shielded() as arrived:  # the report is written whole, then...
                     write_report(report, folder, drawn)
@@ -387,8 +393,19 @@ def stop_containers(runner: Runner, run_id: str, error: BaseException) -> None:
         error.stopped += [f"removed container {name}" for name in stopped]
 
 
-def attempt(station, options, runner, say, folder, ids, checks, absent=()) -> dict:
-    """The four sections; the containers write into FOLDER and nowhere else."""
+def run_sections(
+    station: Station,
+    options: Options,
+    runner: Runner,
+    say: Callable[[str], None],
+    folder: run_folders.RunFolder,
+    *,
+    ids: dict[str, str],
+    checks: list[Callable],
+    absent: Sequence[str] = (),
+) -> dict:
+    """The four sections (read, run, check, explain); the containers write into FOLDER and
+    nowhere else. IDS: each image's short ID; ABSENT: the optional images not built here."""
     variants = [ALL_VARIANTS[name] for name in ids]
     if docker.hands_back():  # containers never run as root: lend the run folder
         os.fchown(folder.fd, *docker.host_ids())
@@ -402,7 +419,7 @@ def attempt(station, options, runner, say, folder, ids, checks, absent=()) -> di
     for name, note in emulated.items():
         say(f"{ALL_VARIANTS[name].image}: {note}; the timing checks skip, the others run")
     run = StationRun(station, options, runner, say, tuple(absent), emulated)
-    run.labels = {"org.lab.run": folder.run_id, "org.lab.results": str(results_dir())}
+    run.labels = {lab_labels.RUN: folder.run_id, lab_labels.RESULTS: str(results_dir())}
     run.output = folder.partial
     run.report["images"] = ids
     if options.read and station.reading:
@@ -433,7 +450,9 @@ def kept_observations(records: list[Observation], say: Callable[[str], None]) ->
     return [asdict(o) for o in records[:limit]]
 
 
-def write_report(report: dict, folder: run_folders.RunFolder, drawn: list = ()) -> None:
+def write_report(
+    report: dict, folder: run_folders.RunFolder, drawn: Sequence[page.Figure] = ()
+) -> None:
     """Write the report and hand the folder back (or raise: nothing is kept)."""
     if not docker.hands_back():  # the container wrote as this user: it may have locked us out
         os.fchmod(folder.fd, 0o755)

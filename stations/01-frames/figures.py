@@ -1,6 +1,10 @@
-"""Station 1's figures, drawn on the host from the run's observations (lab/run/figures.py)."""
+"""Station 1's figures, drawn on the host from the run's observations (lab/run/figures.py).
+The class_figure_* draw the class page's, across the class's runs (lab/classroom/class_figures.py).
+"""
 
 from matplotlib.figure import Figure
+
+from lab.classroom.class_figures import each, measured, paired_bars
 
 
 def figure_global_against_local(obs):
@@ -26,3 +30,10 @@ def figure_global_against_local(obs):
     axes.legend(frameon=False, fontsize=8)
     axes.spines[["top", "right"]].set_visible(False)
     return figure
+
+
+def class_figure_global_over_local(runs):
+    """a global's read over a local's"""
+    key = "load_fast_vs_global.global_over_local"
+    points = each(runs, lambda obs: tuple(measured(obs, f"{key}@{v}", v) for v in ("stock", "ft")))
+    return paired_bars(points, ("stock", "3.13t"), "global / local")

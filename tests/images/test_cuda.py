@@ -11,7 +11,7 @@ from lab.config import TORCH_DIR, Variant, dockerfile_pin
 from lab.engine import docker
 from lab.run import containers
 from tests.cli import invoke
-from tests.run_in_image import python_in, run_in_image
+from tests.run_in_image import printed, python_in, run_in_image, unreadable
 
 DOCKERFILE = TORCH_DIR / "Dockerfile"
 TORCH_VERSION = dockerfile_pin("TORCH_VERSION", DOCKERFILE)
@@ -25,9 +25,8 @@ def locked(name: str, lock: str) -> str:
 
 def test_torch_is_the_pinned_version(cuda: Variant) -> None:
     assert locked("torch", "requirements.txt") == TORCH_VERSION, "Dockerfile and lock agree"
-    ran = python_in(cuda.image, "import torch; print(torch.__version__)")
-    assert ran.exit_code == 0, ran.stderr
-    assert ran.stdout.strip().split("+")[0] == TORCH_VERSION
+    (version,) = printed(cuda.image, "import torch; print(torch.__version__)")
+    assert version.split("+")[0] == TORCH_VERSION
 
 
 def test_pytorch_tree_is_the_installed_torch(cuda: Variant) -> None:
@@ -50,8 +49,7 @@ def test_source_trees_are_there_and_readable(cuda: Variant) -> None:
         "/usr/src/packages/numpy/numpy/_core/src/multiarray/buffer.c",
         "/usr/src/cpython/Include/pybuffer.h",
     ]
-    ran = run_in_image(cuda.image, ["bash", "-c", " && ".join(f"test -r {f}" for f in files)])
-    assert ran.exit_code == 0, "a source tree is missing or unreadable for the lab user"
+    assert unreadable(cuda.image, files) == [], "each source tree is there for the lab user"
     pkg_info = run_in_image(cuda.image, ["grep", "-m1", "^Version:", "/usr/src/vllm/PKG-INFO"])
     assert pkg_info.stdout.split()[-1] == locked("vllm", "sources.txt")
 
@@ -71,13 +69,12 @@ def test_fingerprint_says_cuda(cuda: Variant) -> None:
 
 def test_runs_on_the_cpu_without_a_gpu(cuda: Variant) -> None:
     # testcontainers asks for no GPU, so this is the CPU path on any host.
-    ran = python_in(
+    cuda_available, grad_device = printed(
         cuda.image,
         "import torch; x = torch.randn(64, 64, requires_grad=True); (x @ x).sum().backward();"
         "print(torch.cuda.is_available(), x.grad.device)",
     )
-    assert ran.exit_code == 0, ran.stderr
-    assert ran.stdout.split() == ["False", "cpu"]
+    assert (cuda_available, grad_device) == ("False", "cpu")
 
 
 def test_cpu_images_have_no_torch(any_variant: Variant) -> None:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from lab.config import ROOT, Variant
-from lab.engine import docker
+from lab.engine import docker, labels
 from lab.images.builder import extra_ca
 from tests.cli import INVOKE, invoke
 
@@ -61,5 +61,5 @@ def test_sigterm_removes_the_shells_container(stock: Variant, tmp_path) -> None:
 
 
 def shell_containers() -> list[str]:
-    out = docker.docker(["ps", "-a", "--filter", "label=org.lab.shell", "--format", "{{.Names}}"])
+    out = docker.docker(["ps", "-a", "--filter", f"label={labels.SHELL}", "--format", "{{.Names}}"])
     return out.split()

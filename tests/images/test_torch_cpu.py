@@ -9,7 +9,7 @@ from lab.config import ALL_VARIANTS, TORCH_DIR, Variant, dockerfile_pin
 from lab.engine import docker
 from lab.images import builder
 from tests.cli import assert_one_clear_line, invoke
-from tests.run_in_image import python_in, run_in_image
+from tests.run_in_image import printed, python_in, run_in_image, unreadable
 
 DOCKERFILE = TORCH_DIR / "Dockerfile"
 TORCH_VERSION = dockerfile_pin("TORCH_VERSION", DOCKERFILE)
@@ -31,13 +31,11 @@ def test_torch_is_debians_package_of_the_pinned_version(torch_cpu: Variant) -> N
 
 def test_the_labs_interpreter_imports_it(torch_cpu: Variant) -> None:
     """`python3` is the lab's verified build, with the lab's hashed NumPy, not Debian's."""
-    ran = python_in(
+    executable, numpy_file, version, cuda = printed(
         torch_cpu.image,
         "import sys, numpy, torch; print(sys.executable, numpy.__file__, torch.__version__,"
         " torch.cuda.is_available())",
     )
-    assert ran.exit_code == 0, ran.stderr
-    executable, numpy_file, version, cuda = ran.stdout.split()
     assert executable == "/usr/local/bin/python3"
     assert numpy_file.startswith("/usr/local/lib/python3.13/site-packages/")
     assert version.split("+")[0] == TORCH_VERSION and cuda == "False"
@@ -61,8 +59,7 @@ def test_source_trees_are_there_and_readable(torch_cpu: Variant) -> None:
         "/usr/src/vllm/vllm/v1/core/kv_cache_manager.py",
         "/usr/src/packages/numpy/numpy/_core/src/multiarray/buffer.c",
     ]
-    ran = run_in_image(torch_cpu.image, ["bash", "-c", " && ".join(f"test -r {f}" for f in files)])
-    assert ran.exit_code == 0, "a source tree is missing or unreadable for the lab user"
+    assert unreadable(torch_cpu.image, files) == [], "each source tree is there for the lab user"
 
 
 def test_user_is_not_root_and_fingerprint_says_so(torch_cpu: Variant) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from lab.config import STATIONS_DIR
 from lab.run import figures, page, report_model
 from tests.browser import visit
-from tests.unit.run.test_page import MARKUP, hostile_report
+from tests.hostile_report import MARKUP, hostile_report
 
 
 def written(folder: Path, report: dict) -> Path:

@@ -18,29 +18,29 @@ from lab.engine import docker
 from lab.errors import LabError
 from lab.images import builder, identity
 
-# `docker version --format '{{json .Server}}'` (Components, shortened to their names).
-PODMAN_SERVER = {
-    "Platform": {"Name": "linux/amd64/debian-12"},
-    "Components": [
-        {"Name": "Podman Engine", "Version": "4.3.1"},
-        {"Name": "Conmon", "Version": "conmon version 2.1.6, commit: unknown"},
-        {"Name": "OCI Runtime (runc)", "Version": "runc version 1.1.5+ds1"},
-        {"Name": "Engine", "Version": "4.3.1"},
-    ],
-    "Version": "4.3.1",
-    "ApiVersion": "1.41",
-}
-DOCKER_SERVER = {
-    "Platform": {"Name": ""},
-    "Components": [
-        {"Name": "Engine", "Version": "20.10.24+dfsg1"},
-        {"Name": "containerd", "Version": "1.6.20~ds1"},
-        {"Name": "runc", "Version": "1.1.5+ds1"},
-        {"Name": "docker-init", "Version": "0.19.0"},
-    ],
-    "Version": "20.10.24+dfsg1",
-    "ApiVersion": "1.41",
-}
+
+def server(platform: str, version: str, components: dict[str, str]) -> dict:
+    """`docker version --format '{{json .Server}}'` (Components, shortened to their names)."""
+    return {
+        "Platform": {"Name": platform},
+        "Components": [{"Name": name, "Version": v} for name, v in components.items()],
+        "Version": version,
+        "ApiVersion": "1.41",
+    }
+
+
+PODMAN_SERVER = server("linux/amd64/debian-12", "4.3.1", {
+    "Podman Engine": "4.3.1",
+    "Conmon": "conmon version 2.1.6, commit: unknown",
+    "OCI Runtime (runc)": "runc version 1.1.5+ds1",
+    "Engine": "4.3.1",
+})  # fmt: skip
+DOCKER_SERVER = server("", "20.10.24+dfsg1", {
+    "Engine": "20.10.24+dfsg1",
+    "containerd": "1.6.20~ds1",
+    "runc": "1.1.5+ds1",
+    "docker-init": "0.19.0",
+})  # fmt: skip
 # `docker info`'s fields that tell them apart (Podman 4.3.1 as root; Docker 20.10).
 PODMAN_INFO = {"SecurityOptions": ["name=seccomp,profile=default"], "OperatingSystem": "debian"}
 DOCKER_INFO = {
@@ -293,7 +293,7 @@ def test_class_lock_reads_none_as_empty(tmp_path) -> None:
 @pytest.mark.parametrize("said", [REGISTRY_PLAIN_HTTP, PODMAN_PLAIN_HTTP])
 def test_pull_from_a_plain_http_registry_says_what_to_do(monkeypatch, said: str) -> None:
     from lab.classroom import registry
-    from tests.unit.classroom.test_lockfile import ENTRY
+    from tests.unit.classroom.bundles import ENTRY
 
     failed = registry.subprocess.CompletedProcess([], 125, "", f"Error: {said}\n")
     monkeypatch.setattr(registry, "transfer", lambda args: failed)

@@ -22,6 +22,7 @@ FLOORS = {
     "config": 0,
     "table": 0,
     "untrusted": 0,
+    "untrusted_tar": 0,
     "files": 0,
     "progress": 0,
     "engine": 1,

@@ -44,6 +44,39 @@ def test_json_file_refuses_text_that_is_not_utf8(tmp_path: Path) -> None:
         untrusted.json_file(tmp_path / "a.json", 100)
 
 
+def test_read_regular_refuses_a_link_unless_told_to_follow(tmp_path: Path) -> None:
+    (tmp_path / "real").write_bytes(b"data")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    with pytest.raises(LabError, match=r"^a link, not followed$"):
+        untrusted.read_regular(tmp_path / "link", 100)
+    assert untrusted.read_regular(tmp_path / "link", 100, follow_links=True) == b"data"
+    # regular_file: a lock or a weights file is where its owner put it
+    assert untrusted.regular_file(tmp_path / "link", 100) == b"data"
+
+
+def test_read_regular_in_a_folder_by_descriptor(tmp_path: Path) -> None:
+    (tmp_path / "a").write_bytes(b"12345")
+    (tmp_path / "b").hardlink_to(tmp_path / "a")
+    folder = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        assert untrusted.read_regular("a", 5, dir_fd=folder) == b"12345"
+        with pytest.raises(LabError, match=r"^over 4 bytes$"):
+            untrusted.read_regular("a", 4, dir_fd=folder)
+        with pytest.raises(LabError, match=r"^a hard link \(2 names\)"):
+            untrusted.read_regular("a", 5, dir_fd=folder, one_name=True)
+    finally:
+        os.close(folder)
+
+
+def test_open_regular_refuses_a_fifo_without_blocking(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "fifo")  # no writer: an open without O_NONBLOCK would wait for one
+    with pytest.raises(LabError, match=r"^not a regular file$"):
+        untrusted.open_regular(tmp_path / "fifo")
+    (tmp_path / "file").write_bytes(b"x")
+    with untrusted.open_regular(tmp_path / "file") as file:
+        assert file.read() == b"x"
+
+
 def test_run_bounded_returns_output_and_code() -> None:
     code, out, err = untrusted.run_bounded(
         [sys.executable, "-c", "import sys; print('hi'); sys.exit(3)"], 100, 30, "a test"

@@ -4,59 +4,14 @@ tar: every way a bundle can be bad loads nothing and names the part (no engine n
 from __future__ import annotations
 
 import hashlib
-import io
-import json
 import tarfile
 from pathlib import Path
 
 import pytest
 
 from lab.classroom import bundle
-from lab.classroom.lockfile import LockedImage
 from lab.errors import LabError
-from lab.images.identity import rootfs_identity
-
-LAYER = b"a layer's bytes " * 4096
-DIFF_ID = "sha256:" + hashlib.sha256(LAYER).hexdigest()
-
-
-def saved_images(architecture: str = "amd64") -> tuple[bytes, str]:
-    """A `docker save` of one image (its tar, and its image ID)."""
-    config = json.dumps(
-        {"os": "linux", "architecture": architecture,
-         "rootfs": {"type": "layers", "diff_ids": [DIFF_ID]}}
-    ).encode()  # fmt: skip
-    image_id = hashlib.sha256(config).hexdigest()
-    manifest = json.dumps(
-        [{"Config": f"{image_id}.json", "RepoTags": None, "Layers": ["l1/layer.tar"]}]
-    ).encode()
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
-        for name, data in (
-            ("l1/layer.tar", LAYER), (f"{image_id}.json", config), ("manifest.json", manifest),
-        ):  # fmt: skip
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return out.getvalue(), f"sha256:{image_id}"
-
-
-def locked(platform: str = "linux/amd64", rootfs: str | None = None) -> dict[str, LockedImage]:
-    entry = LockedImage(
-        variant="stock", image="lab-cpython:stock", platform=platform,
-        rootfs=rootfs or rootfs_identity([DIFF_ID]), fingerprint={"python": "3.13.5"},
-    )  # fmt: skip
-    return {"stock": entry}
-
-
-def make_bundle(folder: Path, lock: dict | None = None, architecture: str = "amd64") -> Path:
-    saved, _ = saved_images(architecture)
-    return Path(
-        bundle.write_bundle(
-            folder / "class.tar", lock or locked(),
-            lambda path: bundle.compress(io.BytesIO(saved), path),
-        )["bundle"]
-    )  # fmt: skip
+from tests.unit.classroom.bundles import locked, make_bundle, saved_images
 
 
 def test_a_good_bundle_passes_and_names_each_image_id(tmp_path: Path) -> None:

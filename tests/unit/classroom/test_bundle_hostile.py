@@ -4,29 +4,31 @@ load` sees a byte, keeps little in memory, and a tag the load changed anyway is 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import tarfile
 import tracemalloc
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from lab.classroom import bundle, lockfile
-from lab.classroom.lockfile import LockedImage
+from lab.classroom import bundle
 from lab.errors import LabError
 from lab.images.identity import ImageFacts, rootfs_identity
-from tests.tars import tar_of
-from tests.unit.classroom.test_bundle import DIFF_ID, LAYER, locked
-
-PLATFORM = "linux/amd64"
-
-
-def config(diff_ids: list[str]) -> bytes:
-    return json.dumps(
-        {"os": "linux", "architecture": "amd64", "rootfs": {"type": "layers", "diff_ids": diff_ids}}
-    ).encode()
+from tests.tars import sparse_header, tar_of
+from tests.unit.classroom.bundles import (
+    DIFF_ID,
+    EVIL,
+    GENUINE,
+    LAYER,
+    PLATFORM,
+    bundle_of,
+    class_lock,
+    config,
+    digest,
+    locked,
+    members_with,
+    with_config,
+)
 
 
 def image_members(repo_tags=None, extra_images: int = 0) -> list[tuple[str, bytes]]:
@@ -38,14 +40,6 @@ def image_members(repo_tags=None, extra_images: int = 0) -> list[tuple[str, byte
         members.append((name, body))
         manifest.append({"Config": name, "RepoTags": repo_tags, "Layers": ["l1/layer.tar"]})
     return [*members, ("manifest.json", json.dumps(manifest).encode())]
-
-
-def bundle_of(folder: Path, inner: bytes, lock: dict | None = None) -> Path:
-    made = bundle.write_bundle(
-        folder / "class.tar", locked() if lock is None else lock,
-        lambda path: bundle.compress(io.BytesIO(inner), path),
-    )  # fmt: skip
-    return Path(made["bundle"])
 
 
 def refused(path: Path, *fragments: str) -> str:
@@ -192,17 +186,6 @@ def test_sums_that_are_not_a_plain_file(tmp_path: Path, kind: bytes) -> None:
     refused(path, "SHA256SUMS", "not a plain file")
 
 
-def sparse_header(name: str, size: int) -> bytes:
-    """A GNU sparse member's header: SIZE bytes of zeros that take no room in the tar."""
-    info = tarfile.TarInfo(name)
-    info.type, info.size = tarfile.GNUTYPE_SPARSE, 0
-    block = bytearray(info.tobuf(format=tarfile.GNU_FORMAT))
-    block[483:495] = b"%011o\0" % size  # realsize
-    block[148:156] = b" " * 8
-    block[148:156] = b"%06o\0 " % sum(block[:512])
-    return bytes(block)
-
-
 def test_sparse_sums_are_refused_without_reading_them(tmp_path: Path) -> None:
     good = bundle_of(tmp_path, tar_of(image_members()))
     rest = tar_of([("lab.lock", read_member(good, "lab.lock")),
@@ -295,34 +278,6 @@ def test_a_load_that_changes_no_tag_passes(monkeypatch, tmp_path: Path) -> None:
 
 
 # -- the config: the locked layers under another entrypoint are another image ---------------
-
-GENUINE = config([DIFF_ID])
-EVIL = json.dumps(
-    {"os": "linux", "architecture": "amd64", "config": {"Entrypoint": ["/bin/sh", "-c", "evil"]},
-     "rootfs": {"type": "layers", "diff_ids": [DIFF_ID]}}
-).encode()  # fmt: skip
-
-
-def digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def members_with(body: bytes) -> list[tuple[str, bytes]]:
-    """A `docker save` of one image on the locked layers, with the config BODY."""
-    name = hashlib.sha256(body).hexdigest() + ".json"
-    manifest = [{"Config": name, "RepoTags": None, "Layers": ["l1/layer.tar"]}]
-    return [("l1/layer.tar", LAYER), (name, body), ("manifest.json", json.dumps(manifest).encode())]
-
-
-def with_config(lock: dict[str, LockedImage], config_digest: str | None) -> dict:
-    return {name: replace(entry, config=config_digest) for name, entry in lock.items()}
-
-
-def class_lock(folder: Path, config_digest: str | None) -> Path:
-    """The class's lab.lock (trusted: committed in the checkout), locking the genuine image."""
-    path = folder / "class" / "lab.lock"
-    lockfile.write(with_config(locked(), config_digest), None, path)
-    return path
 
 
 def engine_stub(monkeypatch, facts: ImageFacts | None = None) -> dict[str, list]:

@@ -16,18 +16,20 @@ import pytest
 from lab.classroom import bundle
 from lab.errors import LabError
 from lab.images.identity import ImageFacts, rootfs_identity
-from tests.unit.classroom.test_bundle import DIFF_ID, LAYER, locked
-from tests.unit.classroom.test_bundle_hostile import (
+from tests.tars import tar_of
+from tests.unit.classroom.bundles import (
+    DIFF_ID,
     EVIL,
     GENUINE,
+    LAYER,
     PLATFORM,
     bundle_of,
     class_lock,
     digest,
+    locked,
     members_with,
-    tar_of,
     with_config,
-)  # fmt: skip
+)
 
 LAYER_BLOB = "blobs/sha256/" + DIFF_ID.removeprefix("sha256:")
 ROOTFS = rootfs_identity([DIFF_ID])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.classroom import class_figures, class_page, verdicts
+from lab.classroom import class_page, verdicts
 from lab.run import report_model, stations
 from tests.class_hand_ins import (
     GOOD_1,
@@ -304,7 +304,7 @@ def test_garbage_of_every_type_in_a_report_is_shown_not_a_crash(lab_here):
     assert "ada" in html
 
 
-# -- environment, figures, and what is written ---------------------------------------------
+# -- environment, and what is written (the class figures: test_class_figures.py) ---------
 
 
 def test_each_environment_against_the_lock(lab_here):
@@ -336,20 +336,6 @@ def test_each_environment_against_the_lock(lab_here):
 
     _, table, _ = run_class(lab_here)  # no lock: said so
     assert student(table, "ada")["environment"]["identical"] is None
-
-
-def test_the_class_figures_across_machines(lab_here):
-    make_hand_in(lab_here, "ada", {"1": report("1", GOOD_1), "3": report("3", GOOD_3)})
-    many = GOOD_3 | {"cores@stock": 8, "threads_speedup@ft": 6.5}
-    make_hand_in(lab_here, "bob", {"1": report("1", GOOD_1), "3": report("3", many)})
-    view = class_page.page_view(
-        class_page.read_class(lab_here, class_page.this_lab(None)), class_page.this_lab(None)
-    )
-    drawn = {f.title: f for f in view["figures"]}
-    assert drawn["Station 3: speedup at every core, against the machine's cores"].svg
-    assert drawn["Station 1: a global's read over a local's"].svg
-    tax = drawn["Station 3: the single-thread tax, 3.13t's time over stock's"]
-    assert tax.svg is None and tax.caption.startswith("not drawn")  # no hand-in measured it
 
 
 def test_nothing_is_written_but_the_page(lab_here, tmp_path):
@@ -398,12 +384,3 @@ def test_a_run_in_either_pytorch_image_is_judged_as_it_ran(image: str) -> None:
     seen = verdicts.evidence(ran, station, verdicts.variants_ran(ran, station, []), {})
     assert seen.variants_run is None, "every image the station uses ran"
     assert seen.planned["tensor_buffer"] == (image,)
-
-
-def test_a_large_class_is_drawn_as_its_spread() -> None:
-    """Past 40 students a bar and a name each are unreadable (and slow): a box per series."""
-    names = [f"s{n}" for n in range(class_figures.NAMED_UP_TO + 1)]
-    series = {"stock": [1.2] * len(names), "3.13t": [0.0] * len(names)}  # 3.13t: not measured
-    figure = class_figures.paired_bars("t", names, series, "ratio")
-    assert figure.svg is not None and "s40" not in figure.svg
-    assert figure.caption == f"the class's spread (students measured: stock: {len(names)})"

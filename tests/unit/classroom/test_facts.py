@@ -196,10 +196,11 @@ def test_the_fingerprint_is_read_in_a_locked_down_container(monkeypatch) -> None
         runs.append(argv)
         return 0, json.dumps(FINGERPRINT).encode(), b""
 
-    monkeypatch.setattr(facts.untrusted, "run_bounded", run)
+    monkeypatch.setattr(facts.docker, "run_bounded", run)
     monkeypatch.setattr(facts.docker, "host_ids", lambda: (1234, 1234))
     assert facts.fingerprint("lab-cpython:stock") == FINGERPRINT
     argv = runs[0]
+    assert argv[:2] == ["run", "--rm"], "`docker`'s arguments: lab.engine adds its name"
     pairs = set(itertools.pairwise(argv))
     for pair in [("--user", "1234:1234"), ("--cap-drop", "ALL"), ("--network", "none"),
                  ("--security-opt", "no-new-privileges"), ("--entrypoint", "cat")]:  # fmt: skip
@@ -212,7 +213,7 @@ def test_the_fingerprint_is_read_in_a_locked_down_container(monkeypatch) -> None
     "printed", [b"[1]", b"[" * 100_000, b"\xff\xfe", b'{"python": {"x": [1]}}', b"{}" + b" " * 10]
 )
 def test_what_an_image_prints_as_its_fingerprint_is_checked(monkeypatch, printed: bytes) -> None:
-    monkeypatch.setattr(facts.untrusted, "run_bounded", lambda *a, **k: (0, printed, b""))
+    monkeypatch.setattr(facts.docker, "run_bounded", lambda *a, **k: (0, printed, b""))
     monkeypatch.setattr(facts.docker, "host_ids", lambda: (1000, 1000))
     if printed.startswith(b"{}"):
         assert facts.fingerprint("img") == {}
@@ -223,7 +224,7 @@ def test_what_an_image_prints_as_its_fingerprint_is_checked(monkeypatch, printed
 
 def test_a_failed_fingerprint_read_is_one_clean_line(monkeypatch) -> None:
     err = b"cat: /etc/lab/fingerprint.json: \x1b[2JNo such file\n"
-    monkeypatch.setattr(facts.untrusted, "run_bounded", lambda *a, **k: (1, b"", err))
+    monkeypatch.setattr(facts.docker, "run_bounded", lambda *a, **k: (1, b"", err))
     monkeypatch.setattr(facts.docker, "host_ids", lambda: (1000, 1000))
     removed = []
     monkeypatch.setattr(facts.docker, "docker", lambda args, **kw: removed.append(args) or "")

@@ -10,12 +10,7 @@ import pytest
 from lab.classroom import lockfile
 from lab.classroom.lockfile import LockedImage
 from lab.errors import LabError
-
-ENTRY = LockedImage(
-    variant="ft", image="lab-cpython:ft", platform="linux/amd64", rootfs="sha256:" + "1" * 64,
-    fingerprint={"python": "3.13.5"}, repository="127.0.0.1:5000/class/lab-cpython",
-    digest="sha256:" + "2" * 64, config="sha256:" + "3" * 64,
-)  # fmt: skip
+from tests.unit.classroom.bundles import ENTRY
 
 
 def test_round_trip(tmp_path: Path) -> None:

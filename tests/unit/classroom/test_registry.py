@@ -10,7 +10,7 @@ import pytest
 
 from lab.classroom import registry
 from lab.errors import LabError
-from tests.unit.classroom.test_lockfile import ENTRY
+from tests.unit.classroom.bundles import ENTRY
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from lab.classroom import bundle, registry
-from tests.unit.classroom.test_bundle import make_bundle, saved_images
+from tests.unit.classroom.bundles import make_bundle, saved_images
 
 # `docker history` of two images built on the same two layers (Size, then CreatedBy; newest
 # first, as docker prints it), the second with a layer of its own.
@@ -147,7 +147,8 @@ def test_a_refused_push_keeps_dockers_error_line(tmp_path: Path, monkeypatch, ca
     docker_printing(tmp_path, monkeypatch, PUSH_TTY, said, 1)
     done = registry.transfer(["push", "--", "127.0.0.1:9/class/lab-cpython:stock"])
     assert done.returncode == 1
-    assert registry.last_line(done) == "denied: requested access to the resource is denied"
+    said = registry.docker.error_line(done.stderr, done.stdout)
+    assert said == "denied: requested access to the resource is denied"
     assert "[publish] lab-cpython:stock: failed, " in capsys.readouterr().out
 
 

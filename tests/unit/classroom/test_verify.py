@@ -17,7 +17,7 @@ from labkit.protocol import MARKER
 
 from lab.classroom import verify
 from lab.config import STATIONS_DIR
-from lab.engine import docker, signals
+from lab.engine import docker, labels, signals
 from lab.errors import LabError
 from lab.images import identity
 from lab.run import run_folders, stations
@@ -227,7 +227,7 @@ def test_rerun_writes_only_to_a_scratch_folder_it_removes_and_labels_its_contain
     (output,) = runner.outputs
     assert not output.exists() and not output.is_relative_to(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no results/, nothing here
-    assert re.fullmatch(r"[0-9a-f]{12}", runner.labels[0]["org.lab.run"])
+    assert re.fullmatch(r"[0-9a-f]{12}", runner.labels[0][labels.RUN])
 
 
 def test_an_image_not_built_here_is_a_problem_line_and_nothing_runs_in_it(made_up) -> None:
@@ -265,7 +265,7 @@ def test_an_interrupted_rerun_removes_its_containers_and_its_folder(made_up, mon
     with pytest.raises(signals.Interrupted) as raised:
         verify.rerun([made_up], [].append, runner)
     assert runner.stopped == 1 and not runner.outputs[0].exists()
-    assert removed == [runner.labels[0]["org.lab.run"]]
+    assert removed == [runner.labels[0][labels.RUN]]
     assert "removed container lab-test-container" in raised.value.stopped
 
 

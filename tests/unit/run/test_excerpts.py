@@ -72,7 +72,7 @@ def test_a_slow_lexer_s_suffix_is_plain_text_and_quick() -> None:
     # Pygments' Fantom lexer (.fan) takes about a second on one 2,000-character line.
     small = excerpts.excerpt_html(entry(["class A { Void f() {} }"], path="x.fan"))
     assert small is not None and token_classes(str(small)) == set()
-    lines = ["a" * 2000] * 200  # what the class page keeps of a hand-in's excerpt
+    lines = ["a" * 2000] * excerpts.MAX_SHOWN_LINES  # the most a hand-in's excerpt holds
     started = time.perf_counter()
     html = excerpts.excerpt_html(entry(lines, path="x.fan"))
     assert time.perf_counter() - started < 2  # generous: bounded work takes milliseconds

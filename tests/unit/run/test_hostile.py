@@ -6,7 +6,6 @@ and plants what it would plant in its run folder.
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import shutil
@@ -20,53 +19,12 @@ from lab.engine.signals import Interrupted
 from lab.errors import LabError
 from lab.run import stations
 from lab.run.observations import Observations, run_check
-from lab.run.runner import MAX_FRAME, Frames, Lines, Outcome
 from lab.run.station_run import Options, run_station
-from lab.untrusted import Malformed, observation, text
+from lab.untrusted import Malformed, observation
 from tests.scripted_station import ScriptedRunner, nothing_left, results, run, seen
 
 
 # -- what an experiment prints -----------------------------------------------------------
-def test_bytes_that_are_not_utf8_and_escape_sequences_are_shown_safely() -> None:
-    shown: list[str] = []
-    frames, lines = Frames(0, 10, shown.append), Lines()
-    raw = b"@start 0\n|0 \xff\xfe caf\xc3\xa9 \x1b[2J\x1b]0;owned\x07 \xe2\x80\xae\n"
-    for line in lines.feed(raw + b'@end 0 {"exit_code": 0, "seconds": 1}\n'):
-        frames.take(line)
-    assert shown == ["\ufffd\ufffd café ?[2J?]0;owned? ?"]
-    assert frames.outcome == Outcome(0, 1.0, "")
-
-
-def test_a_forged_or_malformed_frame_is_shown_not_obeyed() -> None:
-    shown: list[str] = []
-    frames, lines = Frames(0, 10, shown.append), Lines()
-    stream = b"@start 0\n@end 0 [1]\n@end 0 {nope\n@end 7 {}\n|3 other\n"
-    for line in lines.feed(stream):
-        frames.take(line)
-    assert frames.outcome is None and len(shown) == 4
-
-
-@pytest.mark.parametrize(
-    "end", [b'{"exit_code": true, "seconds": 1}', b'{"exit_code": 0, "seconds": -1}',
-            b'{"exit_code": 5000, "seconds": 1}', b'{"exit_code": 0, "seconds": 1e9}'],
-)  # fmt: skip
-def test_an_outcome_out_of_range_is_not_taken_even_under_python_O(end: bytes) -> None:
-    """Checked with `if`, not `assert` (python -O drops asserts and took every frame)."""
-    frames = Frames(0, 10, [].append)
-    frames.take(b"@start 0")
-    frames.take(b"@end 0 " + end)
-    assert frames.outcome is None
-    source = inspect.getsource(Frames._outcome)
-    assert "assert " not in source
-
-
-def test_an_endless_line_is_cut_not_buffered() -> None:
-    lines = Lines()
-    endless = b"x" * (MAX_FRAME + 1)
-    assert lines.feed(endless) == [endless] and lines.pending == b""
-    assert len(text(b"y" * 10**6)) == 2000
-
-
 @pytest.mark.parametrize(
     ("payload", "why"),
     [
@@ -314,16 +272,3 @@ def test_a_check_that_loops_fails_alone_after_its_time() -> None:
 
     result = run_check(check_forever, Observations(), timeout=0.5)
     assert result.status == "fail" and "took longer than 0.5 s" in result.detail
-
-
-def test_a_corrupt_reading_cache_is_ignored(tmp_path, monkeypatch) -> None:
-    from lab.run import reading_cache
-
-    monkeypatch.setenv("LAB_CACHE", str(tmp_path))
-    entries = [{"tree": "cpython", "path": "x.c"}]
-    path = tmp_path / "reading" / f"{reading_cache.key('img', entries)}.json"
-    path.parent.mkdir()
-    path.write_text('[{"status": "pwned"}]')
-    fresh = [{"tree": "cpython", "path": "x.c", "status": "found"}]
-    assert reading_cache.cached("img", entries, lambda: fresh) == fresh
-    assert reading_cache.cached("img", entries, lambda: 1 / 0) == fresh, "now cached"

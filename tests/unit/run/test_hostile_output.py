@@ -52,7 +52,7 @@ def framed(collector: Collector, *lines: str) -> None:
         frames.take(b"|0 " + line.encode())
 
 
-# -- 1: nesting ----------------------------------------------------------------------------
+# -- nesting -------------------------------------------------------------------------------
 def test_an_observation_nested_at_the_limit_is_taken_one_deeper_is_malformed() -> None:
     record = observation(json.dumps({"name": "x", "value": json.loads(nested(20))}))
     assert record["value"] == json.loads(nested(20))
@@ -72,7 +72,7 @@ def test_a_deeply_nested_observation_is_one_line_and_the_run_goes_on(station) ->
     assert json.loads((folder / "report.json").read_text())["passed"]
 
 
-# -- 2, 5: file names ----------------------------------------------------------------------
+# -- file names ----------------------------------------------------------------------------
 def test_text_replaces_lone_surrogates() -> None:
     assert untrusted.text("a\udcff\ud800b") == "a\ufffd\ufffdb"
 
@@ -121,7 +121,7 @@ def test_the_note_on_files_left_out_is_no_link(station) -> None:
     assert "- ... and 1 more\n" in (folder / "report.md").read_text()
 
 
-# -- 3: lengths and counts at their edges ----------------------------------------------------
+# -- lengths and counts at their edges -------------------------------------------------------
 def test_an_observation_line_is_parsed_whole_up_to_its_limit() -> None:
     collector, observations, said = collect()
     framed(collector, MARKER + payload_of(untrusted.MAX_VALUE_CHARS))
@@ -162,7 +162,7 @@ def test_observations_are_taken_up_to_5_mb_and_one_character_more_is_dropped() -
     assert sum(line.endswith("; 1 were ignored") for line in said) == 1
 
 
-# -- 6: a flood of lines ---------------------------------------------------------------------
+# -- a flood of lines ------------------------------------------------------------------------
 def test_endless_output_is_shown_in_part_and_observations_still_taken(station) -> None:
     said: list[str] = []
     report, _ = run(station, ScriptedRunner(["noise"] * 2500 + [seen()]), said)
@@ -171,7 +171,7 @@ def test_endless_output_is_shown_in_part_and_observations_still_taken(station) -
     assert report["passed"]
 
 
-# -- 4: markup and escape sequences ----------------------------------------------------------
+# -- markup and escape sequences -------------------------------------------------------------
 HOSTILE = "<img src=x onerror=alert(1)> [click](http://evil) `code` *bold* | cell"
 
 
@@ -222,7 +222,7 @@ def test_an_error_naming_what_a_container_made_is_printed_as_text() -> None:
     assert stop.value.message == "lab: a link out of its run folder (?[2J?]0;owned? -> /etc)"
 
 
-# -- 7: a closed stdout ------------------------------------------------------------------------
+# -- a closed stdout ---------------------------------------------------------------------------
 CLOSED_STDOUT = """
 import sys
 import tasks
@@ -267,7 +267,7 @@ def test_a_closed_stdout_mid_run_still_cleans_up(station) -> None:
     assert runner.stopped and nothing_left(station)
 
 
-# -- 8: a full disk ---------------------------------------------------------------------------
+# -- a full disk ------------------------------------------------------------------------------
 @pytest.fixture
 def full_disk(monkeypatch):
     """The report's files are created, and each write to them fails as on a full disk."""

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from lab.run import page, report, report_model
-from tests.unit.run.test_page import hostile_report
+from tests.hostile_report import hostile_report
 
 SAVED = ["data.csv", "evil.html", "notes.TXT", "out.json", "plot.svg", "run.log", "x.bin"]
 TEXT = {"data.csv", "notes.TXT", "out.json", "run.log"}

@@ -1,6 +1,6 @@
 """What a station run guards on the host: a signal while the report is written, SIGQUIT,
-the disk limit, links into the run folder's own mount, root's run folders kept from other
-local users, and the memory that runs at once may hold together."""
+the disk limit, links into the run folder's own mount, and root's run folders kept from
+other local users."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from lab.engine import docker
 from lab.engine.signals import Interrupted
 from lab.errors import LabError
-from lab.run import containers, report, station_run
+from lab.run import report, station_run
 from lab.run.runner import DISK_STOP, Outcome
 from tests.scripted_station import ScriptedRunner, nothing_left, results, run, seen
 
@@ -85,80 +85,3 @@ def test_roots_station_folder_is_out_of_other_users_reach(station, monkeypatch) 
     _, folder = run(station, ScriptedRunner([seen()]))
     mode = os.stat(folder.parent).st_mode
     assert stat.S_IMODE(mode) == 0o700 and os.stat(folder.parent).st_uid == 0
-
-
-def test_runs_at_once_share_the_memory_budget(monkeypatch, tmp_path, capsys) -> None:
-    monkeypatch.setenv("LAB_CACHE", str(tmp_path))
-    monkeypatch.setenv("LAB_MEMORY_LIMIT", "8g")
-    monkeypatch.setattr(containers, "engine_machine", lambda: (2, 8 * 2**30))  # no `docker info`
-    monkeypatch.setattr(containers, "held_by_other_runs", lambda run_id: 0)
-    with containers.memory_share("a", 4) as share:
-        assert share == 2 * 2**30, "a run alone splits the budget among its containers"
-    monkeypatch.setattr(containers, "held_by_other_runs", lambda run_id: 6 * 2**30)
-    with containers.memory_share("b", 2) as share:
-        assert share == 2**30, "what other runs hold is not given again"
-    held = iter([8 * 2**30 - 2**20, 8 * 2**30 - 2**20, 4 * 2**30])  # until one run ends
-    monkeypatch.setattr(containers, "held_by_other_runs", lambda run_id: next(held))
-    monkeypatch.setattr(containers.time, "sleep", lambda seconds: None)
-    with containers.memory_share("c", 1) as share:
-        assert share == 4 * 2**30
-    waiting = capsys.readouterr().err.splitlines()
-    assert waiting == [
-        "lab: waiting for other station runs: they hold 8.0 GiB of the lab's memory budget "
-        "of 8.0 GiB (LAB_MEMORY_LIMIT)"
-    ]
-
-
-def test_a_run_does_not_wait_for_memory_forever(monkeypatch, tmp_path) -> None:
-    monkeypatch.setenv("LAB_CACHE", str(tmp_path))
-    monkeypatch.setenv("LAB_MEMORY_LIMIT", "8g")
-    monkeypatch.setattr(containers, "engine_machine", lambda: (2, 8 * 2**30))  # no `docker info`
-    monkeypatch.setattr(containers, "held_by_other_runs", lambda run_id: 8 * 2**30)
-    monkeypatch.setattr(containers, "MEMORY_WAIT", 0.0)
-    monkeypatch.setattr(containers.time, "sleep", lambda seconds: None)
-    with pytest.raises(LabError, match=r"still hold 8\.0 GiB .* after 0 s"):  # noqa: SIM117
-        with containers.memory_share("d", 1):
-            pass
-
-
-@pytest.mark.parametrize("text", ["lots", "0", "-1g", "1x", ""])
-def test_a_size_that_is_no_size_is_one_line(text) -> None:
-    with pytest.raises(LabError, match="is not a size"):
-        containers.size_bytes(text, "LAB_DISK_LIMIT")
-
-
-def test_sizes_read_as_docker_reads_them() -> None:
-    assert containers.size_bytes("512m", "X") == 512 * 2**20
-    assert containers.size_bytes("1G", "X") == 2**30
-    assert containers.size_bytes("1048576", "X") == 2**20
-
-
-def test_a_signal_while_the_reading_list_resolves_names_its_container(monkeypatch) -> None:
-    """The reader's container is removed, and named, like an experiment's."""
-    from lab.config import VARIANTS
-    from lab.run import runner as lab_runner
-
-    removed: list[list[str]] = []
-
-    class Reader:  # a `docker compose run` that is still resolving when the signal comes
-        def __init__(self, *args, **kwargs) -> None:
-            self.returncode = None
-
-        def communicate(self, *args, **kwargs):
-            raise Interrupted(signal.SIGINT)
-
-        def poll(self):
-            return self.returncode
-
-        def kill(self) -> None:
-            self.returncode = -9
-
-    monkeypatch.setattr(lab_runner.subprocess, "Popen", Reader)
-    monkeypatch.setattr(lab_runner.containers, "run_command", lambda *a, **k: ["true"])
-    monkeypatch.setattr(lab_runner.containers, "env", lambda *a: {})
-    monkeypatch.setattr(lab_runner.docker, "docker", lambda args, **k: removed.append(args) or "")
-    compose = lab_runner.ComposeRunner()
-    with pytest.raises(Interrupted):
-        compose.resolve_reading(VARIANTS["stock"], [], {"org.lab.run": "abc"})
-    assert compose.stop_all() == ["lab-abc-stock-reading"]
-    assert removed == [["rm", "-f", "lab-abc-stock-reading"]]

@@ -4,25 +4,35 @@ its status. The station tests of tests/unit/stations share these."""
 from __future__ import annotations
 
 from lab.run import stations
-from lab.run.observations import Observation, Observations, load_checks, run_check
-
-FRAMES = stations.find("1")
+from lab.run.observations import CheckResult, Observation, Observations, load_checks, run_check
 
 
-def check_named(name: str, station: stations.Station = FRAMES):
+def check_named(name: str, station: str | stations.Station):
+    """check_NAME from the checks.py of STATION (a station's number, or the station)."""
+    if isinstance(station, str):
+        station = stations.find(station)
     return next(c for c in load_checks(station.checks_file) if c.__name__ == f"check_{name}")
 
 
-def observations(experiment: str, values: dict, variant: str = "stock") -> Observations:
-    return Observations([Observation(experiment, variant, k, v) for k, v in values.items()])
+def judge(name: str, station: str | stations.Station, obs: Observations) -> CheckResult:
+    """check_NAME of STATION run on OBS, as a station run runs it."""
+    return run_check(check_named(name, station), obs)
+
+
+def status(name: str, station: str | stations.Station, obs: Observations) -> str:
+    """judge()'s verdict alone: "pass", "fail" or "skip"."""
+    return judge(name, station, obs).status
+
+
+def observations(experiment: str, values: dict, variant: str = "stock", **run) -> Observations:
+    """EXPERIMENT's VALUES on VARIANT, as one observation each; RUN: what else Observations
+    knows of the run (variants_run, emulated, ...)."""
+    records = [Observation(experiment, variant, k, v) for k, v in values.items()]
+    return Observations(records, **run)
 
 
 def merged(*parts: Observations) -> Observations:
     return Observations([r for part in parts for r in part.records])
-
-
-def status(name: str, number: str, obs: Observations) -> str:
-    return run_check(check_named(name, stations.find(number)), obs).status
 
 
 def scaling(variant: str = "ft", cores: int = 2, physical: int = 2, **figures) -> Observations:

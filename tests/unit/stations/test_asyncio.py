@@ -10,19 +10,8 @@ import sys
 import pytest
 
 from lab.config import STATIONS_DIR
-from lab.run import stations
-from lab.run.observations import Observation, Observations, load_checks, run_check
-
-ASYNCIO = stations.find("4")
-
-
-def observations(experiment: str, values: dict) -> Observations:
-    return Observations([Observation(experiment, "stock", k, v) for k, v in values.items()])
-
-
-def run(name: str, obs: Observations):
-    check = next(c for c in load_checks(ASYNCIO.checks_file) if c.__name__ == f"check_{name}")
-    return run_check(check, obs)
+from lab.run.observations import Observations
+from tests.unit.stations.judging import judge, observations, status
 
 
 def echo(ratio: float, same: float) -> Observations:
@@ -65,7 +54,7 @@ def tasks(ratio: float, same: float) -> Observations:
     ],
 )
 def test_a_speedup_must_clear_the_noise_measured_beside_it(check, measured, ratio, same, verdict):
-    result = run(check, measured(ratio, same))
+    result = judge(check, "4", measured(ratio, same))
     assert result.status == verdict, result.detail
     assert "A/A" in result.detail
 
@@ -76,7 +65,7 @@ def test_a_speedup_must_clear_the_noise_measured_beside_it(check, measured, rati
 def test_a_speedup_without_its_a_a_test_is_not_judged_a_pass(check, measured) -> None:
     obs = measured(1.5, 1.0)
     obs.records = [r for r in obs.records if not r.name.endswith("_over_itself")]
-    assert run(check, obs).status == "fail"
+    assert status(check, "4", obs) == "fail"
 
 
 def cancel_delivery(ran: str = "ran", inline_pending: int = 1) -> Observations:
@@ -93,12 +82,12 @@ def cancel_delivery(ran: str = "ran", inline_pending: int = 1) -> Observations:
 
 def test_a_non_suspending_await_says_ran_on_only_where_it_did() -> None:
     check = "an_await_that_does_not_suspend_is_no_cancellation_point"
-    passed = run(check, cancel_delivery())
+    passed = judge(check, "4", cancel_delivery())
     assert passed.status == "pass" and "ran on in every case" in passed.detail
-    stopped = run(check, cancel_delivery(ran=None))
+    stopped = judge(check, "4", cancel_delivery(ran=None))
     assert stopped.status == "fail" and "every case" not in stopped.detail
     assert "did not run on in: C Task, thread, C Task, inline" in stopped.detail
-    nothing_pending = run(check, cancel_delivery(inline_pending=0))
+    nothing_pending = judge(check, "4", cancel_delivery(inline_pending=0))
     assert nothing_pending.status == "fail" and "no cancel was pending" in nothing_pending.detail
 
 
@@ -121,3 +110,12 @@ def test_task_timing_measures_its_own_noise() -> None:
     }
     assert 0.5 < seen["c_over_itself"] < 2.0  # the same code both sides: near 1
     assert "the C Task against itself" in done.stdout
+
+
+# -- await: the bytecode that suspends a coroutine --------------------------------------------
+def test_await_bytecode_must_show_the_yield() -> None:
+    check = "await_compiles_to_send_and_yield"
+    good = ["GET_AWAITABLE", "SEND", "YIELD_VALUE", "RESUME", "END_SEND", "CLEANUP_THROW"]
+    assert status(check, "4", observations("await_path", {"await_bytecode": good})) == "pass"
+    no_yield = ["GET_AWAITABLE", "SEND", "END_SEND"]
+    assert status(check, "4", observations("await_path", {"await_bytecode": no_yield})) == "fail"

@@ -1,4 +1,6 @@
-"""Station 5's Tensor side: NumPy reaches a Tensor through __array__, not an array interface."""
+"""Station 5 (buffers): who refuses a transpose and who reads it as it is, what shares memory
+without a copy, and, on the Tensor side, that NumPy reaches a Tensor through __array__, not an
+array interface."""
 
 from __future__ import annotations
 
@@ -7,12 +9,67 @@ import re
 import pytest
 
 from lab.run import stations
-from lab.run.observations import Observation, Observations, load_checks, run_check
+from lab.run.observations import Observations, load_checks
+from tests.unit.stations.judging import judge, observations, status
 
 BUFFERS = stations.find("5")
-CHECK = "check_numpy_reaches_a_tensor_through_array"
+CHECK = "numpy_reaches_a_tensor_through_array"
 
 
+# -- a transpose handed to C: who refuses it, who reads it as it is; DLPack --------------------
+def refusals(**changed) -> Observations:
+    values = {
+        "ndpointer_refuses_transpose": "argument 1: TypeError: array must have flags",
+        "numpy_grants_strided": {"strides": [8, 32], "f_contiguous": True},
+        "ctypes_refuses": "TypeError: underlying buffer is not C contiguous",
+        "numpy_refuses_simple": "ValueError: ndarray is not C-contiguous",
+        "expected": [12, 15, 18, 21],
+        "t_f_contiguous": True,
+        "f_order_function_given_transpose": [12, 15, 18, 21],
+        **changed,
+    }
+    return observations("c_order_call", values)
+
+
+def test_the_refusal_is_pinned_on_whoever_refuses() -> None:
+    assert status("who_refuses_the_transpose", "5", refusals()) == "pass"
+    # the old story: NumPy refusing ctypes' request
+    wrong = refusals(ctypes_refuses="ValueError: ndarray is not C-contiguous")
+    assert status("who_refuses_the_transpose", "5", wrong) == "fail"
+    assert status("who_refuses_the_transpose", "5", refusals(numpy_refuses_simple="")) == "fail"
+    assert status("who_refuses_the_transpose", "5", refusals(numpy_grants_strided={})) == "fail"
+
+
+def test_a_fortran_consumer_reads_the_transpose_as_it_is() -> None:
+    assert status("fortran_consumer_needs_no_copy", "5", refusals()) == "pass"
+    wrong = refusals(f_order_function_given_transpose=[3, 12, 21, 30])
+    assert status("fortran_consumer_needs_no_copy", "5", wrong) == "fail"
+
+
+def test_dlpack_must_share() -> None:
+    def dlpack(held: dict) -> Observations:
+        return observations("tensor_buffer", {"dlpack": held}, "cuda")
+
+    check = "dlpack_shares_without_a_copy"
+    shared = {
+        "torch.from_dlpack(a.T) at a's address": True,
+        "its strides are a.T's": True,
+        "np.from_dlpack(Tensor) at the same address": True,
+        "a write through the Tensor seen in a": True,
+    }
+    assert status(check, "5", dlpack(shared)) == "pass"
+    assert status(check, "5", dlpack({})) == "fail", "all of nothing held"
+    copied = {**shared, "torch.from_dlpack(a.T) at a's address": False}
+    assert status(check, "5", dlpack(copied)) == "fail"
+
+
+def test_constructors_copying_is_shown_not_checked() -> None:
+    # bytes(x) copies by definition: a check of it could not fail, so none exists.
+    names = {c.__name__ for c in load_checks(BUFFERS.checks_file)}
+    assert "check_constructors_copy" not in names
+
+
+# -- the Tensor side: what it shares, and how NumPy reaches it ---------------------------------
 def tensor_buffer(**changed: dict) -> Observations:
     """What tensor_buffer.py measures in torch 2.6.0, with some fields changed."""
     values = {
@@ -30,16 +87,25 @@ def tensor_buffer(**changed: dict) -> Observations:
     }
     for name, fields in changed.items():
         values[name] = {**values[name], **fields}
-    return Observations([Observation("tensor_buffer", "cuda", k, v) for k, v in values.items()])
+    return observations("tensor_buffer", values, "cuda")
 
 
-def run(obs: Observations):
-    check = next(c for c in load_checks(BUFFERS.checks_file) if c.__name__ == CHECK)
-    return run_check(check, obs)
+def test_a_tensor_must_share_what_it_consumes() -> None:
+    def tensor(shared: bool) -> Observations:
+        values = {
+            "torch_version": "2.6.0",
+            "same_address": {"bytearray -> Tensor": shared, "array.array -> Tensor": True},
+            "writes_seen": {"Tensor[0] = 100": True},
+            "np_shares_memory": {"ndarray, np.asarray(Tensor)": True},
+        }
+        return observations("tensor_buffer", values, "cuda")
+
+    assert status("tensor_consumes_buffers_without_a_copy", "5", tensor(True)) == "pass"
+    assert status("tensor_consumes_buffers_without_a_copy", "5", tensor(False)) == "fail"
 
 
 def test_asarray_through_array_passes() -> None:
-    result = run(tensor_buffer())
+    result = judge(CHECK, "5", tensor_buffer())
     assert result.status == "pass", result.detail
     assert "__array_interface__ no, __array__ yes;" in result.detail
 
@@ -55,13 +121,13 @@ def test_asarray_through_array_passes() -> None:
     ],
 )
 def test_any_other_way_in_or_a_copy_fails(changed) -> None:
-    result = run(tensor_buffer(**changed))
+    result = judge(CHECK, "5", tensor_buffer(**changed))
     assert result.status == "fail", result.detail
 
 
 def test_not_run_where_the_torch_image_is_missing_is_a_skip() -> None:
     obs = Observations(variants_run={"stock"}, planned={"tensor_buffer": ("cuda",)})
-    assert run(obs).status == "skip"
+    assert status(CHECK, "5", obs) == "skip"
 
 
 def test_no_sentence_says_a_tensor_shares_through_the_array_interface() -> None:

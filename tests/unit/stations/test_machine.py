@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 from labkit import machine
 
-from lab.run import stations
-from lab.run.observations import run_check
-from tests.unit.stations.judging import check_named, merged, observations, scaling
+from tests.unit.stations.judging import judge, merged, observations, scaling
 
 # Recorded from real containers: Docker 28 on cgroup v1 (this lab's CI) with --cpus 1.5,
 # and a cgroup v2 host (Debian 13's systemd) with --cpus 1, after some throttling.
@@ -78,7 +76,7 @@ def one_cpu_quota(**figures) -> object:
 def test_a_one_cpu_quota_skips_the_parallel_and_serial_checks_naming_it(name: str) -> None:
     """Issue 26's done-when: a station 3 run limited to one CPU skips with the machine's
     reason (before, the processes check failed a quiet host's pool of 1.0x)."""
-    judged = run_check(check_named(name, stations.find("3")), one_cpu_quota())
+    judged = judge(name, "3", one_cpu_quota())
     assert judged.status == "skip", judged.detail
     assert "a CPU quota of 1 (the container's cgroup)" in judged.detail
     assert "throttled 6.5 s during the run" in judged.detail

@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-from lab.run import stations
-from lab.run.observations import Observation, Observations, load_checks, run_check
-
-MEMORY = stations.find("2")
-
-
-def status(name: str, obs: Observations) -> str:
-    check = next(c for c in load_checks(MEMORY.checks_file) if c.__name__ == f"check_{name}")
-    return run_check(check, obs).status
+from lab.run.observations import Observation, Observations
+from tests.unit.stations.judging import judge, observations, status
 
 
 def sizes(list_bytes: int, float_bytes: int, in_front: int) -> dict:
@@ -20,7 +13,8 @@ def sizes(list_bytes: int, float_bytes: int, in_front: int) -> dict:
     }
 
 
-# What object_header.py measured on lab-cpython:stock and lab-cpython:ft (3.13.5).
+# What object_header.py measured on lab-cpython:stock and lab-cpython:ft (3.13.5): ft is
+# stock but for its header, its PyGC_Head and its two reference counts.
 STOCK = {
     "py_gil_disabled": False,
     "header_bytes": 16,
@@ -32,11 +26,9 @@ STOCK = {
     "local_count_after_other_thread": 3,  # stock has one count: every thread moves it
 }
 FT = {
+    **STOCK,
     "py_gil_disabled": True,
-    "header_bytes": 32,
-    "ob_type_offset": 24,
-    "refcount_read_back": {"from the fields": 2, "sys.getrefcount": 2},
-    "gc_head_bytes": 0,
+    "header_bytes": 32, "ob_type_offset": 24, "gc_head_bytes": 0,
     "sizes": sizes(56, 40, in_front=0),
     "owner_tids": {
         "main, first": 0x7F10,
@@ -47,10 +39,9 @@ FT = {
         "thread 2, first": 0x7D30,
         "thread 2, second": 0x7D30,
     },
-    "local_count_moves": 3,
     "shared_count_moves": 3,
     "local_count_after_other_thread": 0,
-}
+}  # fmt: skip
 HEADER_CHECKS = ("free_threaded_header_is_bigger", "only_objects_outside_the_gc_pay_for_it")
 
 
@@ -63,37 +54,37 @@ def header(stock: dict = STOCK, ft: dict = FT, **ft_changed) -> Observations:
 
 def test_both_builds_as_measured_pass() -> None:
     for check in (*HEADER_CHECKS, "biased_counts"):
-        assert status(check, header()) == "pass", check
+        assert status(check, "2", header()) == "pass", check
 
 
 def test_stock_measured_in_place_of_ft_fails_every_header_check() -> None:
     # The ft variant running a stock interpreter: each check must see it.
     for check in (*HEADER_CHECKS, "biased_counts"):
-        assert status(check, header(ft=STOCK)) == "fail", check
+        assert status(check, "2", header(ft=STOCK)) == "fail", check
 
 
 def test_header_must_be_the_one_object_h_gives_read_back_from_memory() -> None:
     check = "free_threaded_header_is_bigger"
-    assert status(check, header(py_gil_disabled=False)) == "fail"
-    assert status(check, header(header_bytes=24)) == "fail"
-    assert status(check, header(ob_type_offset=8)) == "fail"  # ob_type not where object.h says
+    assert status(check, "2", header(py_gil_disabled=False)) == "fail"
+    assert status(check, "2", header(header_bytes=24)) == "fail"
+    assert status(check, "2", header(ob_type_offset=8)) == "fail"  # ob_type not where object.h says
     off = {"from the fields": 1, "sys.getrefcount": 2}  # read at the wrong offset
-    assert status(check, header(refcount_read_back=off)) == "fail"
+    assert status(check, "2", header(refcount_read_back=off)) == "fail"
 
 
 def test_only_objects_outside_the_gc_pay_the_bigger_header() -> None:
     check = "only_objects_outside_the_gc_pay_for_it"
-    assert status(check, header(sizes=sizes(72, 40, in_front=16))) == "fail"  # list grew
-    assert status(check, header(sizes=sizes(56, 24, in_front=0))) == "fail"  # float did not
-    assert status(check, header(gc_head_bytes=16)) == "fail"  # PyGC_Head kept on ft
+    assert status(check, "2", header(sizes=sizes(72, 40, in_front=16))) == "fail"  # list grew
+    assert status(check, "2", header(sizes=sizes(56, 24, in_front=0))) == "fail"  # float did not
+    assert status(check, "2", header(gc_head_bytes=16)) == "fail"  # PyGC_Head kept on ft
 
 
 def test_biased_counts_compare_owners_across_threads_not_get_ident() -> None:
     same_everywhere = dict.fromkeys(FT["owner_tids"], 1)
-    assert status("biased_counts", header(owner_tids=same_everywhere)) == "fail"
+    assert status("biased_counts", "2", header(owner_tids=same_everywhere)) == "fail"
     moved = {**FT["owner_tids"], "main, first, after the threads": 2}
-    assert status("biased_counts", header(owner_tids=moved)) == "fail"
-    assert status("biased_counts", header(local_count_after_other_thread=3)) == "fail"
+    assert status("biased_counts", "2", header(owner_tids=moved)) == "fail"
+    assert status("biased_counts", "2", header(local_count_after_other_thread=3)) == "fail"
 
 
 def traced(traced_bytes: int, list_object_traced: bool = False) -> Observations:
@@ -104,17 +95,17 @@ def traced(traced_bytes: int, list_object_traced: bool = False) -> Observations:
         "objects_bytes": 160_000,
         "traced_bytes": traced_bytes,
     }
-    return Observations([Observation("seed_tracemalloc", "stock", k, v) for k, v in values.items()])
+    return observations("seed_tracemalloc", values)
 
 
 def test_tracemalloc_must_see_at_least_what_getsizeof_counts() -> None:
     check = "tracemalloc_accounts_for_the_snippet"
     # As measured: the list object came from the free list, its 56 B untraced.
-    assert status(check, traced(245_120)) == "pass"
-    assert status(check, traced(245_000)) == "fail"  # below what getsizeof counts
-    assert status(check, traced(245_120, list_object_traced=True)) == "fail"
-    assert status(check, traced(245_176, list_object_traced=True)) == "pass"
-    assert status(check, traced(300_000)) == "fail"  # far more than the snippet made
+    assert status(check, "2", traced(245_120)) == "pass"
+    assert status(check, "2", traced(245_000)) == "fail"  # below what getsizeof counts
+    assert status(check, "2", traced(245_120, list_object_traced=True)) == "fail"
+    assert status(check, "2", traced(245_176, list_object_traced=True)) == "pass"
+    assert status(check, "2", traced(300_000)) == "fail"  # far more than the snippet made
 
 
 def slots(slots_bytes: float, dict_bytes: float = 96.0) -> Observations:
@@ -125,27 +116,23 @@ def slots(slots_bytes: float, dict_bytes: float = 96.0) -> Observations:
         "saving_percent": 100 * (1 - slots_bytes / dict_bytes),
         "saving_vs_materialized_percent": 100 * (1 - slots_bytes / 160.0),
     }
-    return Observations([Observation("slots_saving", "stock", k, v) for k, v in values.items()])
+    return observations("slots_saving", values)
 
 
 def test_slots_detail_gives_the_figures_not_a_verdict_the_check_does_not_make() -> None:
-    check = next(
-        c for c in load_checks(MEMORY.checks_file) if c.__name__ == "check_slots_are_smaller"
-    )
-    result = run_check(check, slots(56.0))
+    check = "slots_are_smaller"
+    result = judge(check, "2", slots(56.0))
     assert result.status == "pass" and "holds" not in result.detail
     assert "56 B" in result.detail and "96 B" in result.detail and "160 B" in result.detail
-    assert run_check(check, slots(100.0)).status == "fail"
+    assert status(check, "2", slots(100.0)) == "fail"
 
 
 def test_slots_judged_against_the_claims_size_and_its_own_bytes() -> None:
-    """Issue 26: a 1% saving passed `saving > 0`, and so did slots larger than dict ones
-    with a percentage edited in."""
-    check = next(
-        c for c in load_checks(MEMORY.checks_file) if c.__name__ == "check_slots_are_smaller"
-    )
-    assert run_check(check, slots(95.0)).status == "fail", "1% is not the claim's ~40%"
-    assert run_check(check, slots(64.0)).status == "pass", "33%: about the claim"
+    """A 1% saving once passed `saving > 0`, and so did slots larger than dict ones with a
+    percentage edited in."""
+    check = "slots_are_smaller"
+    assert status(check, "2", slots(95.0)) == "fail", "1% is not the claim's ~40%"
+    assert status(check, "2", slots(64.0)) == "pass", "33%: about the claim"
     lying = slots(120.0)
     lying.records = [
         Observation(
@@ -153,5 +140,32 @@ def test_slots_judged_against_the_claims_size_and_its_own_bytes() -> None:
         )
         for o in lying.records
     ]
-    assert run_check(check, lying).status == "fail", "42% claimed, the bytes say -25%"
-    assert run_check(check, slots(0.0)).status == "fail", "an instance of 0 bytes"
+    assert status(check, "2", lying) == "fail", "42% claimed, the bytes say -25%"
+    assert status(check, "2", slots(0.0)) == "fail", "an instance of 0 bytes"
+
+
+# -- pymalloc: arenas given back, blocks in the size class the snippet's objects need -------
+def malloc_observations(after_arenas: int, grew: dict) -> Observations:
+    def stats(arenas: int, in_blocks: int) -> dict:
+        return {"arenas_allocated_current": arenas, "bytes_in_allocated_blocks": in_blocks}
+
+    values = {
+        "before": stats(4, 3_000_000),
+        "during": stats(23, 22_000_000),
+        "after": stats(after_arenas, 3_600_000),
+        "expected_classes": {"2-tuple (56 B)": 64, "int (28 B)": 32},
+        "classes_that_grew": grew,
+    }
+    return observations("pymalloc_stats", values)
+
+
+def test_memory_given_back_means_arenas_freed() -> None:
+    grew = {"32": 199_772, "64": 199_970}
+    assert status("arenas_grow_and_shrink", "2", malloc_observations(6, grew)) == "pass"
+    assert status("arenas_grow_and_shrink", "2", malloc_observations(23, grew)) == "fail"
+
+
+def test_size_class_is_the_one_that_grew() -> None:
+    check = "blocks_land_in_the_computed_size_class"
+    assert status(check, "2", malloc_observations(6, {"32": 199_772, "64": 199_970})) == "pass"
+    assert status(check, "2", malloc_observations(6, {"32": 399_000})) == "fail"

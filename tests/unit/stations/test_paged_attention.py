@@ -14,9 +14,10 @@ from types import ModuleType
 import pytest
 
 from lab.config import STATIONS_DIR
-from lab.run.observations import Observation, Observations, run_check
+from lab.run import stations
+from lab.run.observations import Observation, Observations, load_checks, run_check
 
-# -- the properties, judged on a sweep's runs (the station's checks until issue 26) ----------
+# -- the properties, judged on a sweep's runs (once the station's checks) --------------------
 
 CONTIGUOUS = ("reserve_max", "reserve_pow2", "reserve_oracle")
 PAGED = ("paged", "paged_watermark")
@@ -192,10 +193,7 @@ def test_the_simulations_own_sweep_has_the_property(sim, check: str) -> None:
 
 
 def test_the_station_checks_the_learners_machine_not_the_simulation() -> None:
-    """Issue 26: a deterministic simulation's checks could fail on no machine."""
-    from lab.run import stations
-    from lab.run.observations import load_checks
-
+    """A deterministic simulation's checks could fail on no machine: they are tests here."""
     names = {c.__name__ for c in load_checks(stations.find("6").checks_file)}
     assert not names & set(CHECKS)
 

@@ -7,33 +7,28 @@ import re
 import pytest
 
 from lab.run import stations
-from lab.run.observations import Observation, Observations, load_checks, run_check
+from lab.run.observations import Observations
+from tests.unit.stations.judging import observations, status
 
 PYTORCH = stations.find("6")
 GPU_FIGURES_FROM = "torch 2.11.0+cu130 on Python 3.12"
 
 
-def status(name: str, values: dict, experiment: str, **options) -> str:
-    check = next(c for c in load_checks(PYTORCH.checks_file) if c.__name__ == f"check_{name}")
-    records = [Observation(experiment, "cuda", k, v) for k, v in values.items()]
-    return run_check(check, Observations(records, **options)).status
-
-
-def names(accumulate_grad: str = "torch::autograd::AccumulateGrad") -> dict:
+def names(accumulate_grad: str = "torch::autograd::AccumulateGrad") -> Observations:
     # torch 2.6.0's CPU build in lab-cuda:stock: Python class name -> C++ name()
     node_names = {
         "SumBackward0": "SumBackward0",
         "MulBackward0": "MulBackward0",
         "AccumulateGrad": accumulate_grad,
     }
-    return {"node_names": node_names}
+    return observations("seed_autograd", {"node_names": node_names}, "cuda")
 
 
 def test_base_node_name_is_the_cpp_type_not_the_class_name() -> None:
-    assert status("generated_nodes_name_themselves", names(), "seed_autograd") == "pass"
+    assert status("generated_nodes_name_themselves", "6", names()) == "pass"
     # the old reading: Node::name gives the name grad_fn shows
     said = names(accumulate_grad="AccumulateGrad")
-    assert status("generated_nodes_name_themselves", said, "seed_autograd") == "fail"
+    assert status("generated_nodes_name_themselves", "6", said) == "fail"
 
 
 def test_reading_sends_grad_fn_names_to_the_generated_overrides() -> None:
@@ -42,33 +37,35 @@ def test_reading_sends_grad_fn_names_to_the_generated_overrides() -> None:
     assert "name()" in by_path["tools/autograd/gen_autograd_functions.py"]["why"]
 
 
-def detached(kept: int, walked: int = 5 << 20) -> dict:
+def detached(kept: int, walked: int = 5 << 20) -> Observations:
     graph = {
         "grad": {"nodes": 20, "saved_bytes": walked},
         "no_grad": {"nodes": 0, "saved_bytes": 0},
     }
-    return {
+    values = {
         "retained_keeping_output": kept,
         "retained_keeping_detached": 0,
         "detached_shares_data": True,
         "detached_has_graph": False,
         "graph_saved": {"large_layers": graph},
     }
+    return observations("no_grad_inference", values, "cuda")
 
 
 def test_kept_activations_count_each_storage_once() -> None:
     # 4 x (Linear(1024, 1024), ReLU) on 256 rows: the input and 4 ReLU outputs, 1 MiB each
-    assert status("detach_frees_the_graph", detached(5 << 20), "no_grad_inference") == "pass"
+    assert status("detach_frees_the_graph", "6", detached(5 << 20)) == "pass"
     # each ReLU output counted for the ReLU and again for the next addmm: 8 MiB
-    assert status("detach_frees_the_graph", detached(8 << 20), "no_grad_inference") == "fail"
+    assert status("detach_frees_the_graph", "6", detached(8 << 20)) == "fail"
 
 
-def timing(ratio: float, same: float) -> dict:
-    return {
+def timing(ratio: float, same: float, **run) -> Observations:
+    values = {
         "grad_over_no_grad": {"small_layers": ratio, "large_layers": 1.03},
         "grad_over_itself": {"small_layers": same, "large_layers": 0.99},
         "device": "cpu",
     }
+    return observations("no_grad_inference", values, "cuda", **run)
 
 
 @pytest.mark.parametrize(
@@ -81,17 +78,15 @@ def timing(ratio: float, same: float) -> dict:
     ],
 )
 def test_no_grad_speedup_must_clear_the_noise(ratio: float, same: float, verdict: str) -> None:
-    values = timing(ratio, same)
-    assert status("no_grad_is_faster_when_overhead_bound", values, "no_grad_inference") == verdict
+    assert status("no_grad_is_faster_when_overhead_bound", "6", timing(ratio, same)) == verdict
 
 
 def test_no_grad_speedup_is_not_judged_under_emulation() -> None:
-    values, emulated = timing(1.29, 1.0), {"cuda": "emulated by qemu"}
-    check = "no_grad_is_faster_when_overhead_bound"
-    assert status(check, values, "no_grad_inference", emulated=emulated) == "skip"
+    emulated = timing(1.29, 1.0, emulated={"cuda": "emulated by qemu"})
+    assert status("no_grad_is_faster_when_overhead_bound", "6", emulated) == "skip"
 
 
-def sync_warns(device_synchronize_warns: bool = False, available: bool = True) -> dict:
+def sync_warns(device_synchronize_warns: bool = False, available: bool = True) -> Observations:
     warns = {
         ".item()": True,
         ".cpu()": True,
@@ -99,15 +94,16 @@ def sync_warns(device_synchronize_warns: bool = False, available: bool = True) -
         "Event.synchronize()": False,
         "torch.cuda.synchronize()": device_synchronize_warns,
     }
-    return {"cuda_available": available, "sync_debug_warns": warns}
+    values = {"cuda_available": available, "sync_debug_warns": warns}
+    return observations("cuda_sync", values, "cuda")
 
 
 def test_sync_debug_mode_says_which_waits_warn() -> None:
     check = "sync_debug_mode_warns_on_some_waits"
-    assert status(check, sync_warns(), "cuda_sync") == "pass"
+    assert status(check, "6", sync_warns()) == "pass"
     # the old sentence: every op that makes the host wait says so
-    assert status(check, sync_warns(device_synchronize_warns=True), "cuda_sync") == "fail"
-    assert status(check, sync_warns(available=False), "cuda_sync") == "skip"
+    assert status(check, "6", sync_warns(device_synchronize_warns=True)) == "fail"
+    assert status(check, "6", sync_warns(available=False)) == "skip"
 
 
 @pytest.mark.parametrize("script", ["cuda_sync.py", "no_grad_inference.py"])
@@ -124,3 +120,75 @@ def test_cupti_comes_from_its_own_distribution() -> None:
     text = (PYTORCH.folder / "profile_forward.py").read_text()
     assert "nvidia-cuda-cupti-cu12" in text
     assert "with CUPTI" not in text  # the old claim: the torch wheel ships CUPTI
+
+
+# -- memory and time on the GPU: no_grad, .item(), the profiler --------------------------------
+def no_grad_observations(no_grad_nodes: int = 0, held_grad: int = 9 << 20) -> Observations:
+    graph = {
+        "grad": {"nodes": 17, "saved_bytes": 7 << 20},
+        "no_grad": {"nodes": no_grad_nodes, "saved_bytes": 0},
+    }
+    values = {
+        "graph_saved": {"large_layers": graph},
+        "held_bytes": {"large_layers": {"grad": held_grad, "no_grad": 1 << 20}},
+        "held_in": "the CUDA caching allocator",
+    }
+    return observations("no_grad_inference", values, "cuda")
+
+
+def test_no_grad_memory_is_measured_outside_autograds_hooks() -> None:
+    assert status("no_grad_saves_nothing", "6", no_grad_observations()) == "pass"
+    assert status("no_grad_saves_nothing", "6", no_grad_observations(no_grad_nodes=3)) == "fail"
+    # memory did not hold what the graph claims to have saved (on an H200 with torch
+    # 2.11.0+cu130, the heap measured instead of the CUDA allocator: 2,528 B for 5 MiB)
+    assert status("no_grad_saves_nothing", "6", no_grad_observations(held_grad=1 << 20)) == "fail"
+    emptied = observations(
+        "no_grad_inference", {"graph_saved": {}, "held_bytes": {}, "held_in": "x"}, "cuda"
+    )
+    assert status("no_grad_saves_nothing", "6", emptied) == "fail", "all of nothing passed"
+
+
+def synchronisation(item_ms: float, queue_ms: float = 0.9) -> Observations:
+    values = {
+        "cuda_available": True,
+        "gpu_ms": 214.5,
+        "synchronize_blocked_ms": 213.7,
+        "item_blocked_ms": item_ms,
+        "item_queue_ms": queue_ms,
+    }
+    return observations("cuda_sync", values, "cuda")
+
+
+def test_item_must_wait_for_the_queued_work() -> None:
+    assert status("item_and_synchronize_block", "6", synchronisation(212.0)) == "pass"
+    # an H200's run (torch 2.11.0+cu130) before the warm-up loaded .sum()'s kernel: its
+    # first launch took the wait
+    assert status("item_and_synchronize_block", "6", synchronisation(1.5, 212.0)) == "fail"
+
+
+def test_profiler_must_record_the_linear_layers() -> None:
+    def profiled(calls: int, trace: int = 120_000) -> Observations:
+        values = {
+            "top_ops": {"aten::addmm": {"calls": calls, "self_cpu_us": 900.0}},
+            "trace_bytes": trace,
+            "events": 400,
+        }
+        return observations("profile_forward", values, "cuda")
+
+    assert status("profiler_records_the_forward", "6", profiled(12)) == "pass"
+    assert status("profiler_records_the_forward", "6", profiled(0)) == "fail"
+    assert status("profiler_records_the_forward", "6", profiled(12, trace=0)) == "fail"
+
+
+def test_profiler_must_see_the_gpu_kernels() -> None:
+    def profiled(launches: int, device_us: float = 64.0, device: str = "cuda") -> Observations:
+        # an H200's longest kernel (torch 2.11.0+cu130): 36 launches in all
+        gemm = "void cutlass::Kernel2<cutlass_80_simt_sgemm_64x64_8x5_tn_align1>(...)"
+        kernels = {gemm: {"calls": 12, "device_us": device_us}}
+        values = {"device": device, "kernel_launches": launches, "top_kernels": kernels}
+        return observations("profile_forward", values, "cuda")
+
+    assert status("profiler_records_the_kernels", "6", profiled(36)) == "pass"
+    assert status("profiler_records_the_kernels", "6", profiled(0)) == "fail"  # CPU side only
+    assert status("profiler_records_the_kernels", "6", profiled(36, device_us=0)) == "fail"
+    assert status("profiler_records_the_kernels", "6", profiled(0, device="cpu")) == "skip"

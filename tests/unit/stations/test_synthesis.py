@@ -10,7 +10,8 @@ from labkit.reading import resolve
 
 from lab.config import STATIONS_DIR
 from lab.run import stations
-from lab.run.observations import Observation, Observations, load_checks, run_check
+from lab.run.observations import Observations
+from tests.unit.stations.judging import observations, status
 from tests.unit.stations.scripts import experiment
 
 SYNTHESIS = STATIONS_DIR / "07-synthesis"
@@ -19,15 +20,33 @@ SYNTHESIS = STATIONS_DIR / "07-synthesis"
 profile_flame = experiment("07-synthesis", "profile_flame")
 
 
-def status(name: str, values: dict, experiment: str) -> str:
-    obs = Observations([Observation(experiment, "stock", k, v) for k, v in values.items()])
-    check = next(
-        c for c in load_checks(stations.find("7").checks_file) if c.__name__ == f"check_{name}"
-    )
-    return run_check(check, obs).status
+# -- the bytecode and the linter: dis shows the specializations, ruff the planted bug --------
+def test_dis_must_show_the_int_arithmetic_specialized_not_resume_check() -> None:
+    synthesis = {"specialized": ["COMPARE_OP_INT", "RESUME_CHECK"]}
+    assert status("dis_shows_specialization", "7", observations("bytecode", synthesis)) == "fail"
+    synthesis["specialized"] += ["BINARY_OP_ADD_INT", "BINARY_OP_MULTIPLY_INT"]
+    assert status("dis_shows_specialization", "7", observations("bytecode", synthesis)) == "pass"
 
 
-# -- sys.monitoring: the specialized instructions come back generic, then re-specialize ----
+def linted(findings: list[dict], original: int = 0) -> Observations:
+    values = {
+        "planted": {"line": 16, "code": "return n is 2"},
+        "ruff_findings": findings,
+        "ruff_findings_original": original,
+    }
+    return observations("code_and_ast", values)
+
+
+def test_ruff_must_find_the_planted_bug_in_the_learners_file() -> None:
+    found = [{"line": 16, "code": "F632"}]
+    assert status("ruff_finds_the_planted_bug", "7", linted(found)) == "pass"
+    assert status("ruff_finds_the_planted_bug", "7", linted([])) == "fail"
+    elsewhere = [{"line": 3, "code": "F401"}]
+    assert status("ruff_finds_the_planted_bug", "7", linted(elsewhere)) == "fail"
+    assert status("ruff_finds_the_planted_bug", "7", linted(found, original=2)) == "fail"
+
+
+# -- perf's map and sys.monitoring: specialized instructions come back generic, then warm up ---
 def rewrite(warm: str, generic: str, off: str, rewarmed: str) -> dict:
     return {
         "index": 19,
@@ -43,18 +62,41 @@ MULTIPLY = ("BINARY_OP_MULTIPLY_INT", "BINARY_OP")
 COMPARE = ("COMPARE_OP_INT", "COMPARE_OP")
 
 
-def monitoring(rewrites: list[dict], calls: int | None = 14) -> str:
+def hooks(**changed) -> Observations:
+    """What observability.py measured (perf's map, sys.monitoring's rewrites), some changed."""
     values = {
+        "perf_map_entries": 489,
+        "perf_map_python": ["py::count_primes:/x/primes.py", "py::is_prime:/x/primes.py"],
         "instrumented": {
             "warm": [],
             "events on": ["INSTRUMENTED_INSTRUCTION", "INSTRUMENTED_LINE"],
             "events off": [],
         },
-        "rewrites": rewrites,
-        "calls_to_respecialize": calls,
+        "rewrites": [rewrite(*MULTIPLY, "BINARY_OP", MULTIPLY[0])],
+        "calls_to_respecialize": 14,
         "line_events": 17,
+        **changed,
     }
-    return status("monitoring_instruments_then_restores", values, "observability")
+    return observations("observability", values)
+
+
+def monitoring(rewrites: list[dict], calls: int | None = 14) -> str:
+    obs = hooks(rewrites=rewrites, calls_to_respecialize=calls)
+    return status("monitoring_instruments_then_restores", "7", obs)
+
+
+def test_observability_hooks_fail_when_absent() -> None:
+    assert status("perf_map_names_python_functions", "7", hooks()) == "pass"
+    assert status("perf_map_names_python_functions", "7", hooks(perf_map_python=[])) == "fail"
+    check = "monitoring_instruments_then_restores"
+    assert status(check, "7", hooks()) == "pass"
+    stuck = {
+        "warm": [],
+        "events on": ["INSTRUMENTED_INSTRUCTION"],
+        "events off": ["INSTRUMENTED_INSTRUCTION"],
+    }
+    assert status(check, "7", hooks(instrumented=stuck)) == "fail"
+    assert status(check, "7", hooks(line_events=0)) == "fail"
 
 
 def test_specializations_come_back_generic_then_warm_up_again() -> None:
@@ -86,7 +128,7 @@ def test_no_instrumented_specialization_measured_fails() -> None:
 # -- py-spy --native: NumPy's inner loops, not any frame in its C module -----------------
 def native(loops: dict[str, float], share: float, c_share: float = 99.8) -> str:
     values = {"inner_loops": loops, "inner_loop_share": share, "numpy_c_share": c_share}
-    return status("native_profile_shows_the_c_loops", values, "profile_flame")
+    return status("native_profile_shows_the_c_loops", "7", observations("profile_flame", values))
 
 
 def test_inner_loops_pass_and_dispatch_alone_fails() -> None:

@@ -1,4 +1,5 @@
-"""Folders nested deeper than a run's output should ever be: one line, on every Python.
+"""lab/run/safe_files.py: folders nested deeper than a run's output should ever be are one
+line, on every Python.
 
 Python 3.11's directory walks recurse and hit the recursion limit near 1000 levels; from
 3.12 on os.walk and os.fwalk are iterative and would walk 100,000 levels. The lab stops at
