@@ -20,7 +20,7 @@ from lab.classroom import bundle as lab_bundle
 from lab.classroom import class_page
 from lab.classroom import hand_in as lab_hand_in
 from lab.classroom import registry as registry_ops
-from lab.classroom.lockfile import LOCK_FILE
+from lab.classroom.lockfile import LOCK_FILE, class_images
 from lab.cli import (
     interruptible,
     one_line_errors,
@@ -145,7 +145,11 @@ def station(
 ) -> None:
     """Read, run, check and explain one station; report and page in results/."""
     options = station_run.Options(
-        read=not skip_reading, run=not read_only, variant=variant, quick=quick
+        read=not skip_reading,
+        run=not read_only,
+        variant=variant,
+        quick=quick,
+        locked=class_images(),  # a class's: what its lock leaves out is skipped, not compiled
     )
     say = printer(sys.stderr if json else sys.stdout)
     with interruptible():  # containers and the .partial folder are removed
@@ -170,23 +174,39 @@ def station(
         "registry": "HOST[:PORT][/PREFIX] of an OCI registry (e.g. 127.0.0.1:5000/class)",
         "variants": "comma-separated (default: every image built here)",
         "lock": "where to write the lock (default: lab.lock)",
+        "platforms": "linux/amd64,linux/arm64 (default: this engine's own)",
+        "append": "add these platforms to the lock's others (a second machine's publish)",
     }
 )
 @one_line_errors
 def publish(
-    c: Context, registry: str, variants: str | None = None, lock: str = str(LOCK_FILE)
+    c: Context,
+    registry: str,
+    variants: str | None = None,
+    lock: str = str(LOCK_FILE),
+    platforms: str | None = None,
+    append: bool = False,
 ) -> None:
     """Push the built images to a registry and write lab.lock (commit it)."""
-    locked = registry_ops.publish(registry, variants, Path(lock))
-    print(f"[publish] {lock}: {', '.join(locked)} (commit it for the class)")
+    locked = registry_ops.publish(registry, variants, Path(lock), platforms, append)
+    print(
+        f"[publish] {lock}: {', '.join(locked.images)} for {', '.join(locked.platforms())}"
+        " (commit it for the class)"
+    )
 
 
-@task(help={"lock": "the lock to fetch (default: lab.lock)"})
+@task(
+    help={
+        "lock": "the lock to fetch (default: lab.lock)",
+        "platform": "another platform's images (default: this engine's), under their own tags",
+    }
+)
 @one_line_errors
-def pull(c: Context, lock: str = str(LOCK_FILE)) -> None:
+def pull(c: Context, lock: str = str(LOCK_FILE), platform: str | None = None) -> None:
     """Fetch exactly the images lab.lock names, verify them, tag them; compile nothing."""
-    locked = registry_ops.pull(Path(lock))
-    print(f"[pull] identical to {lock}: {', '.join(locked)}")
+    locked = registry_ops.pull(Path(lock), platform)
+    which = next(iter(locked.values())).platform if locked else ""
+    print(f"[pull] identical to {lock} ({which}): {', '.join(locked)}")
 
 
 @task(

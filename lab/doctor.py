@@ -22,9 +22,12 @@ OK, MISSING, BROKEN = "ok", "MISSING", "BROKEN"
 # Statuses that are no fault of the machine, so doctor stays green: an image built only on
 # request (the CUDA image), the base image (only `invoke images` builds from it), an image
 # other than lab.lock's (the stations run; `invoke pull` makes it the class's), an image
-# not checked because the engine cannot start containers (the engine row says so), and
-# what only `invoke shell` needs (Podman's catatonit).
+# not checked because the engine cannot start containers (the engine row says so), what
+# only `invoke shell` needs (Podman's catatonit), an image the class's lab.lock leaves out
+# (a class fetches its images: the stations skip that one's experiments), and a note.
 NOT_BUILT, NOT_HERE, DIFFERS, UNCHECKED = "not built", "not here", "differs", "unchecked"
+NOT_LOCKED, NOTE = "not locked", "note"
+NOT_LOCKED_DETAIL = "not in the class's lab.lock: the class does not use it, stations skip it"
 PULL_FIX = "fix: invoke pull (or invoke load BUNDLE)"
 
 
@@ -83,6 +86,8 @@ def image_row(
             fix = f"docker rmi {variant.image}, then invoke pull"
         return Row(variant.image, BROKEN, f"{found} (fix: {fix})")
     if found is None:
+        if locked and variant.name not in locked:
+            return Row(variant.image, NOT_LOCKED, NOT_LOCKED_DETAIL)
         status = NOT_BUILT if variant.name in OPTIONAL_VARIANTS else MISSING
         return Row(variant.image, status, missing_fix(variant, locked))
     row = Row(variant.image, OK, image_detail(variant, found, engine_platform))
@@ -134,8 +139,9 @@ def gpu_row(access: docker.GpuAccess | None, gpus: list[str], specs: list[Path])
     return Row("GPU in containers", MISSING, detail)
 
 
-def torch_row(gpu: bool, built: set[str]) -> Row:
-    """The PyTorch image stations 5 and 6 run in here: builder.torch_image's choice, told."""
+def torch_row(gpu: bool, built: set[str], locked: dict[str, LockedImage] | None = None) -> Row:
+    """The PyTorch image stations 5 and 6 run in here: builder.torch_image's choice, told;
+    with a class lock, the one it names is fetched, and none is compiled."""
     wanted, other = builder.torch_images(gpu)
     why = "an NVIDIA GPU is reachable" if gpu else "no NVIDIA GPU is reachable"
     if wanted.name in built:
@@ -143,8 +149,10 @@ def torch_row(gpu: bool, built: set[str]) -> Row:
     if other.name in built:
         detail = f"stations 5 and 6 run in {other.image}, the one built ({why}: "
         return Row("PyTorch image", OK, detail + f"{wanted.image} would suit this machine)")
+    if locked and not {wanted.name, other.name} & set(locked):
+        return Row("PyTorch image", NOT_LOCKED, f"none here; {NOT_LOCKED_DETAIL}")
     fix = f"fix: invoke images --variant torch (builds {wanted.image})"
-    return Row("PyTorch image", NOT_BUILT, f"none built; {why}: {fix}")
+    return Row("PyTorch image", NOT_BUILT, f"none built; {why}: {PULL_FIX if locked else fix}")
 
 
 def base_row(base: str, here: bool) -> Row:
@@ -163,6 +171,21 @@ def catatonit_row(kind: str, local: bool, present: bool) -> Row | None:
         return None
     detail = "`invoke shell` (init: true) needs Podman's init: fix: sudo apt-get install catatonit"
     return Row("catatonit", NOT_HERE, detail)
+
+
+def podman_service_row(kind: str, local: bool, argvs: list[list[str]]) -> Row | None:
+    """A local Podman whose API service leaves after some seconds idle (no --time=0): the
+    next lab command would find no engine. Socket activation (podman.socket) comes back."""
+    if "Podman" not in kind or not local:
+        return None
+    idle = [s for s in map(docker.idle_seconds, argvs) if s]
+    if not idle:
+        return None
+    detail = (
+        f"`podman system service` leaves after {idle[0]} s idle: fix: start it with "
+        "--time=0, or `systemctl enable --now podman.socket`"
+    )
+    return Row("Podman service", NOTE, detail)
 
 
 def engine_fault(
@@ -206,7 +229,7 @@ def engine_rows(version: str | None, kind: str) -> list[Row]:
 
 def shown_line(value: str) -> str:
     """A line holding what the environment said (DOCKER_HOST): printable, not cut short."""
-    return text(value, 400)
+    return text(value, 600)
 
 
 def rows() -> list[Row]:
@@ -218,8 +241,12 @@ def rows() -> list[Row]:
         return table
     access = docker.gpu_runtime()
     table.append(gpu_row(access, docker.host_gpus(), docker.cdi_gpu_specs()))
-    catatonit = catatonit_row(kind, docker.engine_is_local(), docker.has_catatonit())
-    table += [catatonit] if catatonit else []
+    local = docker.engine_is_local()
+    notes = [
+        catatonit_row(kind, local, docker.has_catatonit()),
+        podman_service_row(kind, local, docker.podman_services() if "Podman" in kind else []),
+    ]
+    table += [row for row in notes if row]
     base = builder.base_image()
     base_here = docker.image_labels(base) is not None
     table.append(base_row(base, base_here))
@@ -259,7 +286,7 @@ def image_rows(
         if fault and isinstance(f, LabError)
         else image_row(v, f, engine_platform, locked)
         for v, f in found
-    ] + [torch_row(gpu, built)]
+    ] + [torch_row(gpu, built, locked)]
 
 
 def report() -> tuple[str, bool]:
@@ -275,13 +302,17 @@ def facts_json() -> str:
 
 def compare(path: Path) -> tuple[list[str], bool]:
     """Lines naming every difference between this machine and PATH; whether there are none."""
-    there = facts.read_reference(path)
+    references = facts.read_references(path)
     docker.require_engine()
+    # A lock of several platforms: the entry for this machine's, named in the first line.
+    platform, there = facts.platform_reference(references, None, str(path))
+    compared = f"compared with {path}'s {platform} images" if platform else ""
     here = {name: facts.as_entry(image) for name, image in facts.local_images().items()}
     lines = facts.differences(here, there)
     if lines:
-        return lines, False
+        return ([compared] if compared else []) + lines, False
     rootfs = ", ".join(
         f"{name} {docker.short_id(entry['rootfs'])}" for name, entry in there.items() if entry
     )
-    return [f"identical to {path}: {rootfs or 'no images on either side'}"], True
+    which = f" ({platform})" if platform else ""
+    return [f"identical to {path}{which}: {rootfs or 'no images on either side'}"], True

@@ -20,9 +20,16 @@ from lab.errors import LabError
 Content = str | bytes | Callable[[BinaryIO], None]
 
 
-def write_atomically(path: Path, content: Content, *, mode: int = 0o644) -> None:
+def write_atomically(
+    path: Path,
+    content: Content,
+    *,
+    mode: int = 0o644,
+    check: Callable[[Path], None] | None = None,
+) -> None:
     """PATH with CONTENT (text as UTF-8, bytes, or a function that writes to the file),
-    whole or not at all; a failure is one line (LabError) and leaves nothing aside."""
+    whole or not at all; a failure is one line (LabError) and leaves nothing aside.
+    CHECK, given the file aside once it is whole, may refuse it (raise) before it lands."""
     folder = path.parent if str(path.parent) else Path(".")
     aside = folder / f".{path.name}.{secrets.token_hex(4)}.partial"
     try:
@@ -30,6 +37,8 @@ def write_atomically(path: Path, content: Content, *, mode: int = 0o644) -> None
             write(out, content)
             out.flush()
             os.fsync(out.fileno())
+        if check is not None:
+            check(aside)
         os.chmod(aside, mode)
         os.replace(aside, path)
     except OSError as error:

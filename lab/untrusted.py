@@ -17,9 +17,12 @@ import stat
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from lab.errors import LabError
+
+if TYPE_CHECKING:
+    from _typeshed import FileDescriptorLike
 
 MAX_TEXT = 2000  # characters of one line shown
 MAX_SHOWN_LINES = 2000  # per experiment: the rest are counted, not shown
@@ -225,9 +228,13 @@ def run_bounded(argv: list[str], limit: int, timeout: float, what: str) -> tuple
     return process.returncode, out, err
 
 
-def _collect(process, limit: int, deadline: float, what: str, timeout: float):
+def _collect(
+    process: subprocess.Popen[bytes], limit: int, deadline: float, what: str, timeout: float
+) -> tuple[bytes, bytes]:
     """Read both pipes as they fill: stdout up to LIMIT, stderr's head (its rest dropped)."""
-    kept = {process.stdout: bytearray(), process.stderr: bytearray()}
+    stdout, stderr = process.stdout, process.stderr
+    assert stdout is not None and stderr is not None  # both PIPEs
+    kept: dict[FileDescriptorLike, bytearray] = {stdout: bytearray(), stderr: bytearray()}
     with selectors.DefaultSelector() as selector:
         for stream in kept:
             selector.register(stream, selectors.EVENT_READ)
@@ -240,8 +247,8 @@ def _collect(process, limit: int, deadline: float, what: str, timeout: float):
                 if not chunk:
                     selector.unregister(key.fileobj)
                     continue
-                _keep(kept[key.fileobj], chunk, key.fileobj is process.stdout, limit, what)
-    return bytes(kept[process.stdout]), bytes(kept[process.stderr])
+                _keep(kept[key.fileobj], chunk, key.fileobj is stdout, limit, what)
+    return bytes(kept[stdout]), bytes(kept[stderr])
 
 
 def _keep(buffer: bytearray, chunk: bytes, is_stdout: bool, limit: int, what: str) -> None:

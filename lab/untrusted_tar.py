@@ -25,7 +25,7 @@ import io
 import platform
 import tarfile
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from lab import untrusted
 from lab.errors import LabError
@@ -34,11 +34,21 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
 HEADER_LIMIT = 64 << 10  # a pax or GNU long-name record, which tarfile reads whole
-EXTENDED_HEADERS = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE,
-                    tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK)  # fmt: skip
-KINDS = {tarfile.DIRTYPE: "folder", tarfile.SYMTYPE: "symbolic link", tarfile.LNKTYPE:
-         "hard link", tarfile.FIFOTYPE: "fifo", tarfile.CHRTYPE: "device", tarfile.BLKTYPE:
-         "device"}  # fmt: skip
+EXTENDED_HEADERS = (
+    tarfile.XHDTYPE,
+    tarfile.XGLTYPE,
+    tarfile.SOLARIS_XHDTYPE,
+    tarfile.GNUTYPE_LONGNAME,
+    tarfile.GNUTYPE_LONGLINK,
+)
+KINDS = {
+    tarfile.DIRTYPE: "folder",
+    tarfile.SYMTYPE: "symbolic link",
+    tarfile.LNKTYPE: "hard link",
+    tarfile.FIFOTYPE: "fifo",
+    tarfile.CHRTYPE: "device",
+    tarfile.BLKTYPE: "device",
+}
 # tarfile's private methods Header overrides, with the parameters tarfile calls them with.
 HOOKS = {
     "_proc_member": ("self", "tarfile"),
@@ -79,6 +89,15 @@ def plain(member: tarfile.TarInfo) -> bool:
 def kind(member: tarfile.TarInfo) -> str:
     """What MEMBER is, in a word, for the line that refuses it."""
     return KINDS.get(member.type, "special member")
+
+
+def member_file(tar: tarfile.TarFile, member: tarfile.TarInfo) -> IO[bytes]:
+    """MEMBER's bytes, to read, where it is a plain file; any other kind is Refused (for a
+    folder tarfile.extractfile gives None, and a link it follows to another member)."""
+    stream = tar.extractfile(member) if plain(member) else None
+    if stream is None:
+        raise Refused(f"{untrusted.text(member.name, 100)} is a {kind(member)}, not a plain file")
+    return stream
 
 
 # -- the guard: Header's overrides are in effect on this Python ----------------------------

@@ -11,6 +11,11 @@
 #   $TEST_ENGINE_DIR/dockerd   Debian 13's docker.io (26.1), for the classroom tests' engine
 #                              on the containerd image store (Debian 12's 20.10 has none);
 #                              a folder of its own: the system's dockerd is left alone
+#   podman, catatonit          Debian's, for the classroom tests' Podman student, with the
+#                              settings a student's Podman needs here, each in a file of its
+#                              own (the main files are left alone): default_ulimits where
+#                              root lacks CAP_SYS_RESOURCE, and the test registry's address
+#                              ($LAB_TEST_PODMAN_REGISTRY) as an insecure [[registry]]
 # Idempotent: one line per thing it installs, nothing when all is there. Installs as root,
 # or through sudo. What it cannot install it names, one line each, and exits 1: the tests
 # that need it then skip saying why (in CI, CI=true, they fail).
@@ -23,6 +28,10 @@ NODE_MAJOR_MIN=16  # that release's engines: ^16.13.0 || >=18.0.0
 # tests/services.py looks for it there too (LAB_TEST_ENGINE_DIR moves both).
 TEST_ENGINE_DIR=${LAB_TEST_ENGINE_DIR:-/opt/lab-test-engine}
 APT_SOURCES=${LAB_APT_SOURCES:-/etc/apt/sources.list.d/debian.sources}
+PROC_STATUS=${LAB_PROC_STATUS:-/proc/self/status}  # root's, as awk running as root reads it
+# tests/services.py reads both too.
+PODMAN_ETC=${LAB_PODMAN_ETC:-/etc/containers}
+PODMAN_REGISTRY=${LAB_TEST_PODMAN_REGISTRY:-127.0.0.1:5055}
 
 log() { printf '[install-test-tools] %s\n' "$*" >&2; }
 missing=()
@@ -105,6 +114,66 @@ ensure_test_engine() {
   [ -x "$TEST_ENGINE_DIR/dockerd" ] || cannot "Debian 13's dockerd: its .deb held no usr/sbin/dockerd"
 }
 
+# Podman as root: runc may not raise a container's limits past the service's own without
+# CAP_SYS_RESOURCE (bit 24 of CapEff), and Podman's defaults ask for more ("error setting
+# rlimit type 7").
+lacks_sys_resource() {
+  local caps; caps=$(as_root awk '/^CapEff:/ {print $2}' "$PROC_STATUS")
+  [ -n "$caps" ] && (( (16#$caps >> 24 & 1) == 0 ))
+}
+
+# "NOFILE NPROC": the hard limits a running Podman service keeps (it sets its own nproc,
+# to 32768 on Debian 12's 4.3.1), read from /proc once its socket is there.
+podman_probe() {
+  local dir pid i
+  dir=$(mktemp -d)
+  podman system service --time=1 "unix://$dir/probe.sock" >/dev/null 2>&1 &
+  pid=$!
+  for i in $(seq 50); do [ -e "$dir/probe.sock" ] && break; sleep 0.1; done
+  awk '/^Max processes/ {p = $(NF-1)} /^Max open files/ {n = $(NF-1)} END {print n, p}' "/proc/$pid/limits"
+  wait "$pid" || true
+  rm -rf "$dir"
+}
+
+ulimits_conf() {
+  local nofile nproc items=()
+  read -r nofile nproc < <(as_root bash -c "$(declare -f podman_probe); podman_probe")
+  [ -z "$nofile" ] || [ "$nofile" = unlimited ] || items+=("\"nofile=$nofile:$nofile\"")
+  [ -z "$nproc" ] || [ "$nproc" = unlimited ] || items+=("\"nproc=$nproc:$nproc\"")
+  [ ${#items[@]} -gt 0 ] || return 0
+  local IFS=,
+  printf '# scripts/install-test-tools.sh: the limits a container may have here, the Podman\n'
+  printf '# service'"'"'s own (root lacks CAP_SYS_RESOURCE: runc cannot raise them past those).\n'
+  printf '[containers]\ndefault_ulimits = [%s]\n' "${items[*]}"
+}
+
+registry_conf() {
+  printf '# scripts/install-test-tools.sh: the classroom tests'"'"' registry on loopback speaks\n'
+  printf '# plain HTTP, and Podman trusts no registry without TLS, not even on 127.0.0.1.\n'
+  printf '[[registry]]\nlocation = "%s"\ninsecure = true\n' "$PODMAN_REGISTRY"
+}
+
+# FILE, where it is missing (one edited by hand is kept), from what MAKE prints (if anything).
+write_setting() {
+  local file=$1 why=$2 make=$3 text
+  [ ! -e "$file" ] || return 0
+  text=$("$make")
+  [ -n "$text" ] || return 0
+  log "writing $file ($why)"
+  as_root mkdir -p "$(dirname "$file")"
+  printf '%s\n' "$text" | as_root tee "$file" >/dev/null
+}
+
+ensure_podman_settings() {
+  has podman && privileged || return 0  # already named as missing
+  if lacks_sys_resource; then
+    write_setting "$PODMAN_ETC/containers.conf.d/lab-test-ulimits.conf" \
+      "Podman's default_ulimits: root lacks CAP_SYS_RESOURCE" ulimits_conf
+  fi
+  write_setting "$PODMAN_ETC/registries.conf.d/lab-test-registry.conf" \
+    "$PODMAN_REGISTRY as an insecure registry for Podman" registry_conf
+}
+
 # Ubuntu ships Chromium under other names (as a snap behind a transitional package).
 browser_packages() {
   if grep -qs '^ID=ubuntu' "${LAB_OS_RELEASE:-/etc/os-release}"; then
@@ -116,7 +185,9 @@ browser_packages() {
 }
 
 # shellcheck disable=SC2046  # one word per command:package pair
-ensure_packages docker-registry:docker-registry ip:iproute2 $(browser_packages)
+ensure_packages docker-registry:docker-registry ip:iproute2 $(browser_packages) \
+  podman:podman catatonit:catatonit
 ensure_devcontainer_cli
 ensure_test_engine
+ensure_podman_settings
 [ ${#missing[@]} -eq 0 ] || exit 1

@@ -50,6 +50,30 @@ LOCK = {
     "images": {"stock": {"image": "lab-cpython:stock", "platform": "linux/amd64",
                          "rootfs": ROOTFS, "fingerprint": {"python": "3.13.5"}}},
 }  # fmt: skip
+ARM_ROOTFS = "sha256:" + "4" * 64
+# One lock, two platforms (format 2): a student is judged against their own platform's entry.
+TWO_PLATFORM_LOCK = {
+    "lab_lock": 2,
+    "registry": None,
+    "images": {"stock": {"image": "lab-cpython:stock", "repository": None, "index": None,
+                         "platforms": {
+                             "linux/amd64": {"rootfs": ROOTFS, "fingerprint": {"python": "3.13.5"}},
+                             "linux/arm64": {"rootfs": ARM_ROOTFS,
+                                             "fingerprint": {"python": "3.13.5"}}}}},
+}  # fmt: skip
+
+
+def on_arm64(image_rootfs: str, image_platform: str = "linux/arm64") -> Callable:
+    """A hand-in edit: its doctor.json from an arm64 engine, whose stock image is
+    IMAGE_PLATFORM's with IMAGE_ROOTFS."""
+
+    def edit(name: str, value: dict | bytes) -> object:
+        if name == "doctor.json" and isinstance(value, dict):
+            value["engine"]["platform"] = "linux/arm64"
+            value["images"]["stock"].update(rootfs=image_rootfs, platform=image_platform)
+        return value
+
+    return edit
 
 
 @pytest.fixture
@@ -77,7 +101,7 @@ def lab_here(tmp_path, monkeypatch) -> Path:
 
 def doctor_facts(rootfs: str) -> dict:
     image = {**LOCK["images"]["stock"], "rootfs": rootfs, "config": None}
-    engine = {"version": "26.1", "platform": "linux/amd64"}
+    engine = {"version": "26.1", "kind": "Docker", "platform": "linux/amd64"}
     return {"lab_facts": 1, "engine": engine, "images": {"stock": image, "debug": None}}
 
 

@@ -1,7 +1,8 @@
 """The real services a classroom test needs, started and stopped by the test itself:
 distribution's registry (Debian's `docker-registry`) on a loopback port, and a second
 Docker engine (a student's machine) with its own data, exec root, socket, config file and
-bridge, on the classic image store or the containerd one.
+bridge, on the classic image store or the containerd one; or a student's Podman, its Docker
+API service with a store of its own.
 
 Both are context managers: whatever happens inside, the process is stopped by its pid and
 its data removed. bench/classroom.py uses them too.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -33,6 +35,12 @@ BRIDGES = {
 # puts Debian 13's dockerd (26.1) here, beside (never over) the system's.
 TEST_ENGINE_DIR = Path(os.environ.get("LAB_TEST_ENGINE_DIR", "/opt/lab-test-engine"))
 STORES = ("classic", "containerd")
+# A student's Podman (Debian's podman): scripts/install-test-tools.sh names this registry as
+# insecure in a file under PODMAN_ETC/registries.conf.d, since Podman trusts no plain-HTTP
+# registry, not even on loopback; the Podman tests' registry listens there.
+PODMAN_REGISTRY = os.environ.get("LAB_TEST_PODMAN_REGISTRY", "127.0.0.1:5055")
+PODMAN_SOCKET = Path("/run/lab-test-podman/podman.sock")
+PODMAN_ETC = Path(os.environ.get("LAB_PODMAN_ETC", "/etc/containers"))
 
 
 class Unavailable(Exception):
@@ -47,6 +55,75 @@ def registry() -> Iterator[str]:
         raise Unavailable("no docker-registry (Debian's package docker-registry)")
     with loopback_registry.running() as address:
         yield address
+
+
+@contextmanager
+def registry_at(address: str) -> Iterator[str]:
+    """registry() on ADDRESS (an engine's settings name it), which must be free."""
+    host, _, port = address.rpartition(":")
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, int(port)))
+        except OSError as error:
+            raise Unavailable(f"{address} is taken ({error.strerror}): "
+                              "LAB_TEST_PODMAN_REGISTRY moves it") from None  # fmt: skip
+    if shutil.which("docker-registry") is None:
+        raise Unavailable("no docker-registry (Debian's package docker-registry)")
+    with loopback_registry.running(address) as running:
+        yield running
+
+
+@contextmanager
+def podman_engine(registry: str) -> Iterator[dict[str, str]]:
+    """Podman's Docker API as a student serves it (`podman system service --time=0`: without
+    it the service leaves after 5 s idle) at PODMAN_SOCKET, its folder made first; yields
+    the environment that points `docker` and `invoke` at it. Its images and state are in a
+    folder of its own (--root, --runroot, --tmpdir), removed at the end: the machine's own
+    Podman store is left alone. REGISTRY must be one Podman takes as insecure."""
+    if os.geteuid() != 0:
+        raise Unavailable("the Podman student needs root (rootful Podman, as the issue's)")
+    podman = shutil.which("podman")
+    if podman is None:
+        raise Unavailable("no podman (Debian's package podman)")
+    home = Path(tempfile.mkdtemp(prefix="lab-podman-"))
+    store = ["--root", str(home / "root"), "--runroot", str(home / "run"),
+             "--tmpdir", str(home / "tmp")]  # fmt: skip
+    try:
+        require_insecure(podman, store, registry)
+    except Unavailable:
+        remove_data(home)  # what `podman info` made there
+        raise
+    PODMAN_SOCKET.parent.mkdir(parents=True, exist_ok=True)
+    PODMAN_SOCKET.unlink(missing_ok=True)  # one a killed run left
+    env = {"DOCKER_HOST": f"unix://{PODMAN_SOCKET}"}
+    log = home / "podman.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen(
+            [podman, *store, "system", "service", "--time=0", env["DOCKER_HOST"]],
+            stdout=out, stderr=out, start_new_session=True,
+        )  # fmt: skip
+    try:
+        wait_for(lambda: engine_answers(env), "Podman's service", 60, log)
+        yield env
+    finally:
+        stop(process)
+        shutil.rmtree(PODMAN_SOCKET.parent, ignore_errors=True)
+        remove_data(home)
+
+
+def require_insecure(podman: str, store: list[str], registry: str) -> None:
+    """Podman's own word (`podman info`) that it pulls from REGISTRY over plain HTTP."""
+    done = subprocess.run([podman, *store, "info", "--format", "{{json .Registries}}"],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    try:
+        entry = json.loads(done.stdout or "{}").get(registry) or {}
+    except (json.JSONDecodeError, AttributeError):
+        entry = {}
+    if not (isinstance(entry, dict) and entry.get("Insecure")):
+        raise Unavailable(
+            f"Podman does not take {registry} as an insecure registry (no [[registry]] entry"
+            f" with insecure = true under {PODMAN_ETC}/registries.conf.d)"
+        )
 
 
 @contextmanager

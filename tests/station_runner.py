@@ -62,7 +62,7 @@ class TestcontainersRunner:
             stdout, stderr = container.get_logs()
         frames, lines = Frames(0, job.timeout, on_line), Lines()
         for line in lines.feed(stdout + stderr + b"\n"):
-            frames.take(line)
+            frames.parse(line)
         return frames.outcome or Outcome(exit_code or 1, 0.0, "the container stopped")
 
     def resolve_reading(self, variant: Variant, entries: list[dict], labels=None) -> list[dict]:

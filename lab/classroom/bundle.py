@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 import zstandard
 
@@ -54,8 +54,12 @@ from lab.classroom.registry import chosen_variants
 from lab.config import ALL_VARIANTS
 from lab.engine import docker
 from lab.errors import LabError
+from lab.files import write_atomically
 from lab.images import identity
-from lab.untrusted_tar import Header, Refused, kind, plain
+from lab.untrusted_tar import Header, Refused, kind, member_file, plain
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer, SupportsRead, WriteableBuffer
 
 SUMS, LOCK, IMAGES = "SHA256SUMS", "lab.lock", "images.tar.zst"
 PARTS = (SUMS, LOCK, IMAGES)
@@ -79,7 +83,7 @@ class HashingFile(io.RawIOBase):
     """Reads from, or writes to, a file object, hashing every byte that passes (and telling
     ON_BYTES how many, for a progress display)."""
 
-    def __init__(self, inner, on_bytes: Callable[[int], None] | None = None) -> None:
+    def __init__(self, inner: IO[bytes], on_bytes: Callable[[int], None] | None = None) -> None:
         self.inner, self.sha256 = inner, hashlib.sha256()
         self.on_bytes = on_bytes or (lambda count: None)
 
@@ -89,16 +93,17 @@ class HashingFile(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:
-        data = self.inner.read(len(buffer))
-        self.sha256.update(data)
-        self.on_bytes(len(data))
-        buffer[: len(data)] = data
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        with memoryview(buffer) as view:
+            data = self.inner.read(len(view))
+            self.sha256.update(data)
+            self.on_bytes(len(data))
+            view[: len(data)] = data
         return len(data)
 
-    def write(self, data) -> int:
+    def write(self, data: ReadableBuffer) -> int:
         self.sha256.update(data)
-        self.on_bytes(len(data))
+        self.on_bytes(memoryview(data).nbytes)
         return self.inner.write(data)
 
     def drain(self) -> str:
@@ -157,13 +162,17 @@ def write_bundle(
         sums = f"{hashlib.sha256(lock_text).hexdigest()}  {LOCK}\n{images_sha256}  {IMAGES}\n"
         (scratch / SUMS).write_text(sums)
         (scratch / LOCK).write_bytes(lock_text)
-        partial = scratch / "bundle.tar"
-        with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as out:
-            for part in PARTS:
-                out.add(scratch / part, arcname=part)
-        if verify is not None:
-            verify(partial, lock)
-        os.replace(partial, output)
+
+        def parts(out: BinaryIO) -> None:
+            with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as bundled:
+                for part in PARTS:
+                    bundled.add(scratch / part, arcname=part)
+
+        def whole(aside: Path) -> None:  # checked as `load` would, before it lands
+            if verify is not None:
+                verify(aside, lock)
+
+        write_atomically(output, parts, check=whole)
     except OSError as error:
         raise LabError(f"writing {output} failed: {error.strerror or error}") from None
     finally:
@@ -188,7 +197,10 @@ def locked_images(names: str | None, lock_path: Path) -> dict[str, Saved]:
         same = published.get(variant.name)
         if same is not None and same.rootfs == local.rootfs and same.config in (None, local.config):
             local = replace(local, repository=same.repository, digest=same.digest)
-        chosen[variant.name] = Saved(identity.inspect(variant.image).id, local)
+        found = identity.inspect(variant.image)
+        if found is None:  # removed since built_image read it
+            raise LabError(f"{variant.image} was removed while the bundle was being made")
+        chosen[variant.name] = Saved(found.id, local)
     return chosen
 
 
@@ -202,6 +214,8 @@ def save_compressed(image_ids: list[str], path: Path) -> str:
             ["save", *image_ids], stdout=subprocess.PIPE, stderr=subprocess.PIPE
         ) as saving,
     ):
+        # Both PIPEs, stdout a BufferedReader (Popen's default buffering): CountingReader's kind.
+        assert isinstance(saving.stdout, io.BufferedReader) and saving.stderr is not None
         sha256 = compress(progress.CountingReader(saving.stdout, shown.advance), path)
         error = saving.stderr.read()
         saving.wait()
@@ -219,9 +233,17 @@ def saved_size(image_ids: list[str]) -> int:
     layers: dict[tuple, int] = {}
     for image_id in image_ids:
         out = docker.docker(
-            ["history", "--no-trunc", "--human=false", "--format", "{{.Size}}\t{{.CreatedBy}}",
-             "--", image_id], check=False,
-        )  # fmt: skip
+            [
+                "history",
+                "--no-trunc",
+                "--human=false",
+                "--format",
+                "{{.Size}}\t{{.CreatedBy}}",
+                "--",
+                image_id,
+            ],
+            check=False,
+        )
         chain: tuple = ()
         for row in reversed(out.splitlines()):  # the oldest layer first
             size, _, created_by = row.partition("\t")
@@ -230,12 +252,14 @@ def saved_size(image_ids: list[str]) -> int:
     return sum(layers.values())
 
 
-def compress(source: BinaryIO, path: Path) -> str:
+def compress(source: SupportsRead[bytes], path: Path) -> str:
     """SOURCE, zstd-compressed on every core, into PATH; returns the SHA-256 of PATH."""
     compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=-1)
     with open(path, "wb") as raw:
         hashed = HashingFile(raw)
-        with compressor.stream_writer(hashed, closefd=False) as packed:
+        # The ignore: zstandard's stub asks IO[bytes]; its docs and code take any object with
+        # write(), as HashingFile (a RawIOBase) is.
+        with compressor.stream_writer(hashed, closefd=False) as packed:  # type: ignore[arg-type]
             shutil.copyfileobj(source, packed, CHUNK)
     return hashed.sha256.hexdigest()
 
@@ -436,7 +460,7 @@ def open_bundle(path: Path) -> Iterator[tuple[tarfile.TarFile, dict[str, tarfile
 
 def bundle_parts(outer: tarfile.TarFile, path: Path) -> dict[str, tarfile.TarInfo]:
     """The three parts, in order, each a plain file; no header past a fourth is read."""
-    members = []
+    members: list[tarfile.TarInfo] = []
     while len(members) <= len(PARTS) and (member := outer.next()) is not None:
         members.append(member)
     names = [member.name for member in members]
@@ -461,7 +485,7 @@ def read_part(outer: tarfile.TarFile, member: tarfile.TarInfo, limit: int, path:
         raise LabError(
             f"{path}: its {member.name} is {member.size:,} bytes, over the {limit:,} it may be"
         )
-    data = outer.extractfile(member).read(limit + 1)
+    data = member_file(outer, member).read(limit + 1)
     if len(data) != member.size:
         raise LabError(f"{path}: {member.name} is truncated")
     return data
@@ -501,7 +525,7 @@ def scan_images(
     past, and no more than JSON_LIMIT of one member is held at a time."""
     work = progress.Work(f"checking {IMAGES}", "bytes", total=member.size)
     with progress.Progress(work, prefix=prefix) as shown:
-        hashed = HashingFile(outer.extractfile(member), shown.advance)
+        hashed = HashingFile(member_file(outer, member), shown.advance)
         found = inventory_of(hashed, path)
         shown.finish("hashed")
     return found
@@ -510,10 +534,12 @@ def scan_images(
 def inventory_of(hashed: HashingFile, path: Path) -> tuple[Inventory, str]:
     inventory = Inventory()
     try:
-        stream = zstandard.ZstdDecompressor().stream_reader(hashed, read_across_frames=True)
+        # The ignore: zstandard's stub asks IO[bytes]; its docs and code take any object with
+        # read(), as HashingFile (a RawIOBase) is.
+        stream = zstandard.ZstdDecompressor().stream_reader(hashed, read_across_frames=True)  # type: ignore[arg-type]
         with tarfile.open(fileobj=stream, mode="r|", tarinfo=Header) as saved:
             for item in saved:
-                take(inventory, saved, item)
+                note_member(inventory, saved, item)
         sha256 = hashed.drain()
     except Refused as error:
         raise LabError(f"{path}: {IMAGES}: {error}") from None
@@ -522,7 +548,7 @@ def inventory_of(hashed: HashingFile, path: Path) -> tuple[Inventory, str]:
     return inventory, sha256
 
 
-def take(inventory: Inventory, saved: tarfile.TarFile, item: tarfile.TarInfo) -> None:
+def note_member(inventory: Inventory, saved: tarfile.TarFile, item: tarfile.TarInfo) -> None:
     """Note one member: refuse one that tags images or is not named as `docker save` names
     them; keep the manifest, the index and each config's digests."""
     name = new_name(inventory, item.name)
@@ -531,10 +557,10 @@ def take(inventory: Inventory, saved: tarfile.TarFile, item: tarfile.TarInfo) ->
     if name in (MANIFEST, INDEX):
         if not plain(item) or item.size > JSON_LIMIT:
             raise Refused(f"its {name} is not a plain file of at most {JSON_LIMIT:,} bytes")
-        value = untrusted.json_value(saved.extractfile(item).read(), f"{IMAGES}'s {name}")
+        value = untrusted.json_value(member_file(saved, item).read(), f"{IMAGES}'s {name}")
         setattr(inventory, name.removesuffix(".json"), value)
     elif CONFIG_NAME.fullmatch(name) and plain(item) and item.size <= JSON_LIMIT:
-        note_config(inventory, name, saved.extractfile(item).read())
+        note_config(inventory, name, member_file(saved, item).read())
 
 
 def new_name(inventory: Inventory, name: str) -> str:
@@ -685,10 +711,13 @@ def restore_tags(before: dict[str, str], path: Path) -> None:
             docker.docker(["rmi", "--", ref], check=False)
     left = {ref for ref, image_id in engine_tags().items() if before.get(ref) != image_id}
     undone = f"could not undo {', '.join(sorted(left))}" if left else "undone"
-    raise LabError(untrusted.text(
-        f"`docker load` of {path} tagged {', '.join(sorted(changed))} ({undone}): the bundle "
-        "names tags, which a lab bundle never does; nothing of it was tagged", 600,
-    ))  # fmt: skip
+    raise LabError(
+        untrusted.text(
+            f"`docker load` of {path} tagged {', '.join(sorted(changed))} ({undone}): the bundle "
+            "names tags, which a lab bundle never does; nothing of it was tagged",
+            600,
+        )
+    )
 
 
 LOADED_ID = re.compile(r"Loaded image ID: (sha256:[0-9a-f]{64})")
@@ -709,12 +738,14 @@ def docker_load(path: Path, checked: Checked) -> list[str]:
         stdout=subprocess.PIPE,  # a line per image (the lock names each): it cannot fill
         stderr=subprocess.PIPE,  # a few lines at most: it cannot fill the pipe
     ) as loading:
+        stdin, stdout, stderr = loading.stdin, loading.stdout, loading.stderr
+        assert stdin is not None and stdout is not None and stderr is not None  # all PIPEs
         try:
-            sha256 = feed(path, loading.stdin)
+            sha256 = feed(path, stdin)
         finally:
             with contextlib.suppress(BrokenPipeError):
-                loading.stdin.close()
-        said, err = loading.stdout.read(), loading.stderr.read()
+                stdin.close()
+        said, err = stdout.read(), stderr.read()
         loading.wait()
     if loading.returncode != 0:
         reason = docker.error_line(err)
@@ -724,15 +755,17 @@ def docker_load(path: Path, checked: Checked) -> list[str]:
     return loaded_ids(said.decode(errors="replace"))
 
 
-def feed(path: Path, sink: BinaryIO) -> str:
+def feed(path: Path, sink: IO[bytes]) -> str:
     """Images.tar.zst, decompressed, into SINK; the SHA-256 of the compressed bytes read."""
     try:
         with tarfile.open(path, "r:", tarinfo=Header) as outer:
             member = outer.getmember(IMAGES)
             work = progress.Work(f"docker load of {IMAGES}", "bytes", total=member.size)
             with progress.Progress(work, prefix="load") as shown:
-                hashed = HashingFile(outer.extractfile(member), shown.advance)
-                stream = zstandard.ZstdDecompressor().stream_reader(hashed, read_across_frames=True)
+                # A plain file still (Refused, a TarError, where the file changed since).
+                hashed = HashingFile(member_file(outer, member), shown.advance)
+                # The ignore: as inventory_of's.
+                stream = zstandard.ZstdDecompressor().stream_reader(hashed, read_across_frames=True)  # type: ignore[arg-type]
                 with contextlib.suppress(BrokenPipeError):  # docker load stopped: it says why
                     shutil.copyfileobj(stream, sink, CHUNK)
                 return hashed.drain()

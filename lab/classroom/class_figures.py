@@ -51,7 +51,7 @@ def class_figures(
         if functions:
             runs = runs_of(students, label)
             for function in functions:
-                figure = figures.one(function, runs, nothing=NOTHING)
+                figure = figures.draw_one(function, runs, nothing=NOTHING)
                 drawn.append(dataclasses.replace(figure, title=f"Station {label}: {figure.title}"))
     return drawn
 
@@ -120,7 +120,7 @@ def paired_bars(
         return None
     if len(shown) > NAMED_UP_TO:
         series = {
-            label: [pair[i] for _, pair in shown if pair[i] is not None]
+            label: [value for _, pair in shown if (value := pair[i]) is not None]
             for i, label in enumerate(labels)
         }
         return spread(series, ylabel)
@@ -133,7 +133,7 @@ def paired_bars(
     axes.set_xticks(list(at), [name for name, _ in shown], fontsize=8)
     axes.set_ylabel(ylabel)
     axes.legend(fontsize=8)
-    figure.set_label("a bar at 0 was not measured")  # the caption's end (figures.one)
+    figure.set_label("a bar at 0 was not measured")  # the caption's end (figures.draw_one)
     return figure
 
 

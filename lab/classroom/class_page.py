@@ -39,7 +39,7 @@ from lab.files import write_atomically
 from lab.run import page, report_model, stations
 from lab.run.observations import Observation, load_checks
 from lab.run.report_model import Report
-from lab.untrusted_tar import KINDS, Header, Refused, plain
+from lab.untrusted_tar import KINDS, Header, Refused, member_file, plain
 
 TEMPLATES = Path(__file__).parent / "templates"
 HONESTY = (
@@ -113,7 +113,7 @@ def open_hand_in(folder_fd: int, file_name: str) -> Iterator[BinaryIO]:
         yield fileobj
 
 
-def read_members(fileobj, found: HandIn) -> dict[str, bytes]:
+def read_members(fileobj: BinaryIO, found: HandIn) -> dict[str, bytes]:
     """Stream the tar (plain or gzip'd): check every member, keep the ones the page reads."""
     kept: dict[str, bytes] = {}
     members = total = kept_bytes = 0
@@ -138,7 +138,7 @@ def read_members(fileobj, found: HandIn) -> dict[str, bytes]:
                     "not read"
                 )
                 continue
-            data = tar.extractfile(member).read(member.size + 1)
+            data = member_file(tar, member).read(member.size + 1)
             if len(data) != member.size:
                 raise LabError(f"truncated: {name} ends early")
             kept[name] = data
@@ -177,9 +177,9 @@ def take_members(found: HandIn, kept: dict[str, bytes]) -> None:
     if not (isinstance(name, str) and hand_in.NAME.fullmatch(name)):
         found.problems.append(f"its name {untrusted.text(repr(name), 80)} is not a short name")
     found.name = untrusted.text(name, 80) if isinstance(name, str) else ""
-    sums = manifest.get("members") if isinstance(manifest.get("members"), dict) else {}
+    sums = members if isinstance(members := manifest.get("members"), dict) else {}
     for member, data in kept.items():
-        recorded = sums.get(member) if isinstance(sums.get(member), dict) else {}
+        recorded = entry if isinstance(entry := sums.get(member), dict) else {}
         if recorded.get("sha256") != hashlib.sha256(data).hexdigest():
             found.problems.append(
                 f"{member} is not the file `invoke hand-in` wrote (its SHA-256 is not the "
@@ -191,7 +191,10 @@ def take_members(found: HandIn, kept: dict[str, bytes]) -> None:
             except LabError as why:
                 found.problems.append(str(why))
             continue
-        label = REPORT.fullmatch(member)[2]
+        report = REPORT.fullmatch(member)
+        if report is None:  # never: what is kept is the manifest, doctor.json or a report
+            continue
+        label = report[2]
         try:
             found.reports[label] = report_model.read(data, member)
         except LabError as why:
@@ -209,7 +212,7 @@ class Lab:
     stations: dict[str, stations.Station]
     checks: dict[str, list | LabError]  # a checks.py that does not load: its one line
     commit: dict
-    lock: dict | None
+    lock: dict[str, facts.Images] | None  # {platform: the images locked for it}
     lock_note: str
     reference: verify.Reference | None = None
 
@@ -226,14 +229,16 @@ def this_lab(lock_path: Path | None) -> Lab:
             checks[label] = broken
     lock, note = None, "are listed, not compared: there is no class lock here (lab.lock; or --lock)"
     if lock_path is not None:
-        lock = facts.read_reference(lock_path)  # one line (LabError) when it is not one
+        lock = facts.read_references(lock_path)  # one line (LabError) when it is not one
         note = f"are compared with {lock_path}"
+        if len(lock) > 1:  # each student's with the entry for their own engine's platform
+            note += f", each with its platform's images ({', '.join(sorted(lock))})"
     return Lab(found, checks, hand_in.lab_commit(), lock, note)
 
 
 def judge(hand: HandIn, lab: Lab) -> None:
     environment(hand, lab)  # first: it checks the doctor.json the verdicts read
-    made_by = hand.manifest.get("lab") if isinstance(hand.manifest.get("lab"), dict) else {}
+    made_by = lab_facts if isinstance(lab_facts := hand.manifest.get("lab"), dict) else {}
     same_lab = made_by.get("commit") == lab.commit.get("commit")
     # This lab's experiments re-run: another version's may have changed what they observe.
     reference = lab.reference if same_lab else None
@@ -269,7 +274,8 @@ def judge_station(
         return verdicts.not_run(label, report, f"this lab has no station {label}: not judged")
     if isinstance(checks, LabError):
         return verdicts.not_run(label, report, f"not judged: {checks}")
-    mismatches, verified = [], []
+    mismatches: list[verify.Mismatch] = []
+    verified: list[str] = []
     if reference is not None:
         observed = [Observation.of(o) for o in report.observations]
         mismatches, verified = verify.compare(
@@ -289,8 +295,10 @@ def environment(hand: HandIn, lab: Lab) -> None:
         return
     listed = doctor["images"] if isinstance(doctor["images"], dict) else {}
     try:
-        images = {name: facts.facts_entry(name, entry, "its doctor.json")
-                  for name, entry in listed.items()}  # fmt: skip
+        images = {
+            name: facts.facts_entry(name, entry, "its doctor.json")
+            for name, entry in listed.items()
+        }
     except LabError as why:
         hand.environment = [f"its doctor.json is not one doctor --json writes: {why}"]
         hand.doctor = {}
@@ -302,8 +310,19 @@ def environment(hand: HandIn, lab: Lab) -> None:
             for name, entry in images.items()
         ]
         return
-    hand.environment = facts.differences(images, lab.lock)
+    try:
+        locked = facts.platform_reference(lab.lock, engine_platform(doctor), "the class's lock")[1]
+    except LabError as why:  # a platform the class's lock has no images for
+        hand.environment, hand.identical = [str(why)], False
+        return
+    hand.environment = facts.differences(images, locked)
     hand.identical = not hand.environment
+
+
+def engine_platform(doctor: dict) -> str:
+    """The student's engine platform, from their doctor.json ("unknown": none of that form):
+    their images are judged against the lock's entry for it."""
+    return verdicts.platforms(doctor)[0] or "unknown"
 
 
 def same_names(hands: list[HandIn]) -> None:
@@ -407,7 +426,7 @@ def problem_lines(hands: list[HandIn]) -> list[str]:
         if len(own) > MAX_LINES:
             own[MAX_LINES - 1 :] = [f"{hand.file}: {len(own) - MAX_LINES + 1} more (on the page)"]
         lines += own
-    return [untrusted.text(line_) for line_ in lines]
+    return [untrusted.text(line) for line in lines]
 
 
 def anchor(hand_index: int, label: str = "") -> str:
@@ -434,6 +453,7 @@ def page_view(hands: list[HandIn], lab: Lab) -> dict:
         "honesty": HONESTY,
         "lock_note": lab.lock_note,
         "identical": sum(1 for h in read if h.identical),
+        "engines": Counter(engine_of(h) for h in read).most_common(),
         "differing": [s for s in students if s["hand"].manifest and not s["hand"].identical],
         "verified": verify.declared(lab.stations.values()) if lab.reference else None,
         "reference": lab.reference,
@@ -443,26 +463,45 @@ def page_view(hands: list[HandIn], lab: Lab) -> dict:
     }
 
 
+def engine_of(hand: HandIn) -> str:
+    """The engine its doctor.json names (`Podman 4.3.1`), as one short printable line; a
+    hand-in from before doctor recorded the kind says so."""
+    engine = hand.machine.get("engine")
+    if not isinstance(engine, dict):
+        return "no engine facts"
+    kind, version = engine.get("kind"), engine.get("version")
+    said = f"{kind or 'an engine of unrecorded kind'}" + (f" {version}" if version else "")
+    return untrusted.text(said, 80)
+
+
 def student_view(index: int, hand: HandIn, labels: list[str]) -> dict:
     cells = []
     for label in labels:
         result = hand.stations.get(label)
-        cells.append(None if result is None else {
-            "label": label, "result": result, "anchor": anchor(index, label),
-            "page": None if result.report is None else station_view(result),
-        })  # fmt: skip
+        cells.append(
+            None
+            if result is None
+            else {
+                "label": label,
+                "result": result,
+                "anchor": anchor(index, label),
+                "page": None if result.report is None else station_view(result, result.report),
+            }
+        )
     return {"hand": hand, "anchor": anchor(index), "cells": cells}
 
 
-def station_view(result: StationResult) -> dict:
-    """The student's station as the class page shows it: the run, this lab's checks on its
-    evidence and their marks, the questions; not the reading, which is the same for all."""
-    report = result.report
+def station_view(result: StationResult, report: Report) -> dict:
+    """The student's station (REPORT, RESULT's) as the class page shows it: the run, this
+    lab's checks on its evidence and their marks, the questions; not the reading, which is
+    the same for all."""
     shown = msgspec.structs.replace(report, reading=[])
     return page.view(
-        shown, marks=result.marks, checks=result.checks or report.checks,
+        shown,
+        marks=result.marks,
+        checks=result.checks or report.checks,
         shown_verdict=result.verdict,
-    )  # fmt: skip
+    )
 
 
 def class_report(
@@ -478,8 +517,8 @@ def class_report(
     lab = this_lab(lock_path)
     if verify_here:
         lab.reference = verify.rerun(list(lab.stations.values()), say)
-        for line_ in lab.reference.problems:
-            say(f"verify: {line_}")
+        for problem in lab.reference.problems:
+            say(f"verify: {problem}")
     hands = read_class(folder, lab)
     for problem in problem_lines(hands):
         say(problem)

@@ -38,8 +38,17 @@ def fingerprint(image: str) -> dict:
     """The fingerprint IMAGE recorded when it was built, read in a locked-down container."""
     uid, gid = docker.host_ids()
     name = f"lab-fingerprint-{secrets.token_hex(6)}"
-    args = ["run", "--rm", "--name", name, "--user", f"{uid}:{gid}", *FINGERPRINT_RUN,
-            image, FINGERPRINT_FILE]  # fmt: skip
+    args = [
+        "run",
+        "--rm",
+        "--name",
+        name,
+        "--user",
+        f"{uid}:{gid}",
+        *FINGERPRINT_RUN,
+        image,
+        FINGERPRINT_FILE,
+    ]
     what = f"{image}'s {FINGERPRINT_FILE}"
     try:
         code, out, err = docker.run_bounded(args, FINGERPRINT_LIMIT, 60, what)
@@ -53,14 +62,16 @@ def fingerprint(image: str) -> dict:
     return found
 
 
-def local_image(variant: Variant, exact: bool = False) -> LockedImage | None:
+def local_image(variant: Variant, exact: bool = False, name: str = "") -> LockedImage | None:
     """What VARIANT's image here is (None: not built): the entry a lock would hold for it.
 
     Its config digest is the image ID on the classic store; on the containerd store it
     takes a `docker save`, paid only where EXACT (a lock or bundle is made): doctor leaves
-    it out there (None), and compares the rootfs alone.
+    it out there (None), and compares the rootfs alone. NAME: the local image read, where
+    not the variant's own (another platform's, `lab-cpython:stock-linux-arm64`).
     """
-    facts = identity.inspect(variant.image)
+    name = name or variant.image
+    facts = identity.inspect(name)
     if facts is None:
         return None
     exact = exact or not identity.containerd_store(docker.engine_info())
@@ -69,17 +80,17 @@ def local_image(variant: Variant, exact: bool = False) -> LockedImage | None:
         image=variant.image,
         platform=facts.platform,
         rootfs=facts.rootfs,
-        fingerprint=fingerprint(variant.image),
-        config=identity.config_digest(variant.image) if exact else None,
+        fingerprint=fingerprint(name),
+        config=identity.config_digest(name) if exact else None,
     )
 
 
-def built_image(variant: Variant) -> LockedImage:
+def built_image(variant: Variant, name: str = "") -> LockedImage:
     """local_image, where the image must be built (and its config digest known)."""
-    image = local_image(variant, exact=True)
+    image = local_image(variant, exact=True, name=name)
     if image is None:
         raise LabError(
-            f"{variant.image} is not built: run `invoke images --variant {variant.name}`"
+            f"{name or variant.image} is not built: run `invoke images --variant {variant.name}`"
         )
     return image
 
@@ -102,24 +113,62 @@ def machine_facts() -> dict:
     """`invoke doctor --json`: the engine, and every image of the lab (null: not built)."""
     return {
         "lab_facts": FACTS_FORMAT,
-        "engine": {"version": docker.require_engine(), "platform": identity.engine_platform()},
+        "engine": engine_facts(),
         "images": {name: as_entry(image) for name, image in local_images().items()},
     }
 
 
-def read_reference(path: Path) -> dict[str, dict | None]:
-    """The images FILE describes, by variant: a `doctor --json` (every variant, null where not
-    built) or a lab.lock (only the variants it locks). Another machine's file is untrusted:
-    bounded, and every entry checked as a lock's is."""
+def engine_facts() -> dict[str, str]:
+    """The engine's version, platform and kind (Docker, Podman, Docker Desktop, rootless
+    Docker or Podman): a hand-in's results are read knowing which engine made them."""
+    version = docker.require_engine()
+    kind = docker.engine_kind(docker.engine_server(), docker.engine_info())
+    return {"version": version, "kind": kind, "platform": identity.engine_platform()}
+
+
+Images = dict[str, dict | None]  # {variant: a lock entry's fields, or None: not built}
+
+
+def read_reference(path: Path, platform: str | None = None) -> Images:
+    """The images FILE describes for PLATFORM (platform_reference), by variant."""
+    return platform_reference(read_references(path), platform, str(path))[1]
+
+
+def read_references(path: Path) -> dict[str, Images]:
+    """{platform: images} FILE describes: a lab.lock's every platform (only the variants it
+    locks), or a `doctor --json`'s images (every variant, null where not built) under "".
+    Another machine's file is untrusted: bounded, and every entry checked as a lock's is."""
     raw = untrusted.json_file(path, REFERENCE_LIMIT)
     neither = LabError(f"{path} is neither `invoke doctor --json` output nor a lab.lock")
     if not isinstance(raw, dict):
         raise neither
     if lockfile.is_format(raw.get("lab_lock")):
-        return {name: as_entry(image) for name, image in lockfile.from_json(raw, str(path)).items()}
-    if not lockfile.is_format(raw.get("lab_facts")) or not isinstance(raw.get("images"), dict):
+        lock = lockfile.lock_from_json(raw, str(path))
+        return {p: as_entries(lock.select(p, str(path))) for p in lock.platforms()}
+    if not lockfile.is_format(raw.get("lab_facts"), (FACTS_FORMAT,)):
         raise neither
-    return {name: facts_entry(name, entry, str(path)) for name, entry in raw["images"].items()}
+    if not isinstance(raw.get("images"), dict):
+        raise neither
+    images = {name: facts_entry(name, entry, str(path)) for name, entry in raw["images"].items()}
+    return {"": images}  # one machine's, compared whatever its platform (a line says so)
+
+
+def as_entries(images: dict[str, LockedImage]) -> Images:
+    return {name: as_entry(image) for name, image in images.items()}
+
+
+def platform_reference(
+    references: dict[str, Images], platform: str | None, source: str
+) -> tuple[str, Images]:
+    """(the platform compared, its images): PLATFORM's, or the only ones there are (their
+    platform then differs, a line says so); PLATFORM None: the engine's."""
+    if len(references) == 1:
+        return next(iter(references.items()))
+    wanted = platform or identity.engine_platform()
+    for found, images in references.items():
+        if identity.runs_on(found, wanted):
+            return found, images
+    raise LabError(f"{source} has no {wanted} images: it locks {', '.join(sorted(references))}")
 
 
 def facts_entry(name: str, entry: Any, source: str) -> dict | None:

@@ -9,6 +9,8 @@ under the names compose.yaml runs. Nothing is compiled on a student's machine.
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import json
 import os
 import pty
 import re
@@ -17,8 +19,10 @@ import struct
 import subprocess
 import termios
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lab import progress
 from lab.classroom import facts, lockfile
@@ -27,7 +31,10 @@ from lab.config import ALL_VARIANTS, Variant
 from lab.config import variant as lookup_variant
 from lab.engine import docker
 from lab.errors import LabError
-from lab.images import identity
+from lab.images import identity, platforms
+
+if TYPE_CHECKING:
+    from _typeshed import FileDescriptorLike
 
 # HOST[:PORT][/PREFIX]: what goes before `/lab-cpython:stock` in a pushed image's name.
 REGISTRY_NAME = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[a-z0-9]+([._/-][a-z0-9]+)*)?$")
@@ -47,36 +54,117 @@ def check_registry_name(registry: str) -> str:
     return registry
 
 
-def chosen_variants(names: str | None) -> list[Variant]:
-    """The variants named (comma-separated), or every image of the lab that is built here."""
+def chosen_variants(names: str | None, platform: str = "", engine: str = "") -> list[Variant]:
+    """The variants named (comma-separated), or every image of the lab that is built here
+    (for PLATFORM, on an ENGINE of its own: see local_name)."""
     if names:
         return [lookup_variant(name.strip()) for name in names.split(",") if name.strip()]
-    built = [v for v in ALL_VARIANTS.values() if identity.inspect(v.image) is not None]
+    built = [v for v in ALL_VARIANTS.values() if identity.inspect(local_name(v, platform, engine))]
     if not built:
         raise LabError("no image of the lab is built here: run `invoke images` first")
     return built
 
 
-def publish(registry: str, names: str | None, lock_path: Path) -> dict[str, LockedImage]:
-    """Push each chosen image to REGISTRY, then write the lock that names what was pushed."""
+def local_name(variant: Variant, platform: str, engine: str) -> str:
+    """VARIANT's local name for PLATFORM: its own on the ENGINE's platform (or none named),
+    else `lab-cpython:stock-linux-arm64`."""
+    return platforms.local_tag(variant.image, platform, engine) if platform else variant.image
+
+
+def chosen_platforms(asked: str | None) -> list[str]:
+    """The platforms to publish (`linux/amd64,linux/arm64`): the engine's where none is named."""
+    if not asked:
+        return [identity.engine_platform()]
+    return sorted({platforms.parse(p.strip()) for p in asked.split(",") if p.strip()})
+
+
+def publish(
+    registry: str,
+    names: str | None,
+    lock_path: Path,
+    asked_platforms: str | None = None,
+    append: bool = False,
+) -> lockfile.Lock:
+    """Push each chosen image of each platform to REGISTRY, one index per variant over its
+    platforms, then write the lock that names what was pushed. APPEND: add these platforms
+    to LOCK_PATH's (another machine's), which must name the same registry."""
     docker.require_engine()
     check_registry_name(registry)
-    locked = {}
-    for variant in chosen_variants(names):
-        local = facts.built_image(variant)  # its config digest too
-        repository = f"{registry}/{variant.image.split(':')[0]}"
-        locked[variant.name] = replace(
-            local, repository=repository, digest=push(variant, repository, registry)
+    old = appended_to(lock_path, registry) if append else None
+    wanted, engine = chosen_platforms(asked_platforms), identity.engine_platform()
+    pushed: dict[str, dict[str, LockedImage]] = {}
+    for platform in wanted:
+        for variant in chosen_variants(names, platform, engine):
+            entry = push_platform(variant, platform, engine, registry)
+            pushed.setdefault(variant.name, {})[platform] = entry
+    lock = lockfile.Lock(registry, pushed)
+    lock = with_indexes(lockfile.merged(old, lock) if old else lock)
+    lockfile.write_lock(lock, lock_path)
+    return lock
+
+
+def appended_to(lock_path: Path, registry: str) -> lockfile.Lock:
+    """The lock --append adds to: it must name REGISTRY, where the other platforms are."""
+    old = lockfile.read_all(lock_path)
+    if old.registry != registry:
+        raise LabError(
+            f"--append: {lock_path} names the registry {old.registry}, not {registry}: "
+            "a class's platforms are published to one registry"
         )
-    lockfile.write(locked, registry, lock_path)
-    return locked
+    return old
 
 
-def push(variant: Variant, repository: str, registry: str) -> str:
-    """Push VARIANT's image as REPOSITORY:TAG; return the manifest digest the registry took."""
-    target = f"{repository}:{variant.image.split(':')[1]}"
-    docker.docker(["tag", "--", variant.image, target])
-    print(f"[publish] pushing {variant.image} to {target}", flush=True)
+def push_platform(variant: Variant, platform: str, engine: str, registry: str) -> LockedImage:
+    """Push VARIANT's PLATFORM image as REPOSITORY:TAG-OS-ARCH; its lock entry, under the
+    name compose.yaml runs."""
+    name = local_name(variant, platform, engine)
+    local = facts.built_image(variant, name)  # its config digest too
+    if not identity.runs_on(local.platform, platform):
+        raise LabError(
+            f"{name} is a {local.platform} image, not {platform}: "
+            f"`invoke images --platform {platform}` builds it"
+        )
+    repository = f"{registry}/{variant.image.split(':')[0]}"
+    tag = f"{variant.image.split(':')[1]}-{platform.replace('/', '-')}"
+    digest = push(name, f"{repository}:{tag}", registry)
+    return replace(local, platform=platform, repository=repository, digest=digest)
+
+
+def with_indexes(lock: lockfile.Lock) -> lockfile.Lock:
+    """LOCK with each variant's index (REPOSITORY:TAG), made in the registry over every
+    platform's manifest digest. `docker buildx imagetools create` writes it registry to
+    registry (no image is pulled), and reaches a plain-HTTP registry on loopback."""
+    images = {}
+    for name, entries in lock.images.items():
+        first = next(iter(entries.values()))
+        sources = [e.reference for _, e in sorted(entries.items())]
+        index = make_index(f"{first.repository}:{first.image.split(':')[1]}", sources)
+        images[name] = {p: replace(e, index=index) for p, e in entries.items()}
+    return lockfile.Lock(lock.registry, images)
+
+
+def make_index(target: str, sources: list[str]) -> str:
+    """Push an index of SOURCES (repository@digest) as TARGET; its digest, read back."""
+    try:
+        docker.docker(["buildx", "imagetools", "create", "-t", target, "--", *sources], timeout=600)
+        raw = docker.docker(["buildx", "imagetools", "inspect", "--raw", "--", target])
+    except LabError as error:
+        raise LabError(
+            f"could not push the index {target} ({error}): it needs "
+            "`docker buildx` (Debian's docker-buildx package)"
+        ) from None
+    listed = {m.get("digest") for m in json.loads(raw).get("manifests", [])}
+    if listed != {s.split("@")[1] for s in sources}:
+        raise LabError(f"the index {target} lists other manifests than those pushed")
+    digest = "sha256:" + hashlib.sha256(raw.encode()).hexdigest()
+    print(f"[publish] {target}: index {digest} over {len(sources)} platform(s)", flush=True)
+    return digest
+
+
+def push(name: str, target: str, registry: str) -> str:
+    """Push the local image NAME as TARGET; return the manifest digest the registry took."""
+    docker.docker(["tag", "--", name, target])
+    print(f"[publish] pushing {name} to {target}", flush=True)
     started = time.monotonic()
     try:
         done = transfer(["push", "--", target])
@@ -87,33 +175,36 @@ def push(variant: Variant, repository: str, registry: str) -> str:
         hint = "is it running there, and may this machine push to it?"
         if "server gave HTTP response to HTTPS client" in reason:
             hint = "a registry off loopback needs TLS (README, For a classroom)"
-        raise LabError(
-            f"registry {registry} refused the push of {variant.image}: {reason} ({hint})"
-        )
+        raise LabError(f"registry {registry} refused the push of {name}: {reason} ({hint})")
     found = PUSHED_DIGEST.search(done.stdout)
     if not found:
         said = docker.error_line(done.stderr, done.stdout)
         raise LabError(f"pushing {target} printed no digest: {said}")
-    print(f"[publish] {variant.name}: {found.group(1)} ({time.monotonic() - started:.0f} s)")
+    print(f"[publish] {target}: {found.group(1)} ({time.monotonic() - started:.0f} s)")
     return found.group(1)
 
 
-def pull(lock_path: Path) -> dict[str, LockedImage]:
-    """Fetch every image LOCK names by digest, verify it, then tag it under the lab's name."""
-    locked = lockfile.read(lock_path)  # checked whole, before the engine is asked anything
+def pull(lock_path: Path, platform: str | None = None) -> dict[str, LockedImage]:
+    """Fetch every image LOCK names for PLATFORM (the engine's by default) by its manifest
+    digest, verify it, then tag it under the lab's name (another platform's: its own tag)."""
+    asked = platforms.parse(platform) if platform else None
+    lock = lockfile.read_all(lock_path)  # checked whole, before the engine is asked anything
     docker.require_engine()
-    check_platforms(locked.values(), f"{lock_path.name}")
-    fetched: dict[str, str] = {}  # variant -> repository@digest, verified
+    engine = identity.engine_platform()
+    locked = lock.select(asked or engine, str(lock_path))
+    if not asked:
+        check_platforms(locked.values(), f"{lock_path.name}")
+    fetched: dict[str, str] = {}  # local name -> repository@digest, verified
     for name, entry in locked.items():
-        variant = lookup_locked(name, lock_path)
-        here = identity.inspect(variant.image)
+        local = local_name(lookup_locked(name, lock_path), entry.platform, engine)
+        here = identity.inspect(local)
         if here is not None and here.rootfs == entry.rootfs and config_pinned(here, entry):
-            print(f"[pull] {variant.image} is already the locked image ({entry.rootfs[:19]})")
+            print(f"[pull] {local} is already the locked image ({entry.rootfs[:19]})")
             continue
-        fetched[name] = fetch(entry)
-    for name, reference in fetched.items():  # every one verified: now they get the lab's names
-        docker.docker(["tag", "--", reference, ALL_VARIANTS[name].image])
-        print(f"[pull] {ALL_VARIANTS[name].image} <- {reference}")
+        fetched[local] = fetch(entry)
+    for local, reference in fetched.items():  # every one verified: now they get their names
+        docker.docker(["tag", "--", reference, local])
+        print(f"[pull] {local} <- {reference}")
     return locked
 
 
@@ -160,7 +251,7 @@ def config_pinned(got: identity.ImageFacts, entry: LockedImage) -> bool:
     return entry.config is None or got.id in (entry.config, entry.digest)
 
 
-def check_platforms(entries, source: str) -> None:
+def check_platforms(entries: Iterable[LockedImage], source: str) -> None:
     """Refuse images this engine cannot run natively, before anything is fetched."""
     engine = identity.engine_platform()
     for entry in entries:
@@ -205,9 +296,9 @@ class LayerBytes:
         lines = re.split(r"[\r\n]", self.partial + TERMINAL_MOVES.sub("", chunk))
         self.partial = lines.pop()
         for line in lines:
-            self.take(line)
+            self.note(line)
 
-    def take(self, line: str) -> None:
+    def note(self, line: str) -> None:
         if found := LAYER_BYTES.search(line):
             layer, moved = found[1], byte_count(found[2])
             self.moved[layer] = max(self.moved.get(layer, 0), moved)
@@ -237,13 +328,16 @@ def transfer(args: list[str]) -> subprocess.CompletedProcess:
     fcntl.ioctl(writer, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 400, 0, 0))
     try:
         with docker.popen(
-            args, stdin=subprocess.DEVNULL, stdout=writer, stderr=subprocess.PIPE,
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=writer,
+            stderr=subprocess.PIPE,
             env={**os.environ, "DOCKER_CLI_HINTS": "false"},  # a terminal gets no adverts
-        ) as process:  # fmt: skip
+        ) as process:
             os.close(writer)
             work = progress.Work(label, "bytes", total=expected or None)
             with progress.Progress(work, prefix=prefix) as shown:
-                said, errors = follow(process, reader, shown, expected)
+                said, errors = follow(args, process, reader, shown, expected)
                 if process.returncode != 0:
                     shown.finish("failed")
     finally:
@@ -252,11 +346,19 @@ def transfer(args: list[str]) -> subprocess.CompletedProcess:
 
 
 def follow(
-    process: subprocess.Popen, reader: int, shown: progress.Progress, expected: float = 0
+    args: Sequence[str],
+    process: subprocess.Popen[bytes],
+    reader: int,
+    shown: progress.Progress,
+    expected: float = 0,
 ) -> tuple[str, str]:
     """Read the CLI's terminal (READER) and its stderr to the end, within TRANSFER_TIMEOUT;
-    what each said, the terminal's as lines. EXPECTED: the total, where known before."""
-    layers, said, errors = LayerBytes(), [], []
+    what each said, the terminal's as lines. ARGS: the CLI's (`push -- NAME`); EXPECTED: the
+    total, where known before."""
+    layers = LayerBytes()
+    said: list[str] = []  # the terminal's chunks
+    errors: list[str] = []  # stderr's
+    assert process.stderr is not None  # a PIPE
     deadline = time.monotonic() + TRANSFER_TIMEOUT
     with selectors.DefaultSelector() as watching:
         watching.register(reader, selectors.EVENT_READ, said)
@@ -264,9 +366,7 @@ def follow(
         while watching.get_map():
             if time.monotonic() > deadline:
                 process.kill()
-                raise LabError(
-                    f"`docker {' '.join(process.args[1:])}` took over {TRANSFER_TIMEOUT} s"
-                )
+                raise LabError(f"`docker {' '.join(args)}` took over {TRANSFER_TIMEOUT} s")
             for key, _ in watching.select(timeout=1):
                 chunk = read_some(key.fileobj)
                 if not chunk:
@@ -298,7 +398,7 @@ def image_size(reference: str) -> float:
     return float(out.strip()) if out.strip().isdigit() else 0
 
 
-def read_some(source) -> str:
+def read_some(source: FileDescriptorLike) -> str:
     """What is there to read ("" at the end: on Linux a closed terminal reads as EIO)."""
     try:
         fd = source if isinstance(source, int) else source.fileno()

@@ -128,8 +128,13 @@ def variants_ran(report: Report, station: stations.Station, problems: list[str])
     """The station's variants the run ran an experiment on; a listed experiment the station
     does not have (on that variant) is a problem, not evidence."""
     planned = planned_pairs(station)
-    foreign = sorted({f"{e.experiment} on {e.variant}" for e in report.experiments
-                      if (e.experiment, e.variant) not in planned})  # fmt: skip
+    foreign = sorted(
+        {
+            f"{e.experiment} on {e.variant}"
+            for e in report.experiments
+            if (e.experiment, e.variant) not in planned
+        }
+    )
     if foreign:
         problems.append(
             f"lists experiments station {station.label} does not run: {named(foreign)}; "
@@ -213,8 +218,12 @@ def unjudged(
     """Why the station is not a full PASS though nothing failed: a line each."""
     lines = [f"{c.name} skipped: {c.detail}" for c in checks if c.status == "skip"]
     done = ran_pairs(report)
-    left = [f"{e.name} on {v}" for e in station.experiments for v in e.variants
-            if v in ran and (e.name, v) not in done]  # fmt: skip
+    left = [
+        f"{e.name} on {v}"
+        for e in station.experiments
+        for v in e.variants
+        if v in ran and (e.name, v) not in done
+    ]
     if left:
         lines.insert(0, f"did not run {named(left)}")
     missing = [v for v in station.variants if v not in ran]

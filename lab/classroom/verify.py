@@ -178,9 +178,13 @@ def run_plan(
 
 
 def run_all(
-    plan: list[Planned], runner: Runner, output: Path, labels: dict[str, str],
-    say: Callable[[str], None], problems: list[str],
-) -> dict[Key, dict[str, Any]]:  # fmt: skip
+    plan: list[Planned],
+    runner: Runner,
+    output: Path,
+    labels: dict[str, str],
+    say: Callable[[str], None],
+    problems: list[str],
+) -> dict[Key, dict[str, Any]]:
     """Each of PLAN in turn, a progress line each; a failed one adds to PROBLEMS."""
     emulated = containers.emulated([ALL_VARIANTS[v] for v in {p.variant for p in plan}])
     values = {}
@@ -205,9 +209,13 @@ def run_one(
     collector = Collector(experiment.name, item.variant, observations, lambda line: None)
     try:
         outcome = runner.run(
-            ALL_VARIANTS[item.variant], job, capabilities=experiment.capabilities,
-            output=output, labels=labels, on_line=collector.line,
-        )  # fmt: skip
+            ALL_VARIANTS[item.variant],
+            job,
+            capabilities=experiment.capabilities,
+            output=output,
+            labels=labels,
+            on_line=collector.line,
+        )
     except LabError as error:
         return {}, str(error)
     if outcome.exit_code or outcome.note:
@@ -262,9 +270,15 @@ def compare(
             verified.add(key)
         else:
             mismatches.append(
-                Mismatch(label, observation.experiment, observation.variant, observation.name,
-                         observation.value, rerun_value)
-            )  # fmt: skip
+                Mismatch(
+                    label,
+                    observation.experiment,
+                    observation.variant,
+                    observation.name,
+                    observation.value,
+                    rerun_value,
+                )
+            )
     marked = {f"{m.experiment}.{m.name}@{m.variant}" for m in mismatches}
     return mismatches, sorted(verified - marked)
 

@@ -115,8 +115,10 @@ def engine_fix() -> str:
         return NO_CLI
     host = os.environ.get("DOCKER_HOST")
     if host and host.startswith("unix://"):  # this machine's, at a socket nothing serves
+        path = host.removeprefix("unix://")
+        start = podman_start(path) if "podman" in path else "start the engine that listens there"
         return (
-            f"nothing answers at DOCKER_HOST={host}: start the engine that listens there, "
+            f"nothing answers at DOCKER_HOST={host}: {start}, "
             "or unset DOCKER_HOST for this machine's default engine"
         )
     if host:
@@ -124,7 +126,58 @@ def engine_fix() -> str:
             f"nothing answers at DOCKER_HOST={host}: start the engine there (with the lab at "
             "the same path there, or LAB_HOST_ROOT), or unset DOCKER_HOST for this machine's"
         )
+    if shutil.which("podman") and not shutil.which("dockerd"):  # the lab speaks Docker's API
+        return f"{podman_start(PODMAN_SOCKET)}, then export DOCKER_HOST=unix://{PODMAN_SOCKET}"
     return INSTALL_HINT
+
+
+PODMAN_SOCKET = "/run/podman/podman.sock"  # rootful Podman's, where podman.socket listens
+
+
+def podman_start(path: str) -> str:
+    """How to start Podman's Docker API at the socket PATH: without --time=0 the service
+    leaves after 5 s idle, and it does not make the socket's folder."""
+    folder = os.path.dirname(path)
+    made = "" if os.path.isdir(folder) else f"mkdir -p {folder} && "
+    user = "--user " if path.startswith("/run/user/") else ""  # rootless: the user's systemd
+    return (
+        f"start Podman's service: `{made}podman system service --time=0 unix://{path} &` "
+        f"(--time=0, or it leaves after 5 s idle), or `systemctl {user}enable --now "
+        "podman.socket`"
+    )
+
+
+# `podman system service`'s idle timeout, as its command line gives it (5 s by default).
+IDLE_FLAG = re.compile(r"(?:^| )(?:--time[= ]|-t ?)(\d+)(?= |$)")
+
+
+def idle_seconds(argv: Sequence[str]) -> int | None:
+    """How long `podman ... system service ARGV` waits idle before it leaves (0: never); None
+    for another command, or one systemd hands its socket (it leaves, systemd starts it again)."""
+    joined = " ".join(argv)
+    named = argv and "podman" in os.path.basename(argv[0]) and " system service" in joined
+    if not named or not any("://" in word for word in argv[1:]):
+        return None
+    found = IDLE_FLAG.search(joined)
+    return int(found.group(1)) if found else 5
+
+
+def podman_services(proc: Path = Path("/proc")) -> list[list[str]]:
+    """The command lines of this machine's Podman processes ([] where there is no /proc)."""
+    try:
+        pids = [name for name in os.listdir(proc) if name.isdigit()]
+    except OSError:
+        return []
+    found = []
+    for pid in pids:
+        try:
+            raw = (proc / pid / "cmdline").read_bytes()
+        except OSError:  # gone, or not ours to read
+            continue
+        argv = [word.decode(errors="replace") for word in raw.split(b"\0") if word]
+        if argv and "podman" in os.path.basename(argv[0]):
+            found.append(argv)
+    return found
 
 
 def engine_answer(args: Sequence[str], timeout: float) -> dict:
@@ -251,8 +304,9 @@ def registry_advice(error: str, registry: str) -> str:
         return ""
     return (
         f"{registry} speaks plain HTTP: for Podman add a [[registry]] entry with location = "
-        f'"{registry}" and insecure = true to /etc/containers/registries.conf, for Docker '
-        'add it to "insecure-registries" in /etc/docker/daemon.json; then restart the engine'
+        f'"{registry}" and insecure = true in a file of /etc/containers/registries.conf.d/, for '
+        'Docker add it to "insecure-registries" in /etc/docker/daemon.json; then restart the '
+        "engine"
     )
 
 
@@ -345,7 +399,9 @@ def cdi_gpu_specs(dirs: Sequence[Path] = CDI_DIRS) -> list[Path]:
     return found
 
 
-def gpu_access(info: dict, specs: Callable[[Sequence[Path]], list[Path]] = cdi_gpu_specs):
+def gpu_access(
+    info: dict, specs: Callable[[Sequence[Path]], list[Path]] = cdi_gpu_specs
+) -> GpuAccess | None:
     """GpuAccess from `docker info` and the CDI specs on disk, or None.
 
     NVIDIA's runtime first: every engine since 20.10 takes its `driver: nvidia` request.
@@ -371,8 +427,13 @@ def host_gpus(run: Callable[..., subprocess.CompletedProcess] = subprocess.run) 
     if not shutil.which("nvidia-smi"):
         return []
     try:
-        done = run(["nvidia-smi", *NVIDIA_SMI_QUERY], capture_output=True, text=True,
-                   timeout=20, check=False)  # fmt: skip
+        done = run(
+            ["nvidia-smi", *NVIDIA_SMI_QUERY],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return []
     if done.returncode != 0:

@@ -57,9 +57,10 @@ def answers(url: str) -> bool:
 
 
 @contextmanager
-def running() -> Iterator[str]:
-    """A registry with its own empty store on 127.0.0.1:PORT; yields `127.0.0.1:PORT`. The
-    process is stopped by its pid and its store removed, whatever happens inside."""
+def running(address: str | None = None) -> Iterator[str]:
+    """A registry with its own empty store on 127.0.0.1:PORT (a free one, or ADDRESS's, which
+    an engine's settings may name); yields `127.0.0.1:PORT`. The process is stopped by its
+    pid and its store removed, whatever happens inside."""
     binary = shutil.which("docker-registry")
     if binary is None:
         raise LabError(
@@ -67,7 +68,7 @@ def running() -> Iterator[str]:
             " `sudo bash scripts/install-docker.sh --classroom` installs it"
         )
     data = Path(tempfile.mkdtemp(prefix="lab-registry-"))
-    address = f"127.0.0.1:{free_port()}"
+    address = address or f"127.0.0.1:{free_port()}"
     config = data / "config.yml"
     config.write_text(
         "version: 0.1\n"

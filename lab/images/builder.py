@@ -173,6 +173,7 @@ def build(
             start = serve(from_image(variant, foreign)) if serve else None
             compose_build(variant, digest, optimize, foreign, start)
     if foreign:
+        platforms.keep_under_own_tags([v.image for v in with_bases(asked)], foreign)
         names = ", ".join(v.image for v in with_bases(asked))
         print(
             f"[images] {names}: {foreign} images, which this engine runs under emulation;"
@@ -197,12 +198,16 @@ def compose_build(
         "LAB_EXTRA_CA": extra_ca(),
         "LAB_BASE_ROOTFS": base_rootfs(foreign),
     }
-    if foreign:
-        settings |= {"DOCKER_DEFAULT_PLATFORM": foreign, variant.from_arg: start or ""}
+    if foreign:  # CPython cross-compiled on this machine (the Dockerfile's CPYTHON_BUILD)
+        settings |= {
+            "DOCKER_DEFAULT_PLATFORM": foreign,
+            variant.from_arg: start or "",
+            "LAB_CPYTHON_BUILD": "cross",
+        }
     env = docker.compose_env(settings)
     if not foreign:  # the engine's own platform and the pinned FROM, whatever the shell says
-        env.pop("DOCKER_DEFAULT_PLATFORM", None)
-        env.pop(variant.from_arg, None)
+        for name in ("DOCKER_DEFAULT_PLATFORM", variant.from_arg, "LAB_CPYTHON_BUILD"):
+            env.pop(name, None)
     command = docker.compose_command(["--progress", "plain", "build", variant.service])
     run_build(command, env, variant.image, digest)
 
@@ -229,7 +234,8 @@ def run_build(command: list[str], env: dict[str, str], image: str, digest: str) 
         steps = build_progress.watch(process.stdout or (), log, shown, last.steps if last else 0)
         process.wait()
         if process.returncode != 0:
-            shown.finish(f"failed at {steps.names.get(steps.failed, 'a step')}")
+            failed = "a step" if steps.failed is None else steps.names.get(steps.failed, "a step")
+            shown.finish(f"failed at {failed}")
     if process.returncode != 0:
         show_tail(log_file)
         reason = steps.reason or f"see the log's last lines above, or all of it in {log_file}"

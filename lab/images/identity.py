@@ -112,11 +112,13 @@ def saved_config(reference: str, rootfs: str) -> str:
     """The config digest of REFERENCE (whose rootfs identity is ROOTFS), from `docker save`."""
     argv = ["save", "--", reference]
     with docker.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as saving:
+        stdout, stderr = saving.stdout, saving.stderr
+        assert stdout is not None and stderr is not None  # both PIPEs
         try:
-            return config_in_save(saving.stdout, rootfs, reference)
+            return config_in_save(stdout, rootfs, reference)
         except LabError:
             saving.kill()  # before reading its stderr: it may be blocked writing the image
-            said = saving.stderr.read(64 << 10)
+            said = stderr.read(64 << 10)
             if said.strip():
                 reason = docker.error_line(said, limit=200)
                 raise LabError(f"`docker save {reference}` failed: {reason}") from None
@@ -134,7 +136,8 @@ def config_in_save(stream: IO[bytes], rootfs: str, reference: str) -> str:
             for member in saved:
                 if not member.isreg() or member.size > CONFIG_LIMIT:
                     continue  # a layer: it streams past
-                found = config_facts(saved.extractfile(member).read())
+                blob = saved.extractfile(member)  # a regular file's: never None
+                found = None if blob is None else config_facts(blob.read())
                 if found is not None and found[1] == rootfs:
                     return found[0]
     except (tarfile.TarError, EOFError, OSError) as error:

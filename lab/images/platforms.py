@@ -98,3 +98,21 @@ def serving() -> Iterator[Callable[[str], str]]:
             for reference in served:
                 with contextlib.suppress(LabError):  # an extra name left is no failure
                     docker.docker(["rmi", "--", reference], check=False)
+
+
+def local_tag(image: str, platform: str, engine_platform: str) -> str:
+    """The local name of IMAGE (`lab-cpython:stock`) for PLATFORM: its own name on the
+    engine's platform; another platform's keeps its own tag (`lab-cpython:stock-linux-arm64`),
+    since on Docker's classic store one name holds one platform, and the native image must
+    stay."""
+    if identity.runs_on(platform, engine_platform):
+        return image
+    return f"{image}-{platform.replace('/', '-')}"
+
+
+def keep_under_own_tags(images: list[str], platform: str) -> None:
+    """Tag a foreign build's IMAGES under PLATFORM's own tags too: `invoke images` then builds
+    the native ones back under compose.yaml's names, and `publish --platforms` finds both."""
+    engine = identity.engine_platform()
+    for image in images:
+        docker.docker(["tag", "--", image, local_tag(image, platform, engine)])

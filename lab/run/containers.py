@@ -28,6 +28,7 @@ from lab.config import ROOT, Variant, cache_dir, results_dir
 from lab.engine import docker, signals
 from lab.engine import labels as lab_labels
 from lab.errors import LabError
+from lab.files import write_atomically
 from lab.images import identity, platforms
 from lab.run import safe_files
 from lab.run.stations import stations_dir
@@ -216,8 +217,9 @@ def _say_waiting(others: int, budget: int) -> float:
     print(
         f"lab: waiting for other station runs: they hold {others / 2**30:.1f} GiB of the "
         f"lab's memory budget of {budget / 2**30:.1f} GiB (LAB_MEMORY_LIMIT)",
-        file=sys.stderr, flush=True,
-    )  # fmt: skip
+        file=sys.stderr,
+        flush=True,
+    )
     return time.monotonic()
 
 
@@ -302,10 +304,13 @@ def run_command(
 
 def env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return docker.compose_env(
-        {"LAB_RESULTS": docker.engine_path(results_dir()),
-         "LAB_STATIONS": docker.engine_path(stations_dir()),
-         **limits(), **(extra or {})}
-    )  # fmt: skip
+        {
+            "LAB_RESULTS": docker.engine_path(results_dir()),
+            "LAB_STATIONS": docker.engine_path(stations_dir()),
+            **limits(),
+            **(extra or {}),
+        }
+    )
 
 
 def shell_env() -> dict[str, str]:
@@ -331,10 +336,9 @@ def shell_ca() -> str | None:
     if not os.environ.get("LAB_HOST_ROOT"):
         return bundle
     SHELL_CA_COPY.parent.mkdir(exist_ok=True)
-    partial = SHELL_CA_COPY.with_name(f"{SHELL_CA_COPY.name}.{os.getpid()}")
-    shutil.copyfile(bundle, partial)
-    partial.chmod(0o644)  # the shell's non-root user reads it
-    os.replace(partial, SHELL_CA_COPY)  # a shell starting at once never sees half of it
+    # Whole (a shell starting meanwhile never sees half of it), 0644: the shell's user reads it.
+    with open(bundle, "rb") as source:
+        write_atomically(SHELL_CA_COPY, lambda out: shutil.copyfileobj(source, out))
     return docker.engine_path(SHELL_CA_COPY)
 
 
@@ -357,6 +361,7 @@ def interactive(variant: Variant, command: Sequence[str] = ("bash",)) -> int:
     said = bytearray()  # the tail of compose's stderr, which the user sees as it comes
     with writable_results(), signals.interruptible():
         process = subprocess.Popen(argv, env=shell_env(), stderr=subprocess.PIPE)
+        assert process.stderr is not None  # a PIPE
         relaying = relay(process.stderr, said)
         try:
             code = process.wait()
@@ -369,8 +374,11 @@ def interactive(variant: Variant, command: Sequence[str] = ("bash",)) -> int:
     relaying.join(timeout=5)
     line = docker.error_line(bytes(said))
     if code and docker.names_the_engine(line):  # the shell never started: say what to do
-        print(f"lab: the engine could not start the shell: {docker.engine_fault_line(line)}",
-              file=sys.stderr, flush=True)  # fmt: skip
+        print(
+            f"lab: the engine could not start the shell: {docker.engine_fault_line(line)}",
+            file=sys.stderr,
+            flush=True,
+        )
     return code
 
 

@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from inspect import isfunction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
@@ -29,6 +29,9 @@ from lab.errors import LabError
 from lab.run.observations import Observation, Observations
 from lab.run.page import Figure
 from lab.run.report_model import Report
+
+if TYPE_CHECKING:  # Matplotlib is imported only for a station that has figures
+    import matplotlib.figure
 
 FIGURES_FILE = "figures.py"
 SVG_START = "<svg"
@@ -42,6 +45,8 @@ def load(path: Path, prefix: str = "figure_") -> list[Callable]:
     if not path.is_file():
         return []
     spec = importlib.util.spec_from_file_location(f"lab_figures_{path.parent.name}", path)
+    if spec is None or spec.loader is None:  # not a .py file Python knows how to load
+        raise LabError(f"{path}: not a Python module")
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
@@ -73,10 +78,10 @@ def draw(station_dir: Path, report: Report) -> list[Figure]:
     if not functions:
         return []
     obs = observations_of(report)
-    return [one(function, obs) for function in functions]
+    return [draw_one(function, obs) for function in functions]
 
 
-def one(function: Callable, obs: Any, nothing: str = NOTHING) -> Figure:
+def draw_one(function: Callable, obs: Any, nothing: str = NOTHING) -> Figure:
     """FUNCTION's figure of OBS (a run's Observations; for a class figure, the class's runs),
     drawn and rendered; any failure in either is a one-line caption, and None is NOTHING.
     A caption that only the numbers can say is the figure's label (`set_label`)."""
@@ -120,7 +125,7 @@ def quiet() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def as_svg(figure) -> Markup:
+def as_svg(figure: matplotlib.figure.Figure) -> Markup:
     """FIGURE as inline SVG: text drawn as paths (no font to fetch), escaped by Matplotlib."""
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})

@@ -58,8 +58,12 @@ def _take_lock(station_fd: int, name: str, run_id: str) -> int | None:
     """
     scratch = f".{name}.{run_id}.new"
     for _ in range(100):
-        fd = os.open(scratch, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     0o644, dir_fd=station_fd)  # fmt: skip
+        fd = os.open(
+            scratch,
+            os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+            0o644,
+            dir_fd=station_fd,
+        )
         fcntl.flock(fd, fcntl.LOCK_EX)
         os.write(fd, json.dumps({"run": run_id, "pid": os.getpid()}).encode())
         try:

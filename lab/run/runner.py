@@ -115,8 +115,8 @@ def why_stopped(record: dict, timeout: float) -> str:
         limit = size(record.get("memory_bytes"))
         return f"killed: out of memory (the container's limit is {limit})"
     if stopped == "processes":
-        limit = record.get("processes")
-        return f"hit the limit of {limit if isinstance(limit, int) else '?'} processes"
+        processes = record.get("processes")
+        return f"hit the limit of {processes if isinstance(processes, int) else '?'} processes"
     if stopped == "disk":
         return f"{DISK_STOP} ({size(record.get('disk_bytes'))}, LAB_DISK_LIMIT)"
     if isinstance(record.get("error"), str):
@@ -135,7 +135,7 @@ class Frames:
     outcome: Outcome | None = None
     noise: list[str] = field(default_factory=list)  # the last lines that were no frame
 
-    def take(self, line: bytes) -> None:
+    def parse(self, line: bytes) -> None:
         if line == b"@ready":
             return
         if line == b"@start %d" % self.index:
@@ -193,16 +193,18 @@ class Box:
             stderr=subprocess.STDOUT,
             start_new_session=True,  # a Ctrl-C reaches invoke, which stops the container itself
         )
+        assert self.process.stdin is not None and self.process.stdout is not None  # PIPEs
+        self.stdin, self.stdout = self.process.stdin, self.process.stdout
         self.selector = selectors.DefaultSelector()
-        self.selector.register(self.process.stdout.fileno(), selectors.EVENT_READ)
+        self.selector.register(self.stdout.fileno(), selectors.EVENT_READ)
 
     def run(self, job: Job, on_line: Callable[[str], None]) -> tuple[Outcome | None, Frames]:
         """Send JOB, relay its lines; its outcome, or None when the container failed it."""
         frames = Frames(self.jobs, job.timeout, on_line)
         self.jobs += 1
         try:
-            self.process.stdin.write(json.dumps(as_record(job)).encode() + b"\n")
-            self.process.stdin.flush()
+            self.stdin.write(json.dumps(as_record(job)).encode() + b"\n")
+            self.stdin.flush()
         except OSError:
             return None, frames  # the container is gone
         started = time.monotonic()
@@ -214,17 +216,17 @@ class Box:
                 seconds = time.monotonic() - started
                 return Outcome(137, seconds, f"timed out after {job.timeout:g} s"), frames
             if self.selector.select(min(left, 1.0)):
-                chunk = os.read(self.process.stdout.fileno(), 65536)
+                chunk = os.read(self.stdout.fileno(), 65536)
                 if not chunk:
                     return None, frames
                 for line in self.lines.feed(chunk):
-                    frames.take(line)
+                    frames.parse(line)
         return frames.outcome, frames
 
     def finish(self) -> None:
         """No more jobs: the supervisor exits, the container ends (and is auto-removed)."""
         with contextlib.suppress(OSError):
-            self.process.stdin.close()
+            self.stdin.close()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=10)
 
@@ -232,7 +234,7 @@ class Box:
         """Remove the container (if it runs) and reap its compose client."""
         if self.process.poll() is None:
             with contextlib.suppress(OSError):
-                self.process.stdin.close()
+                self.stdin.close()
             docker.remove(self.name)
             try:
                 self.process.wait(timeout=10)
@@ -240,20 +242,25 @@ class Box:
                 self.process.kill()
                 self.process.wait()
         self.selector.close()
-        for stream in (self.process.stdin, self.process.stdout):
+        for stream in (self.stdin, self.stdout):
             with contextlib.suppress(OSError):
                 stream.close()
+
+
+BoxKey = tuple[str, tuple[str, ...]]  # a box's variant and its capabilities, sorted
 
 
 class ComposeRunner:
     """compose.yaml's services: one `docker compose run` per variant and capabilities."""
 
     def __init__(self) -> None:
-        self.boxes: dict[tuple, Box] = {}
-        self.readers: dict[str, subprocess.Popen] = {}
+        self.boxes: dict[BoxKey, Box] = {}
+        self.readers: dict[str, subprocess.Popen[bytes]] = {}
         self.memory: int | None = None  # each container's share of the lab's memory budget
 
-    def prepare(self, groups, output, labels) -> None:
+    def prepare(
+        self, groups: Sequence[tuple[Variant, Sequence[str]]], output: Path, labels: dict[str, str]
+    ) -> None:
         run_id = labels.get(lab_labels.RUN, "")
         with containers.memory_share(run_id, len(groups)) as self.memory:
             for variant, capabilities in groups:
@@ -272,7 +279,16 @@ class ComposeRunner:
                 return
             time.sleep(0.1)
 
-    def run(self, variant, job, *, capabilities, output, labels, on_line) -> Outcome:
+    def run(
+        self,
+        variant: Variant,
+        job: Job,
+        *,
+        capabilities: Sequence[str],
+        output: Path,
+        labels: dict[str, str],
+        on_line: Callable[[str], None],
+    ) -> Outcome:
         key = (variant.name, tuple(sorted(capabilities)))
         box = self.boxes.get(key) or self._start(variant, capabilities, output, labels, key)
         outcome, frames = box.run(job, on_line)
@@ -288,13 +304,25 @@ class ComposeRunner:
             raise LabError(f"the engine could not run {variant.image}: {why}")
         return Outcome(code or 137, 0.0, f"the container stopped (exit {code})")
 
-    def _start(self, variant, capabilities, output, labels, key) -> Box:
+    def _start(
+        self,
+        variant: Variant,
+        capabilities: Sequence[str],
+        output: Path,
+        labels: dict[str, str],
+        key: BoxKey,
+    ) -> Box:
         purpose = "-".join(["run", *sorted(c.lower() for c in capabilities)])
         name = containers.container_name(labels, variant, purpose)
         command = containers.run_command(
-            variant, ["python3", "-m", "labkit.supervisor"], capabilities=capabilities,
-            tty=False, name=name, labels=labels, volumes=[(output, OUTPUT_MOUNT, "rw")],
-        )  # fmt: skip
+            variant,
+            ["python3", "-m", "labkit.supervisor"],
+            capabilities=capabilities,
+            tty=False,
+            name=name,
+            labels=labels,
+            volumes=[(output, OUTPUT_MOUNT, "rw")],
+        )
         memory = {"LAB_MEMORY_LIMIT": str(self.memory)} if self.memory else {}
         self.boxes[key] = Box(name, command, memory)
         return self.boxes[key]
@@ -303,7 +331,7 @@ class ComposeRunner:
         """The run is over: each supervisor ends (stdin closed) and its container goes."""
         for box in self.boxes.values():  # all at once: each container ends as its stdin closes
             with contextlib.suppress(OSError):
-                box.process.stdin.close()
+                box.stdin.close()
         for box in self.boxes.values():
             box.finish()
         self.stop_all()
@@ -323,15 +351,21 @@ class ComposeRunner:
                 stopped.append(name)
         return stopped
 
-    def resolve_reading(self, variant, entries, labels) -> list[dict]:
+    def resolve_reading(
+        self, variant: Variant, entries: list[dict], labels: dict[str, str]
+    ) -> list[dict]:
         name = containers.container_name(labels, variant, "reading")
         command = containers.run_command(
             variant, ["python3", "-m", "labkit.reading"], tty=False, name=name, labels=labels
         )
         process = subprocess.Popen(
-            command, env=containers.env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, start_new_session=True,
-        )  # fmt: skip
+            command,
+            env=containers.env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         self.readers[name] = process  # until it answers: a signal meanwhile, stop_all removes it
         try:
             out, err = process.communicate(json.dumps(entries).encode(), timeout=START_GRACE)

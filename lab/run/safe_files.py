@@ -16,7 +16,7 @@ import shutil
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from lab import untrusted
@@ -165,7 +165,7 @@ def remove_tree(path: Path) -> None:
     container made unreadable (mode 0, as the same user) is opened up and the walk goes
     again, a level a pass; one line if PATH still cannot go."""
 
-    def open_up(function, failed: str, error) -> None:
+    def open_up(function: Callable[..., object], failed: str, error: object) -> None:
         for folder in (os.path.dirname(failed), failed):
             with contextlib.suppress(OSError):
                 if stat.S_ISDIR(os.lstat(folder).st_mode):
@@ -174,10 +174,12 @@ def remove_tree(path: Path) -> None:
     if os.path.islink(path):
         os.unlink(path)
         return
-    handler = {"onexc": open_up} if sys.version_info >= (3, 12) else {"onerror": open_up}
     for _ in range(100):
         try:
-            shutil.rmtree(path, **handler)
+            if sys.version_info >= (3, 12):
+                shutil.rmtree(path, onexc=open_up)
+            else:
+                shutil.rmtree(path, onerror=open_up)
         except RecursionError:  # folders nested past Python's limit: rm walks without recursing
             subprocess.run(["rm", "-rf", "--", str(path)], check=False)
         if not os.path.lexists(path):

@@ -59,6 +59,9 @@ class Options:
     run: bool = True
     variant: str | None = None  # run only the experiments on this variant
     quick: bool = False  # small workloads (LAB_QUICK=1): a fast pass, and what tests run
+    # The images the class's lab.lock names (None: no lock). A class fetches its images and
+    # compiles none: one the lock leaves out, not built here, is skipped, not asked for.
+    locked: frozenset[str] | None = None
 
 
 def with_torch_image(station: Station, options: Options) -> tuple[Station, Options]:
@@ -95,31 +98,56 @@ def variants_needed(station: Station, options: Options) -> list[Variant]:
     return [ALL_VARIANTS[n] for n in ALL_VARIANTS if n in names]
 
 
-def optional_images(station: Station, options: Options) -> tuple[list[Variant], list[str]]:
-    """The optional images a run uses (built here), and those it goes without. An image
-    named by --variant is never optional: variants_needed asks for it."""
+def optional_images(station: Station, options: Options) -> tuple[list[Variant], dict[str, str]]:
+    """The optional images a run uses (built here), and {image: why} for those it goes
+    without: an optional one not built here, and, with a lab.lock, one the lock does not
+    name and that is not built here. An image named by --variant, or the one the reading is
+    resolved in, is never left out: variants_needed asks for it."""
     if options.variant or not options.run:
-        return [], []
-    built: list[str] = []
-    absent: list[str] = []
-    for name in station.optional_variants:
-        (built if containers.is_built(ALL_VARIANTS[name]) else absent).append(name)
-    return [ALL_VARIANTS[name] for name in built], absent
+        return [], {}
+    reader = station.read_in if options.read and station.reading else None
+    unlocked = (
+        []
+        if options.locked is None
+        else [name for name in station.variants if name not in options.locked and name != reader]
+    )
+    built: list[Variant] = []
+    absent: dict[str, str] = {}
+    for name in dict.fromkeys([*station.optional_variants, *unlocked]):
+        if containers.is_built(ALL_VARIANTS[name]):
+            built += [ALL_VARIANTS[name]] if name in station.optional_variants else []
+        else:
+            absent[name] = absent_why(name, options.locked)
+    return built, absent
+
+
+def absent_why(name: str, locked: frozenset[str] | None) -> str:
+    """Why a run goes without the image NAME, which is not here, as its skips say it."""
+    if locked is not None and name not in locked:
+        return "is not in the class's lab.lock (the class does not use it)"
+    if locked is not None:
+        return "is not here (`invoke pull` fetches the class's)"
+    return f"is not built here (`invoke images --variant {name}` builds it)"
 
 
 class StationRun:
     def __init__(
-        self, station: Station, options: Options, runner: Runner, say: Callable,
-        absent: tuple[str, ...] = (), emulated: dict[str, str] | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        station: Station,
+        options: Options,
+        runner: Runner,
+        say: Callable,
+        absent: dict[str, str] | None = None,
+        emulated: dict[str, str] | None = None,
+    ) -> None:
         self.station, self.options, self.runner, self.say = station, options, runner, say
-        self.absent = absent  # optional images not built here: their experiments are skipped
+        self.absent = absent or {}  # {image: why}: images not here, their experiments skipped
         ran, why = None, "--variant"
         if options.variant:
             ran = {lookup_variant(options.variant).name}
-        elif absent:
-            ran = set(station.variants) - set(absent)
-            why = "not built here: " + ", ".join(f"`invoke images --variant {n}`" for n in absent)
+        elif self.absent:
+            ran = set(station.variants) - set(self.absent)
+            why = "; ".join(f"{name} {reason}" for name, reason in self.absent.items())
         self.observations = Observations(
             variants_run=ran,
             planned={e.name: e.variants for e in station.experiments},
@@ -177,15 +205,17 @@ class StationRun:
                     self.run_one(experiment, ALL_VARIANTS[name])
 
     def skip_one(self, experiment: Experiment, variant: Variant) -> None:
-        note = (
-            f"skipped: image {variant.image} is not built here"
-            f" (`invoke images --variant {variant.name}` builds it)"
-        )
+        note = f"skipped: image {variant.image} {self.absent[variant.name]}"
         self.say(f"▷ {experiment.name} on {variant.name}: {experiment.title}: {note}")
         self.report["experiments"].append(
-            {"experiment": experiment.name, "variant": variant.name,
-             "exit_code": None, "seconds": 0.0, "note": note}
-        )  # fmt: skip
+            {
+                "experiment": experiment.name,
+                "variant": variant.name,
+                "exit_code": None,
+                "seconds": 0.0,
+                "note": note,
+            }
+        )
 
     def run_one(self, experiment: Experiment, variant: Variant) -> None:
         self.say(f"▶ {experiment.name} on {variant.name}: {experiment.title}")
@@ -193,9 +223,13 @@ class StationRun:
         job = experiment_job(self.station.folder.name, experiment, self.options.quick, emulated)
         collector = Collector(experiment.name, variant.name, self.observations, self.say)
         outcome: Outcome = self.runner.run(
-            variant, job, capabilities=experiment.capabilities, output=self.output,
-            labels=self.labels, on_line=collector.line,
-        )  # fmt: skip
+            variant,
+            job,
+            capabilities=experiment.capabilities,
+            output=self.output,
+            labels=self.labels,
+            on_line=collector.line,
+        )
         collector.done()
         status = f"exit {outcome.exit_code}" if outcome.exit_code else "done"
         note = f": {outcome.note}" if outcome.note else ""
@@ -207,9 +241,14 @@ class StationRun:
         if outcome.note:
             self.say(f"lab: {experiment.name} on {variant.name} {outcome.note}")
         self.report["experiments"].append(
-            {"experiment": experiment.name, "variant": variant.name,
-             "exit_code": outcome.exit_code, "seconds": outcome.seconds, "note": outcome.note}
-        )  # fmt: skip
+            {
+                "experiment": experiment.name,
+                "variant": variant.name,
+                "exit_code": outcome.exit_code,
+                "seconds": outcome.seconds,
+                "note": outcome.note,
+            }
+        )
 
     def check(self, checks: list) -> None:
         if not checks:
@@ -329,8 +368,8 @@ def run_station(
     checks = load_checks(station.checks_file) if has_checks else []  # one line if it is broken
     runner = runner or ComposeRunner()
     built, absent = optional_images(station, options)
-    # Every image is checked before anything runs.
-    ids = containers.image_ids(variants_needed(station, options) + built)
+    needed = [v for v in variants_needed(station, options) if v.name not in absent]
+    ids = containers.image_ids(needed + built)  # every image is checked before anything runs
     results = results_dir()
     station_dir, station_fd = station_folder(results, station)
     try:
@@ -402,10 +441,10 @@ def run_sections(
     *,
     ids: dict[str, str],
     checks: list[Callable],
-    absent: Sequence[str] = (),
+    absent: dict[str, str] | None = None,
 ) -> dict:
     """The four sections (read, run, check, explain); the containers write into FOLDER and
-    nowhere else. IDS: each image's short ID; ABSENT: the optional images not built here."""
+    nowhere else. IDS: each image's short ID; ABSENT: {image: why} of those not here."""
     variants = [ALL_VARIANTS[name] for name in ids]
     if docker.hands_back():  # containers never run as root: lend the run folder
         os.fchown(folder.fd, *docker.host_ids())
@@ -418,7 +457,7 @@ def run_sections(
     emulated = containers.emulated(variants)
     for name, note in emulated.items():
         say(f"{ALL_VARIANTS[name].image}: {note}; the timing checks skip, the others run")
-    run = StationRun(station, options, runner, say, tuple(absent), emulated)
+    run = StationRun(station, options, runner, say, absent, emulated)
     run.labels = {lab_labels.RUN: folder.run_id, lab_labels.RESULTS: str(results_dir())}
     run.output = folder.partial
     run.report["images"] = ids

@@ -15,6 +15,8 @@ import json
 import os
 import shutil
 import subprocess
+import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,10 +24,12 @@ import pytest
 from lab.classroom import bundle, lockfile
 from lab.classroom.lockfile import LockedImage
 from lab.config import ALL_VARIANTS, OPTIONAL_VARIANTS, VARIANTS
-from lab.images import identity
+from lab.errors import LabError
+from lab.images import builder, identity, platforms
 from tests import services
 from tests.classroom.conftest import CPU_VARIANTS
 from tests.cli import assert_one_clear_line, invoke
+from tests.conftest import unavailable
 from tests.tars import tar_of
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -78,6 +82,11 @@ def test_publish_locks_what_it_pushed(published: Path, registry: str) -> None:
         assert entry.repository == f"{registry}/class/{ALL_VARIANTS[name].image.split(':')[0]}"
         assert entry.fingerprint["variant"] == name
         assert entry.fingerprint["debian_packages"], "the Debian packages are in the fingerprint"
+    written = json.loads(published.read_text())  # format 2: one index a variant, over platforms
+    assert written["lab_lock"] == 2
+    for name, entry in written["images"].items():
+        assert list(entry["platforms"]) == [identity.engine_platform()]
+        assert lockfile.SHA256.fullmatch(entry["index"]), f"{name} was pushed as an index"
 
 
 def test_a_student_pulls_and_runs_stations_1_and_2(
@@ -104,6 +113,80 @@ def test_pull_again_fetches_nothing(published: Path, student: dict[str, str]) ->
     again = invoke("pull", "--lock", str(published), env=student)
     assert again.code == 0, again.stderr
     assert again.stdout.count("is already the locked image") == len(VARIANTS)
+
+
+@pytest.fixture(scope="module")
+def arm64_stand_in(engine: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An arm64 machine's stock image, stood in for: the arm64 base's files and a fingerprint,
+    no CPython (the real one takes 90 minutes to build here), under the name another
+    platform's image takes on this engine. BuildKit makes it FROM scratch: nothing runs."""
+    base = builder.base_for("linux/arm64")
+    try:
+        platforms.require_emulation("linux/arm64")  # its fingerprint is read by running `cat`
+    except LabError as why:
+        unavailable(str(why))
+    if identity.engine_platform() != "linux/amd64" or identity.inspect(base) is None:
+        unavailable(f"no {base} on an x86-64 engine: `invoke base --platform linux/arm64`")
+    folder = tmp_path_factory.mktemp("arm64")
+    container = on({}, "create", base, "/bin/true").stdout.strip()
+    on({}, "export", "-o", str(folder / "rootfs.tar"), container)
+    on({}, "rm", container)
+    fingerprint = json.dumps({"variant": "stock", "python": "3.13.5 (a stand-in)"}).encode()
+    with tarfile.open(folder / "rootfs.tar", "a") as tar:
+        info = tarfile.TarInfo("etc/lab/fingerprint.json")
+        info.size = len(fingerprint)
+        tar.addfile(info, io.BytesIO(fingerprint))
+    (folder / "Dockerfile").write_text("FROM scratch\nADD rootfs.tar /\n")
+    name = platforms.local_tag(ALL_VARIANTS["stock"].image, "linux/arm64", "linux/amd64")
+    made = on({"DOCKER_BUILDKIT": "1"}, "build", "-q", "--platform", "linux/arm64", "-t", name,
+              str(folder))  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    yield name
+    on({}, "rmi", name)
+
+
+@pytest.fixture(scope="module")
+def two_platforms(
+    published: Path, registry: str, arm64_stand_in: str, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The class's lock, with an arm64 machine's stock appended as a second machine does."""
+    lock = tmp_path_factory.mktemp("two") / "lab.lock"
+    shutil.copy(published, lock)
+    done = invoke("publish", "--registry", f"{registry}/class", "--variants", "stock",
+                  "--platforms", "linux/arm64", "--append", "--lock", str(lock),
+                  timeout=600)  # fmt: skip
+    assert done.code == 0, done.stderr
+    return lock
+
+
+def test_each_machine_pulls_its_own_platform(
+    two_platforms: Path, published: Path, student: dict[str, str], arm64_stand_in: str
+) -> None:
+    """One lock, two platforms, one index a variant: the student's engine takes its own by
+    default; `--platform linux/arm64` fetches the other under its own name, beside it."""
+    lock, before = lockfile.read_all(two_platforms), lockfile.read_all(published)
+    assert lock.platforms() == ["linux/amd64", "linux/arm64"]
+    assert lock.images["debug"] == before.images["debug"], "the others as they were"
+    stock = lock.images["stock"]
+    assert stock["linux/amd64"].index == stock["linux/arm64"].index != before.images[
+        "stock"]["linux/amd64"].index, "one new index over both"  # fmt: skip
+    own = invoke("pull", "--lock", str(two_platforms), env=student, timeout=1800)
+    assert own.code == 0, own.stderr
+    natives = lab_images_on(student)
+    amd64 = {ALL_VARIANTS[n].image: e["linux/amd64"].rootfs for n, e in lock.images.items()}
+    assert natives == amd64
+    other = invoke("pull", "--lock", str(two_platforms), "--platform", "linux/arm64",
+                   env=student, timeout=600)  # fmt: skip
+    assert other.code == 0, other.stderr
+    shown = "{{.Os}}/{{.Architecture}} {{json .RootFS.Layers}}"
+    got = on(student, "image", "inspect", "--format", shown, arm64_stand_in)
+    platform, layers = got.stdout.split(" ", 1)
+    assert platform == "linux/arm64"
+    assert identity.rootfs_identity(json.loads(layers)) == stock["linux/arm64"].rootfs
+    assert lab_images_on(student) == natives, "the native images keep the lab's names"
+    compared = invoke("doctor", "--compare", str(two_platforms), env=student)
+    assert compared.code == 0, compared.stdout
+    assert compared.stdout.startswith(f"identical to {two_platforms} (linux/amd64)")
 
 
 @CLASSIC_ONLY
@@ -170,7 +253,10 @@ def test_registry_faults_are_one_line(
 
     def pull_with(name: str, **stock_fields: str):
         lock = json.loads(published.read_text())
-        lock["images"]["stock"].update(stock_fields)
+        stock = lock["images"]["stock"]  # format 2: the repository is the variant's, the rest
+        platform = next(iter(stock["platforms"].values()))  # its platform's
+        for field, value in stock_fields.items():
+            (stock if field == "repository" else platform)[field] = value
         (tmp_path / name).write_text(json.dumps(lock))
         return invoke("pull", "--lock", str(tmp_path / name), env=student)
 

@@ -110,6 +110,7 @@ def machine(monkeypatch):
         "probe": None,
         "catatonit": True,
         "probed": [],
+        "services": [],  # the command lines of Podman's processes here
     }
     monkeypatch.setattr(docker, "engine_version", lambda: state["server"]["Version"])
     monkeypatch.setattr(docker, "engine_server", lambda: state["server"])
@@ -119,6 +120,7 @@ def machine(monkeypatch):
     monkeypatch.setattr(docker, "host_gpus", lambda: [])
     monkeypatch.setattr(docker, "cdi_gpu_specs", lambda: [])
     monkeypatch.setattr(docker, "has_catatonit", lambda: state["catatonit"])
+    monkeypatch.setattr(docker, "podman_services", lambda: state["services"])
     monkeypatch.setattr(docker, "probe", lambda img: state["probed"].append(img) or state["probe"])
     monkeypatch.setattr(
         docker, "image_labels", lambda name: {} if state["base"] and name == base() else None
@@ -313,3 +315,90 @@ def test_the_pytorch_row_says_which_image_stations_5_and_6_run_in() -> None:
     )
     none = doctor.torch_row(True, set())
     assert none.status == doctor.NOT_BUILT and none.detail.endswith("(builds lab-cuda:stock)")
+
+
+def test_an_image_the_class_lock_leaves_out_is_not_needed(machine) -> None:
+    """A class that locks stock and ft: the debug image is not the class's, so its absence
+    fails nothing, and no row asks for a compile."""
+    machine["lock"] = {name: image(name) for name in ("stock", "ft")}
+    machine["found"].update(debug=None, cuda=None, **{"torch-cpu": None})
+    text, healthy = doctor.report()
+    rows = by_item(doctor.rows())
+    assert healthy, text
+    assert rows["lab-cpython:debug"].status == doctor.NOT_LOCKED
+    assert "not in the class's lab.lock" in rows["lab-cpython:debug"].detail
+    assert rows["PyTorch image"].status == doctor.NOT_LOCKED
+    assert "invoke images --" not in text, "a locked class compiles nothing"
+    machine["lock"] = {}
+    assert not doctor.report()[1], "without a lock the debug image is missing"
+    assert "invoke images --variant debug" in by_item(doctor.rows())["lab-cpython:debug"].detail
+
+
+def test_a_locked_pytorch_image_not_here_is_pulled(machine) -> None:
+    machine["lock"] = {name: image(name) for name in ("stock", "debug", "ft", "torch-cpu")}
+    machine["found"].update(cuda=None, **{"torch-cpu": None})
+    row = by_item(doctor.rows())["PyTorch image"]
+    assert row.status == doctor.NOT_BUILT and "invoke pull" in row.detail
+
+
+@pytest.mark.parametrize(
+    ("argv", "noted"),
+    [
+        (["podman", "system", "service", "unix:///run/podman/podman.sock"], True),
+        (["/usr/bin/podman", "system", "service", "-t", "30", "unix:///x.sock"], True),
+        (["podman", "system", "service", "--time=0", "unix:///run/podman/podman.sock"], False),
+        (["/usr/bin/podman", "system", "service"], False),  # podman.socket's: systemd restarts it
+    ],
+)
+def test_a_podman_service_that_leaves_when_idle_is_named(machine, argv, noted: bool) -> None:
+    machine.update(server=PODMAN_SERVER, info=PODMAN_INFO, services=[argv])
+    text, healthy = doctor.report()
+    row = by_item(doctor.rows()).get("Podman service")
+    assert healthy, text
+    assert (row is not None) is noted
+    if row:
+        assert "--time=0" in row.detail and "podman.socket" in row.detail
+    machine.update(server=DOCKER_SERVER, info=DOCKER_INFO)
+    assert "Podman service" not in by_item(doctor.rows())
+
+
+def test_a_dead_podman_socket_says_how_to_start_podman(machine, monkeypatch, tmp_path) -> None:
+    monkeypatch.setattr(docker, "engine_version", lambda: None)
+    monkeypatch.setattr(docker.shutil, "which", lambda name: f"/usr/bin/{name}")
+    socket = tmp_path / "podman" / "podman.sock"  # its folder not made yet
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{socket}")
+    detail = by_item(doctor.rows())["engine"].detail
+    assert f"mkdir -p {socket.parent} && podman system service --time=0 unix://{socket}" in detail
+    assert "systemctl enable --now podman.socket" in detail and "install" not in detail
+    socket.parent.mkdir()
+    assert "mkdir" not in by_item(doctor.rows())["engine"].detail
+
+
+def test_podman_without_docker_host_is_told_where_to_point_it(machine, monkeypatch) -> None:
+    """Podman installed, no dockerd, DOCKER_HOST unset: the lab reaches Podman through its
+    Docker API at a socket; installing Docker is not the fix."""
+    monkeypatch.setattr(docker, "engine_version", lambda: None)
+    monkeypatch.setattr(docker.shutil, "which", lambda name: None if name == "dockerd" else name)
+    detail = by_item(doctor.rows())["engine"].detail
+    assert "podman system service --time=0 unix:///run/podman/podman.sock" in detail
+    assert "export DOCKER_HOST=unix:///run/podman/podman.sock" in detail
+
+
+def test_compare_with_a_lock_of_two_platforms_takes_and_names_this_ones(
+    tmp_path, monkeypatch
+) -> None:
+    amd = LockedImage("stock", "lab-cpython:stock", "linux/amd64", "sha256:" + "1" * 64, {})
+    arm = LockedImage("stock", "lab-cpython:stock", "linux/arm64", "sha256:" + "2" * 64, {})
+    lockfile.write_lock(
+        lockfile.Lock(None, {"stock": {p.platform: p for p in (amd, arm)}}), tmp_path / "lab.lock"
+    )
+    monkeypatch.setattr(docker, "require_engine", lambda: "20.10")
+    monkeypatch.setattr(identity, "engine_platform", lambda: "linux/arm64")
+    monkeypatch.setattr(doctor.facts, "local_images", lambda: {"stock": arm})
+    path = tmp_path / "lab.lock"
+    lines, same = doctor.compare(path)
+    assert same and lines == [f"identical to {path} (linux/arm64): stock 222222222222"]
+    monkeypatch.setattr(doctor.facts, "local_images", lambda: {"stock": amd})  # emulated
+    lines, same = doctor.compare(path)
+    assert not same and lines[0] == f"compared with {path}'s linux/arm64 images"
+    assert "stock: platform: linux/amd64 here, linux/arm64 there" in lines

@@ -1,11 +1,13 @@
 """scripts/install-test-tools.sh, which `invoke test` runs first, against stand-ins for apt-get,
 dpkg, npm, node, sudo and id on a PATH of their own: it installs only what is missing, one
 line each, the dev containers CLI at its pinned version, Debian 13's dockerd in a folder of
-its own (LAB_TEST_ENGINE_DIR, here a scratch one), and names what it cannot install."""
+its own (LAB_TEST_ENGINE_DIR, here a scratch one), Podman's settings in files of their own
+(LAB_PODMAN_ETC, here a scratch one), and names what it cannot install."""
 
 from __future__ import annotations
 
 import re
+import resource
 import shutil
 import subprocess
 from pathlib import Path
@@ -22,7 +24,8 @@ STUBS = {
     "apt-get": """echo "apt-get $*" >>"$STUB_LOG"
 for p in "$@"; do case $p in
   docker-registry) c=docker-registry ;; iproute2) c=ip ;; nodejs) c=node ;; npm) c=npm ;;
-  chromium) c=chromium ;; chromium-driver) c=chromedriver ;; *) c= ;;
+  chromium) c=chromium ;; chromium-driver) c=chromedriver ;;
+  podman) c=podman ;; catatonit) c=catatonit ;; *) c= ;;
 esac; [ -z "$c" ] || cp "$STUB_DIR/.$c" "$STUB_DIR/$c"
 case $p in -oDir::Etc::SourceParts=*) cat "${p#*=}"/*.sources >"$STUB_DIR/../seen.sources" ;; esac
 done
@@ -35,6 +38,8 @@ for f in dockerd docker-proxy; do
   echo '#!/bin/sh' >"$3/usr/sbin/$f"; chmod +x "$3/usr/sbin/$f"
 done""",
     "node": 'echo "$STUB_NODE_MAJOR"',
+    # `podman system service --time=1 unix://PATH`: its socket, and a moment to be read.
+    "podman": 'echo "podman $*" >>"$STUB_LOG"; touch "${4#unix://}"; sleep 0.5',
 }
 PRESENT = [
     "docker-registry",
@@ -45,7 +50,17 @@ PRESENT = [
     "npm",
     "devcontainer",
     "dockerd",
+    "podman",
+    "catatonit",
 ]
+# CapEff of root without CAP_SYS_RESOURCE (bit 24), as on the project's machines, and with it.
+CAPS = {False: "00000000a80425fb", True: "00000000a90425fb"}
+REGISTRY_CONF = """# scripts/install-test-tools.sh: the classroom tests' registry on loopback speaks
+# plain HTTP, and Podman trusts no registry without TLS, not even on 127.0.0.1.
+[[registry]]
+location = "127.0.0.1:5055"
+insecure = true
+"""
 SOURCES = """Types: deb
 URIs: http://mirror.invalid/debian
 Suites: bookworm bookworm-updates
@@ -69,6 +84,7 @@ def run(
     node: int = 18,
     sources: bool = True,
     os_release: str = "ID=debian\n",
+    sys_resource: bool = False,
 ):
     stubs = tmp_path / "bin"
     stubs.mkdir(exist_ok=True)
@@ -87,6 +103,11 @@ def run(
     if sources:
         (tmp_path / "debian.sources").write_text(SOURCES)
     (tmp_path / "os-release").write_text(os_release)
+    (tmp_path / "status").write_text(f"Name:\tawk\nCapEff:\t{CAPS[sys_resource]}\n")
+    if "podman" in have:  # and its settings, written by an earlier run
+        for conf in (tmp_path / "containers" / name for name in SETTINGS):
+            conf.parent.mkdir(parents=True, exist_ok=True)
+            conf.write_text(conf.read_text() if conf.exists() else "# kept\n")
     # What the script and the stand-ins run besides them:
     for tool in (
         "env",
@@ -100,6 +121,11 @@ def run(
         "touch",
         "chmod",
         "grep",
+        "seq",
+        "sleep",
+        "dirname",
+        "tee",
+        "bash",
     ):
         if not (stubs / tool).exists():
             (stubs / tool).symlink_to(shutil.which(tool))
@@ -111,9 +137,14 @@ def run(
     env = {"PATH": str(stubs), "STUB_DIR": str(stubs), "STUB_LOG": str(log),
            "STUB_UID": str(uid), "STUB_NODE_MAJOR": str(node), "HOME": str(tmp_path),
            "LAB_TEST_ENGINE_DIR": str(engine), "LAB_APT_SOURCES": str(tmp_path / "debian.sources"),
-           "TMPDIR": str(tmp_path), "LAB_OS_RELEASE": str(tmp_path / "os-release")}  # fmt: skip
+           "TMPDIR": str(tmp_path), "LAB_OS_RELEASE": str(tmp_path / "os-release"),
+           "LAB_PODMAN_ETC": str(tmp_path / "containers"),
+           "LAB_PROC_STATUS": str(tmp_path / "status")}  # fmt: skip
     done = subprocess.run([BASH, str(SCRIPT)], env=env, capture_output=True, text=True, check=False)
     return done, log.read_text().splitlines()
+
+
+SETTINGS = ("containers.conf.d/lab-test-ulimits.conf", "registries.conf.d/lab-test-registry.conf")
 
 
 def pinned() -> str:
@@ -137,8 +168,12 @@ def test_a_fresh_machine_gets_everything_one_line_each(tmp_path: Path) -> None:
         *([] if HOST_IP else ["iproute2"]),
         "chromium",
         "chromium-driver",
+        "podman",
+        "catatonit",
     ]
-    commands = ["docker-registry", *([] if HOST_IP else ["ip"]), "chromium", "chromedriver"]
+    commands = ["docker-registry", *([] if HOST_IP else ["ip"]), "chromium", "chromedriver",
+                "podman", "catatonit"]  # fmt: skip
+    etc = tmp_path / "containers"
     assert done.stderr.splitlines() == [
         f"[install-test-tools] installing {' '.join(packages)} (the distribution's packages,"
         f" for {' '.join(commands)})",
@@ -146,6 +181,10 @@ def test_a_fresh_machine_gets_everything_one_line_each(tmp_path: Path) -> None:
         f"[install-test-tools] installing {pinned()} (npm, global)",
         f"[install-test-tools] installing Debian 13's docker.io dockerd into {tmp_path / 'engine'}"
         " (the containerd image store's tests)",
+        f"[install-test-tools] writing {etc / SETTINGS[0]} (Podman's default_ulimits: root lacks"
+        " CAP_SYS_RESOURCE)",
+        f"[install-test-tools] writing {etc / SETTINGS[1]} (127.0.0.1:5055 as an insecure"
+        " registry for Podman)",
     ]
     installs = [c for c in calls if " install " in f" {c} "]
     assert installs[0].endswith(" ".join(packages))
@@ -156,7 +195,7 @@ def test_a_fresh_machine_gets_everything_one_line_each(tmp_path: Path) -> None:
 
 
 def test_a_user_goes_through_sudo(tmp_path: Path) -> None:
-    have = ["docker-registry", "ip", "chromium", "chromedriver", "node", "npm", "dockerd"]
+    have = [name for name in PRESENT if name != "devcontainer"]
     done, calls = run(tmp_path, have=have, uid=1000)
     assert done.returncode == 0, done.stderr
     assert calls[0] == f"sudo npm install --global --no-fund --no-audit --no-update-notifier " \
@@ -168,8 +207,8 @@ def test_without_root_or_sudo_it_names_what_it_cannot_install(tmp_path: Path) ->
     assert done.returncode == 1
     assert calls == []
     assert done.stderr.splitlines() == [
-        "install-test-tools: cannot install docker-registry chromium chromium-driver:"
-        " not root and no sudo",
+        "install-test-tools: cannot install docker-registry chromium chromium-driver podman"
+        " catatonit: not root and no sudo",
         "install-test-tools: cannot install nodejs npm: not root and no sudo",
         f"install-test-tools: cannot install Debian 13's dockerd into {tmp_path / 'engine'}:"
         " not root and no sudo",
@@ -177,7 +216,7 @@ def test_without_root_or_sudo_it_names_what_it_cannot_install(tmp_path: Path) ->
 
 
 def test_a_node_too_old_for_the_cli_is_named(tmp_path: Path) -> None:
-    have = ["docker-registry", "ip", "chromium", "chromedriver", "node", "npm", "dockerd"]
+    have = [name for name in PRESENT if name != "devcontainer"]
     done, calls = run(tmp_path, have=have, node=12)
     assert done.returncode == 1
     assert calls == []
@@ -214,3 +253,36 @@ def test_ubuntu_gets_its_own_names_for_the_browser(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     installs = [c for c in calls if " install " in f" {c} "]
     assert installs and installs[0].endswith("chromium-browser chromium-chromedriver"), calls
+
+
+def hard_limit(which: int) -> str | None:
+    hard = resource.getrlimit(which)[1]
+    return None if hard == resource.RLIM_INFINITY else str(hard)
+
+
+def test_podmans_settings_are_files_of_their_own(tmp_path: Path) -> None:
+    """Root without CAP_SYS_RESOURCE: default_ulimits at the limits a Podman service keeps
+    (the stand-in's: this test's own), and the test registry as insecure; the main files are
+    left alone, and a second run (or one edited by hand) is kept as it is."""
+    done, before = run(tmp_path, have=[name for name in PRESENT if name != "podman"])
+    assert done.returncode == 0, done.stderr
+    etc = tmp_path / "containers"
+    assert sorted(str(p.relative_to(etc)) for p in etc.rglob("*.conf")) == sorted(SETTINGS)
+    assert (etc / SETTINGS[1]).read_text() == REGISTRY_CONF
+    nofile, nproc = hard_limit(resource.RLIMIT_NOFILE), hard_limit(resource.RLIMIT_NPROC)
+    wanted = [f'"nofile={nofile}:{nofile}"'] * bool(nofile)
+    wanted += [f'"nproc={nproc}:{nproc}"'] * bool(nproc)
+    assert f"default_ulimits = [{','.join(wanted)}]" in (etc / SETTINGS[0]).read_text()
+    assert any(c.startswith("podman system service --time=1 unix://") for c in before)
+    (etc / SETTINGS[1]).write_text("# edited by hand\n")
+    again, calls = run(tmp_path, have=PRESENT)
+    assert (again.returncode, again.stderr, calls) == (0, "", before)
+    assert (etc / SETTINGS[1]).read_text() == "# edited by hand\n"
+
+
+def test_root_that_may_raise_limits_needs_no_ulimits(tmp_path: Path) -> None:
+    done, calls = run(tmp_path, have=[n for n in PRESENT if n != "podman"], sys_resource=True)
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "containers" / SETTINGS[0]).exists()
+    assert (tmp_path / "containers" / SETTINGS[1]).read_text() == REGISTRY_CONF
+    assert not any(c.startswith("podman") for c in calls), "no service is started to look"

@@ -48,3 +48,23 @@ def test_each_kind_of_engine_has_its_own_bridge() -> None:
 def test_dockerd_finds_its_own_docker_proxy_first() -> None:
     env = services.engine_environment("/opt/lab-test-engine/dockerd")
     assert env["PATH"].split(":")[0] == "/opt/lab-test-engine"
+
+
+def test_the_podman_registrys_address_must_be_free() -> None:
+    """Podman's settings name the address: a registry elsewhere would not be insecure there."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        taken_line = r"is taken.*LAB_TEST_PODMAN_REGISTRY"
+        with pytest.raises(services.Unavailable, match=taken_line), services.registry_at(address):
+            pass
+
+
+def test_the_podman_student_needs_podman(monkeypatch) -> None:
+    monkeypatch.setattr(services.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(services.shutil, "which", lambda name: None)
+    with pytest.raises(services.Unavailable, match="no podman"), services.podman_engine("x"):
+        pass
+    assert services.PODMAN_SOCKET.parent.name == "lab-test-podman"

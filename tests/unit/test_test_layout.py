@@ -21,11 +21,8 @@ UNIT = ROOT / "tests" / "unit"
 # (__init__.py files hold no code, only a docstring at most, and are never listed.)
 ELSEWHERE = {
     # the one-line error, a class and its exit code: every test that expects one line
-    # (pytest.raises(LabError)) tests it, tests/unit/test_cli_errors.py at the command line
+    # (pytest.raises(LabError)) tests it, tests/unit/test_cli.py at the command line
     "lab/errors.py": "everywhere",
-    # the command line's manners: tests/unit/test_cli_errors.py runs the commands,
-    # tests/unit/run/test_hostile_output.py a closed stdout and printed text
-    "lab/cli.py": "tests/unit/test_cli_errors.py",
     # container labels, constants only: tests/unit/engine/test_docker.py checks that no
     # other module spells one
     "lab/engine/labels.py": "tests/unit/engine/test_docker.py",
@@ -40,8 +37,6 @@ ELSEWHERE = {
     # full disk at their write in test_hostile_output.py, the files they list in
     # test_page_files.py, their reading back in test_report_model.py
     "lab/run/report.py": "tests/unit/run/test_hostile_output.py",
-    # untrusted input, bounded: its readers of files and commands
-    "lab/untrusted.py": "tests/unit/test_untrusted_files.py",
 }
 
 

@@ -4,6 +4,7 @@ load` sees a byte, keeps little in memory, and a tag the load changed anyway is 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import tarfile
 import tracemalloc
@@ -246,6 +247,23 @@ def test_load_refuses_before_docker_load(tmp_path: Path, monkeypatch) -> None:
 def test_load_of_what_is_not_a_file(where: str) -> None:
     with pytest.raises(LabError, match="not a file"):
         bundle.load(Path(where), Path("/nonexistent/lab.lock"))
+
+
+@pytest.mark.parametrize("kind", [tarfile.DIRTYPE, tarfile.LNKTYPE])
+def test_images_no_longer_a_plain_file_at_docker_load_feed_nothing(
+    tmp_path: Path, kind: bytes
+) -> None:
+    """`docker load` reads the bundle again, after the check: where its images.tar.zst has
+    become a folder, or a link to another member, nothing is fed; one line, no traceback."""
+    good = bundle_of(tmp_path, tar_of(image_members()))
+    sums, lock = read_member(good, "SHA256SUMS"), read_member(good, "lab.lock")
+    path = tmp_path / "changed.tar"
+    images = member("images.tar.zst", kind, linkname="lab.lock")
+    write_outer(path, [("SHA256SUMS", sums), ("lab.lock", lock), images])
+    sink = io.BytesIO()
+    with pytest.raises(LabError, match=r"changed since it was checked \(.*not a plain file"):
+        bundle.feed(path, sink)
+    assert sink.getvalue() == b""
 
 
 def test_engine_tags_are_read_without_dangling_images(monkeypatch) -> None:

@@ -268,3 +268,12 @@ def test_each_config_is_read_once(monkeypatch) -> None:
     chosen = bundle.locked_images("stock", Path("/nonexistent/lab.lock"))
     assert chosen["stock"].locked.config == digest(GENUINE) and saves == []
     assert chosen["stock"].id == "sha256:" + "f" * 64
+
+
+def test_an_image_removed_while_it_is_bundled_is_one_line(monkeypatch) -> None:
+    """Gone between built_image and the ID's read (`docker rmi` meanwhile): a LabError."""
+    entry = with_config(locked(), digest(GENUINE))["stock"]
+    monkeypatch.setattr(bundle.facts, "built_image", lambda variant: entry)
+    monkeypatch.setattr(bundle.identity, "inspect", lambda ref: None)
+    with pytest.raises(LabError, match="was removed while the bundle was being made"):
+        bundle.locked_images("stock", Path("/nonexistent/lab.lock"))

@@ -13,12 +13,15 @@ import pytest
 from lab.classroom import class_page, verdicts
 from lab.run import report_model, stations
 from tests.class_hand_ins import (
+    ARM_ROOTFS,
     GOOD_1,
     GOOD_3,
     LOCK,
     ROOTFS,
+    TWO_PLATFORM_LOCK,
     break_observation,
     make_hand_in,
+    on_arm64,
     report,
     rewrite,
     run_class,
@@ -336,6 +339,57 @@ def test_each_environment_against_the_lock(lab_here):
 
     _, table, _ = run_class(lab_here)  # no lock: said so
     assert student(table, "ada")["environment"]["identical"] is None
+
+
+def test_each_student_against_their_own_platforms_entry(lab_here):
+    """A lock of two platforms: an arm64 laptop's images are judged against the lock's arm64
+    entry, an x86-64 PC's against its amd64 one; the page names the class's platforms."""
+    make_hand_in(lab_here, "ada", {"1": report("1", GOOD_1)})  # amd64, the locked image
+    rewrite(make_hand_in(lab_here, "cy", {"1": report("1", GOOD_1)}), on_arm64(ARM_ROOTFS))
+    emulated = make_hand_in(lab_here, "dee", {"1": report("1", GOOD_1)})
+    rewrite(emulated, on_arm64(ROOTFS, "linux/amd64"))  # the amd64 image, on an arm64 engine
+    lock = lab_here.parent / "lab.lock"
+    lock.write_text(json.dumps(TWO_PLATFORM_LOCK))
+    html, table, _ = run_class(lab_here, lock)
+    assert student(table, "ada")["environment"] == {"identical": True, "differences": []}
+    assert student(table, "cy")["environment"] == {"identical": True, "differences": []}
+    assert student(table, "dee")["environment"]["differences"] == [
+        f"stock: rootfs: {ROOTFS} here, {ARM_ROOTFS} there",
+        "stock: platform: linux/amd64 here, linux/arm64 there",
+    ]
+    assert "each with its platform&#39;s images (linux/amd64, linux/arm64)" in html
+
+
+def test_a_student_on_a_platform_the_lock_lacks_is_one_line(lab_here):
+    made = make_hand_in(lab_here, "eve", {"1": report("1", GOOD_1)})
+    rewrite(made, lambda name, value: {**value, "engine": {**value["engine"], "platform":
+            "linux/riscv64"}} if name == "doctor.json" else value)  # fmt: skip
+    lock = lab_here.parent / "lab.lock"
+    lock.write_text(json.dumps(TWO_PLATFORM_LOCK))
+    _, table, _ = run_class(lab_here, lock)
+    said = "the class's lock has no linux/riscv64 images: it locks linux/amd64, linux/arm64"
+    assert student(table, "eve")["environment"] == {"identical": False, "differences": [said]}
+
+
+def test_the_environments_name_each_engine(lab_here):
+    """Each hand-in's doctor.json names its engine's kind: the page counts them; one from
+    before the kind was recorded says so."""
+    make_hand_in(lab_here, "ada", {"1": report("1", GOOD_1)})
+    make_hand_in(lab_here, "bob", {"1": report("1", GOOD_1)})
+    made = make_hand_in(lab_here, "cy", {"1": report("1", GOOD_1)})
+
+    def podman(name, value):
+        if name == "doctor.json":
+            value["engine"] = {"version": "4.3.1", "kind": "Podman", "platform": "linux/amd64"}
+        return value
+
+    rewrite(made, podman)
+    rewrite(lab_here / "hand-in-bob.tar.gz", lambda name, value: (
+        {**value, "engine": {"version": "20.10"}} if name == "doctor.json" else value))  # fmt: skip
+    html, _, _ = run_class(lab_here)
+    assert "Engines: " in html
+    for engine in ("Docker 26.1 (1)", "Podman 4.3.1 (1)", "an engine of unrecorded kind 20.10 (1)"):
+        assert engine in html
 
 
 def test_nothing_is_written_but_the_page(lab_here, tmp_path):

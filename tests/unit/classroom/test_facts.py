@@ -257,3 +257,20 @@ def test_a_config_that_differs_is_named() -> None:
         f"stock: config: sha256:{'a' * 64} here, sha256:{'b' * 64} there"
     ]
     assert facts.differences({"stock": mine}, {"stock": dict(ENTRY, config=None)}) == []
+
+
+def test_the_machine_facts_record_the_engines_kind(monkeypatch) -> None:
+    """A hand-in's doctor.json says which engine ran its images: Podman's answers, as
+    Debian 12's 4.3.1 gives them through the Docker API."""
+    from lab.engine import docker
+    from lab.images import identity
+
+    server = {"Version": "4.3.1", "Components": [{"Name": "Podman Engine", "Version": "4.3.1"}]}
+    monkeypatch.setattr(docker, "require_engine", lambda: "4.3.1")
+    monkeypatch.setattr(docker, "engine_server", lambda: server)
+    monkeypatch.setattr(docker, "engine_info", lambda: {"SecurityOptions": []})
+    monkeypatch.setattr(identity, "engine_platform", lambda: "linux/amd64")
+    monkeypatch.setattr(facts, "local_images", lambda: {"stock": None})
+    machine = facts.machine_facts()
+    assert machine["engine"] == {"version": "4.3.1", "kind": "Podman", "platform": "linux/amd64"}
+    assert machine["images"] == {"stock": None}

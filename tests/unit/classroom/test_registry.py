@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from lab.classroom import registry
+from lab.classroom import lockfile, registry
 from lab.errors import LabError
-from tests.unit.classroom.bundles import ENTRY
+from tests.unit.classroom.bundles import ENTRY, PLATFORM
 
 
 @pytest.mark.parametrize(
@@ -71,7 +71,7 @@ def test_docker_takes_the_locked_reference_as_a_name_never_an_option(monkeypatch
 
 
 def bad_lock(tmp_path, **fields) -> Path:
-    entry = {k: v for k, v in ENTRY.__dict__.items() if k != "variant"} | fields
+    entry = {k: v for k, v in ENTRY.__dict__.items() if k not in ("variant", "index")} | fields
     path = tmp_path / "lab.lock"
     path.write_text(json.dumps({"lab_lock": 1, "registry": None, "images": {"ft": entry}}))
     return path
@@ -101,14 +101,82 @@ def test_inspect_takes_a_reference_as_a_name_never_an_option(monkeypatch) -> Non
 # -- the config: rootfs and config together are the locked image ----------------------------
 
 
-def test_publish_writes_each_images_config(tmp_path, monkeypatch) -> None:
-    built = registry.replace(ENTRY, repository=None, digest=None)  # built_image reads config
+INDEX = "sha256:" + "4" * 64
+ARM = registry.replace(ENTRY, platform="linux/arm64", digest="sha256:" + "5" * 64)
+
+
+def publishing(monkeypatch, engine: str = "linux/amd64") -> tuple[list, list]:
+    """publish without an engine: ENGINE's own, every local image ENTRY's but for its
+    platform (read from its name); the pushes and indexes made, recorded."""
+    pushes, indexes = [], []
+
+    def built(variant, name=""):
+        platform = "linux/arm64" if "arm64" in name or engine == "linux/arm64" else PLATFORM
+        return registry.replace(ENTRY, repository=None, digest=None, platform=platform)
+
+    def push(name, target, where):
+        pushes.append((name, target))
+        return ARM.digest if "arm64" in target else ENTRY.digest
+
     monkeypatch.setattr(registry.docker, "require_engine", lambda: "20.10")
-    monkeypatch.setattr(registry.facts, "built_image", lambda variant: built)
-    monkeypatch.setattr(registry, "push", lambda variant, repository, name: ENTRY.digest)
+    monkeypatch.setattr(registry.identity, "engine_platform", lambda: engine)
+    monkeypatch.setattr(registry.facts, "built_image", built)
+    monkeypatch.setattr(registry, "push", push)
+    monkeypatch.setattr(registry, "make_index", lambda t, s: indexes.append((t, s)) or INDEX)
+    return pushes, indexes
+
+
+def test_publish_writes_each_images_config(tmp_path, monkeypatch) -> None:
+    publishing(monkeypatch)
     registry.publish("127.0.0.1:5000/class", "ft", tmp_path / "lab.lock")
     written = json.loads((tmp_path / "lab.lock").read_text())["images"]["ft"]
-    assert written["config"] == ENTRY.config and written["digest"] == ENTRY.digest
+    mine = written["platforms"][PLATFORM]
+    assert mine["config"] == ENTRY.config and mine["digest"] == ENTRY.digest
+    assert written["index"] == INDEX and written["image"] == "lab-cpython:ft"
+
+
+def test_publish_of_two_platforms_pushes_each_then_one_index(tmp_path, monkeypatch) -> None:
+    pushes, indexes = publishing(monkeypatch)
+    path = tmp_path / "lab.lock"
+    registry.publish("127.0.0.1:5000/class", "ft", path, "linux/amd64,arm64")
+    repo = "127.0.0.1:5000/class/lab-cpython"
+    assert pushes == [
+        ("lab-cpython:ft", f"{repo}:ft-linux-amd64"),
+        ("lab-cpython:ft-linux-arm64", f"{repo}:ft-linux-arm64"),  # its own tag, here
+    ]
+    assert indexes == [(f"{repo}:ft", [ENTRY.reference, ARM.reference])]
+    lock = lockfile.read_all(path)
+    assert lock.platforms() == ["linux/amd64", "linux/arm64"]
+    assert lockfile.read(path, "linux/arm64")["ft"].digest == ARM.digest
+
+
+def test_a_second_machine_appends_its_platform(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "lab.lock"
+    publishing(monkeypatch)
+    registry.publish("127.0.0.1:5000/class", "ft", path)
+    _, indexes = publishing(monkeypatch, engine="linux/arm64")  # an arm64 machine, natively
+    registry.publish("127.0.0.1:5000/class", "ft", path, append=True)
+    assert indexes[0][1] == [ENTRY.reference, ARM.reference], "the index spans both"
+    both = lockfile.read_all(path).images["ft"]
+    assert set(both) == {"linux/amd64", "linux/arm64"}
+    assert both["linux/amd64"] == registry.replace(ENTRY, index=INDEX)
+
+
+def test_append_to_another_registrys_lock_is_one_line(tmp_path, monkeypatch) -> None:
+    path = tmp_path / "lab.lock"
+    publishing(monkeypatch)
+    registry.publish("127.0.0.1:5000/class", "ft", path)
+    with pytest.raises(LabError, match=r"names the registry 127\.0\.0\.1:5000/class, not"):
+        registry.publish("127.0.0.1:5001/class", "ft", path, append=True)
+    with pytest.raises(LabError, match=r"no lab\.lock"):
+        registry.publish("127.0.0.1:5000/class", "ft", tmp_path / "none" / "lab.lock", None, True)
+
+
+def test_publish_refuses_an_image_of_another_platform_under_its_name(tmp_path, monkeypatch) -> None:
+    publishing(monkeypatch)
+    monkeypatch.setattr(registry.facts, "built_image", lambda v, name="": ENTRY)  # amd64
+    with pytest.raises(LabError, match="lab-cpython:ft-linux-arm64 is a linux/amd64 image"):
+        registry.publish("127.0.0.1:5000/class", "ft", tmp_path / "lab.lock", "linux/arm64")
 
 
 def facts_of(image_id: str, rootfs: str = ENTRY.rootfs):
@@ -158,3 +226,51 @@ def test_an_image_here_with_the_locked_rootfs_but_another_config_is_pulled(
     registry.pull(lock)
     assert transfers == [["pull", "--", ENTRY.reference]]
     assert calls == [["tag", "--", ENTRY.reference, "lab-cpython:ft"]]
+
+
+# -- one lock, several platforms: each machine pulls its own ---------------------------------
+
+
+def two_platform_lock(tmp_path) -> Path:
+    path = tmp_path / "lab.lock"
+    images = {"ft": {PLATFORM: ENTRY, "linux/arm64": ARM}}
+    lockfile.write_lock(lockfile.Lock("127.0.0.1:5000/class", images), path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("engine", "asked", "entry", "tag"),
+    [
+        ("linux/amd64", None, ENTRY, "lab-cpython:ft"),
+        ("linux/arm64", None, ARM, "lab-cpython:ft"),  # a Mac: its own, by default
+        ("linux/amd64", "linux/arm64", ARM, "lab-cpython:ft-linux-arm64"),  # beside the native
+        ("linux/amd64", "aarch64", ARM, "lab-cpython:ft-linux-arm64"),
+    ],
+)
+def test_pull_fetches_the_platforms_own_digest(
+    tmp_path, monkeypatch, engine, asked, entry, tag
+) -> None:
+    path = two_platform_lock(tmp_path)
+    monkeypatch.setattr(registry.docker, "require_engine", lambda: "20.10")
+    monkeypatch.setattr(registry.identity, "engine_platform", lambda: engine)
+    pulled = facts_of(entry.config)
+    monkeypatch.setattr(registry.identity, "inspect", lambda ref: None if ":ft" in ref else pulled)
+    transfers, calls = [], []
+    monkeypatch.setattr(registry, "transfer", lambda args: transfers.append(args) or (
+        registry.subprocess.CompletedProcess([], 0, "", "")))  # fmt: skip
+    monkeypatch.setattr(registry.docker, "docker", lambda args, **kw: calls.append(args))
+    registry.pull(path, asked)
+    assert transfers == [["pull", "--", entry.reference]]
+    assert calls == [["tag", "--", entry.reference, tag]]
+
+
+def test_pull_of_a_platform_the_lock_lacks_names_those_it_has(tmp_path, monkeypatch) -> None:
+    path = two_platform_lock(tmp_path)
+    monkeypatch.setattr(registry.docker, "require_engine", lambda: "20.10")
+    monkeypatch.setattr(registry.identity, "engine_platform", lambda: "linux/riscv64")
+    monkeypatch.setattr(registry, "transfer", lambda args: pytest.fail("pulled"))
+    with pytest.raises(LabError) as caught:
+        registry.pull(path)
+    assert str(caught.value) == (
+        f"{path} has no linux/riscv64 images: it locks linux/amd64, linux/arm64"
+    )

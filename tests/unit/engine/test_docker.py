@@ -163,3 +163,20 @@ def test_only_the_engine_runs_the_cli_and_only_labels_names_a_label() -> None:
             assert '"docker"' not in source, f"{path}: run it through lab.engine.docker"
         if path != engine / "labels.py":
             assert "org.lab." not in source, f"{path}: name it in lab/engine/labels.py"
+
+
+def test_podmans_services_are_read_from_proc(tmp_path) -> None:
+    """Each process's command line, NUL-separated; other programs, and a process gone or
+    not ours to read, are left out; no /proc (macOS) is no process."""
+    for pid, argv in {
+        "41": [b"/usr/bin/podman", b"system", b"service", b"unix:///run/podman/podman.sock"],
+        "42": [b"/usr/bin/conmon", b"--api-version", b"1"],
+        "self": [b"python3"],
+    }.items():
+        (tmp_path / pid).mkdir()
+        (tmp_path / pid / "cmdline").write_bytes(b"\0".join(argv) + b"\0")
+    (tmp_path / "43").mkdir()  # gone: no cmdline
+    found = docker.podman_services(tmp_path)
+    assert found == [["/usr/bin/podman", "system", "service", "unix:///run/podman/podman.sock"]]
+    assert docker.idle_seconds(found[0]) == 5, "Podman's default"
+    assert docker.podman_services(tmp_path / "absent") == []

@@ -124,3 +124,19 @@ def test_doctor_says_when_torch_is_a_cpu_build() -> None:
     assert "a CPU build" not in doctor_row("cuda", "linux/amd64", "linux/amd64", x86)
     debian = {"torch": "2.6.0+debian"}  # the CPU image: a CPU build by design, not a surprise
     assert "a CPU build" not in doctor_row("torch-cpu", "linux/amd64", "linux/amd64", debian)
+
+
+def test_another_platforms_image_keeps_its_own_tag(monkeypatch) -> None:
+    """On the classic store one name holds one platform: the native image keeps the lab's
+    name, another platform's is tagged beside it (publish --platforms, pull --platform)."""
+    assert platforms.local_tag("lab-cpython:ft", "linux/arm64", "linux/arm64") == "lab-cpython:ft"
+    assert platforms.local_tag("lab-cpython:ft", "linux/arm64/v8", "linux/arm64") == (
+        "lab-cpython:ft"
+    )
+    tag = platforms.local_tag("lab-cpython:ft", "linux/arm64", "linux/amd64")
+    assert tag == "lab-cpython:ft-linux-arm64"
+    calls = []
+    monkeypatch.setattr(platforms.identity, "engine_platform", lambda: "linux/amd64")
+    monkeypatch.setattr(platforms.docker, "docker", lambda args, **kw: calls.append(args))
+    platforms.keep_under_own_tags(["lab-cpython:ft"], "linux/arm64")
+    assert calls == [["tag", "--", "lab-cpython:ft", tag]]

@@ -7,7 +7,10 @@ import logging
 import warnings
 from pathlib import Path
 
+import pytest
+
 from lab.config import STATIONS_DIR
+from lab.errors import LabError
 from lab.run import figures, report_model
 
 BAD_TEX = "$\\foo$"  # mathtext raises on an unknown command, when the figure is saved
@@ -35,6 +38,14 @@ def test_a_figure_that_raises_when_saved_is_not_drawn(tmp_path: Path) -> None:
     (only,) = figures.draw(tmp_path, report())
     assert only.svg is None and only.caption.startswith("not drawn: ")
     assert "\n" not in only.caption
+
+
+def test_a_file_python_has_no_loader_for_is_one_line(tmp_path: Path) -> None:
+    """Not a .py file: one LabError line (draw's caption), not a crash on a missing spec."""
+    path = tmp_path / "figures.txt"
+    path.write_text("def figure_it(obs):\n    return None\n")
+    with pytest.raises(LabError, match="not a Python module"):
+        figures.load(path)
 
 
 def test_station_3s_figure_with_a_tex_key_is_not_drawn(capfd) -> None:

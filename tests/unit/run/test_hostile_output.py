@@ -47,9 +47,9 @@ def collect() -> tuple[Collector, Observations, list[str]]:
 def framed(collector: Collector, *lines: str) -> None:
     """LINES as the supervisor frames them, through the host's parser to COLLECTOR."""
     frames = Frames(0, 10, collector.line)
-    frames.take(b"@start 0")
+    frames.parse(b"@start 0")
     for line in lines:
-        frames.take(b"|0 " + line.encode())
+        frames.parse(b"|0 " + line.encode())
 
 
 # -- nesting -------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ def test_bytes_that_are_not_utf8_and_escape_sequences_are_shown_safely() -> None
     frames, lines = Frames(0, 10, shown.append), Lines()
     raw = b"@start 0\n|0 \xff\xfe caf\xc3\xa9 \x1b[2J\x1b]0;owned\x07 \xe2\x80\xae\n"
     for line in lines.feed(raw + b'@end 0 {"exit_code": 0, "seconds": 1}\n'):
-        frames.take(line)
+        frames.parse(line)
     assert shown == ["\ufffd\ufffd café ?[2J?]0;owned? ?"]
     assert frames.outcome == Outcome(0, 1.0, "")
 
@@ -31,7 +31,7 @@ def test_a_forged_or_malformed_frame_is_shown_not_obeyed() -> None:
     frames, lines = Frames(0, 10, shown.append), Lines()
     stream = b"@start 0\n@end 0 [1]\n@end 0 {nope\n@end 7 {}\n|3 other\n"
     for line in lines.feed(stream):
-        frames.take(line)
+        frames.parse(line)
     assert frames.outcome is None and len(shown) == 4
 
 
@@ -42,8 +42,8 @@ def test_a_forged_or_malformed_frame_is_shown_not_obeyed() -> None:
 def test_an_outcome_out_of_range_is_not_taken_even_under_python_O(end: bytes) -> None:
     """Checked with `if`, not `assert` (python -O drops asserts and took every frame)."""
     frames = Frames(0, 10, [].append)
-    frames.take(b"@start 0")
-    frames.take(b"@end 0 " + end)
+    frames.parse(b"@start 0")
+    frames.parse(b"@end 0 " + end)
     assert frames.outcome is None
     source = inspect.getsource(Frames._outcome)
     assert "assert " not in source

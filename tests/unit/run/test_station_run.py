@@ -13,7 +13,13 @@ from lab.images import builder
 from lab.run import containers, stations
 from lab.run.observations import Observation
 from lab.run.runner import Outcome
-from lab.run.station_run import EMULATION_SLOWDOWN, Options, StationRun, run_station
+from lab.run.station_run import (
+    EMULATION_SLOWDOWN,
+    Options,
+    StationRun,
+    optional_images,
+    run_station,
+)
 
 
 class FakeRunner:
@@ -140,6 +146,48 @@ def test_an_optional_image_that_is_built_runs(no_docker, monkeypatch) -> None:
     runner = FakeRunner()
     run_station(stations.find("5"), Options(), runner=runner, say=lambda _: None)
     assert ("tensor_buffer.py", "cuda") in runner.calls
+
+
+def test_a_class_lock_without_an_image_runs_what_it_has(no_docker, monkeypatch) -> None:
+    """Station 2 where the class's lab.lock names stock and ft, and no debug image is here:
+    the debug experiment is skipped, saying why, and the rest runs; nothing asks for a
+    compile, or for the debug image."""
+    monkeypatch.setattr(containers, "is_built", lambda variant: variant.name != "debug")
+    asked: list[str] = []
+    monkeypatch.setattr(containers, "image_ids", lambda variants: asked.extend(
+        v.name for v in variants) or {v.name: "0123456789ab" for v in variants})  # fmt: skip
+    runner, said = FakeRunner(), []
+    options = Options(locked=frozenset({"stock", "ft"}))
+    report, _ = run_station(stations.find("2"), options, runner=runner, say=said.append)
+    assert set(asked) == {"stock", "ft"}
+    assert {variant for _, variant in runner.calls} == {"stock", "ft"}
+    skipped = [e for e in report["experiments"] if e["variant"] == "debug"]
+    assert skipped and all("is not in the class's lab.lock" in e["note"] for e in skipped)
+    assert any("total_refcount on debug" in line and "lab.lock" in line for line in said)
+    assert not any("invoke images" in line for line in said)
+    check = {c["name"]: c for c in report["checks"]}["debug_total_refcount"]
+    assert check["status"] == "skip" and "not in the class's lab.lock" in check["detail"]
+
+
+def test_an_image_the_lock_leaves_out_but_built_here_runs(no_docker, monkeypatch) -> None:
+    monkeypatch.setattr(containers, "is_built", lambda variant: True)
+    runner = FakeRunner()
+    options = Options(locked=frozenset({"stock", "ft"}))
+    run_station(stations.find("2"), options, runner=runner, say=lambda _: None)
+    assert ("total_refcount.py", "debug") in runner.calls
+
+
+def test_the_lock_leaves_out_no_image_a_run_is_asked_for(no_docker, monkeypatch) -> None:
+    """--variant debug, or the image the reading is resolved in: asked for all the same (the
+    engine then says it is not there)."""
+    monkeypatch.setattr(containers, "is_built", lambda variant: False)
+    locked = frozenset({"ft"})
+    station = stations.find("2")
+    assert optional_images(station, Options(variant="debug", locked=locked)) == ([], {})
+    _, absent = optional_images(station, Options(locked=locked))
+    assert set(absent) == {"debug"}, "stock is the reading's image"
+    _, absent = optional_images(station, Options(read=False, locked=locked))
+    assert set(absent) == {"stock", "debug"}
 
 
 def test_the_pytorch_image_is_the_machines_unless_one_is_named(no_docker, monkeypatch) -> None:
