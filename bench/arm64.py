@@ -1,9 +1,17 @@
-"""arm64 under emulation, measured: build the CPython images for linux/arm64 on this x86-64
-machine through QEMU (`invoke images --platform linux/arm64`), run stations in them
-(`--quick`), and report the build times and what every check said.
+"""arm64 from this x86-64 machine, measured: build the CPython images for linux/arm64
+(`invoke images --platform linux/arm64`: CPython cross-compiled here, apt-get and pip under
+QEMU), run stations in them (`--quick`, under emulation), and report the build times, the
+images' rootfs identities and what every check said.
 
-    python bench/arm64.py [--variants stock,ft,cuda] [--stations 1,2,3,5,6]
-                          [--reuse] [--together]
+    python bench/arm64.py [--variants stock,debug,ft,cuda] [--stations 1,2,3,5,6]
+                          [--reuse] [--together] [--cold] [--twice]
+
+`--cold` first forgets what earlier arm64 builds left in the build cache: the records created
+since the last arm64 build began (results/bench/arm64-cache-since, or --cold-since) and the
+cache mounts (apt's downloads); the machine's own images' layers stay cached. `--twice`
+builds the variants twice, cold each time, and says whether the two builds' rootfs
+identities agree; without it, each identity is compared with the IMAGE-arm64 image an
+earlier run left, where there is one.
 
 Needs `scripts/install-docker.sh --emulation` (QEMU, the loopback registry) and root (the
 arm64 base is debootstrapped). A station runs on the variants built here only (`--variant`),
@@ -24,6 +32,7 @@ import json
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -35,6 +44,8 @@ PLATFORM = "linux/arm64"
 OUT = ROOT / "results" / "bench"
 # What a learner sees of a build's progress: invoke's own lines and BuildKit's step headers.
 PROGRESS = ("[images]", "[base]", "[cpython]")
+# When the last arm64 build began (UTC, ISO): --cold forgets the cache records made since.
+CACHE_SINCE = OUT / "arm64-cache-since"
 
 
 def invoke(*args: str, log: Path) -> tuple[int, float, list[str]]:
@@ -59,6 +70,45 @@ def retag(source: str, target: str) -> bool:
     subprocess.run(["docker", "tag", source, target], check=True)
     subprocess.run(["docker", "rmi", source], check=True, capture_output=True)
     return True
+
+
+def cache_records() -> list[dict[str, str]]:
+    """The build cache's records, as `docker buildx du --verbose` lists their fields."""
+    out = subprocess.run(
+        ["docker", "buildx", "du", "--verbose"], capture_output=True, text=True, check=True
+    ).stdout
+    records: list[dict[str, str]] = [{}]
+    for line in out.splitlines():
+        key, colon, value = line.partition(":")
+        if not colon:
+            records.append({})
+        elif key.strip() and not key.startswith(" "):
+            records[-1][key.strip()] = value.strip()
+    return [r for r in records if "ID" in r]
+
+
+def created(record: dict[str, str]) -> datetime:
+    """A record's `Created at` (`2026-12-07 18:39:09.40 +0000 UTC`), to the second."""
+    return datetime.strptime(record["Created at"][:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+
+
+def forget(since: datetime) -> int:
+    """A cold cache for the next arm64 build, the machine's own layers kept: prune the
+    records created since SINCE (a child before its parent: several passes) and the cache
+    mounts. How many records went."""
+    subprocess.run(["docker", "builder", "prune", "-af", "--filter", "type=exec.cachemount"],
+                   check=True, capture_output=True)  # fmt: skip
+    gone = 0
+    for _ in range(6):
+        ids = [r["ID"].rstrip("*") for r in cache_records() if created(r) >= since]
+        for record_id in ids:
+            subprocess.run(["docker", "builder", "prune", "-af", "--filter", f"id={record_id}"],
+                           check=False, capture_output=True)  # fmt: skip
+        left = sum(1 for r in cache_records() if created(r) >= since)
+        gone += len(ids) - left
+        if not left or left == len(ids):
+            break
+    return gone
 
 
 def station_checks(lines: list[str]) -> dict:
@@ -91,8 +141,19 @@ def build(variant: Variant, reuse: bool) -> dict:
     facts = identity.inspect(variant.image)
     return {
         "exit": code, "seconds": round(seconds), "platform": facts and facts.platform,
-        "reused": reuse,
+        "rootfs": facts and facts.rootfs, "reused": reuse,
     }  # fmt: skip
+
+
+def build_round(variants: list[Variant], args: argparse.Namespace, since: str) -> dict:
+    """Build VARIANTS once (cold where asked, forgetting the cache records made since
+    SINCE); each one's time and rootfs identity."""
+    if args.cold and not args.reuse:
+        went = forget(datetime.fromisoformat(since).replace(tzinfo=UTC))
+        print(f"cold: {went} cache records of arm64 builds since {since} pruned", flush=True)
+    if not args.reuse:
+        CACHE_SINCE.write_text(datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+    return {variant.name: build(variant, args.reuse) for variant in variants}
 
 
 def station_runs(number: str, built: list[Variant], together: bool) -> list[tuple]:
@@ -114,17 +175,35 @@ def main() -> None:
     parser.add_argument("--stations", default="1,2,3")
     parser.add_argument("--reuse", action="store_true", help="build nothing: use IMAGE-arm64")
     parser.add_argument("--together", action="store_true", help="one run a station, no --variant")
+    parser.add_argument("--cold", action="store_true", help="forget earlier arm64 builds' cache")
+    parser.add_argument("--cold-since", help="UTC time (ISO) of the first arm64 build to forget")
+    parser.add_argument("--twice", action="store_true", help="two cold builds: same identities?")
     args = parser.parse_args()
+    args.cold |= args.twice
     variants = [ALL_VARIANTS[name] for name in args.variants.split(",")]
     OUT.mkdir(parents=True, exist_ok=True)
+    since = args.cold_since or (CACHE_SINCE.read_text().strip() if CACHE_SINCE.exists() else "")
+    if args.cold and not since:
+        since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
     figures: dict = {"platform": PLATFORM, "engine": identity.engine_platform(), "builds": {}}
+    earlier = {
+        v.name: facts.rootfs for v in variants if (facts := identity.inspect(f"{v.image}-arm64"))
+    }
     kept = [v for v in variants if retag(v.image, f"{v.image}-native")]
     try:
-        for variant in variants:
-            figures["builds"][variant.name] = build(variant, args.reuse)
+        if args.twice:
+            first = build_round(variants, args, since)
+            earlier = {name: made["rootfs"] for name, made in first.items()}
+            figures["first_builds"] = first
+            since = CACHE_SINCE.read_text().strip()
+        figures["builds"] = build_round(variants, args, since)
+        for name, made in figures["builds"].items():
+            if name in earlier and made["rootfs"] and not made["reused"]:
+                made["earlier_rootfs"] = earlier[name]
+                made["same_rootfs"] = earlier[name] == made["rootfs"]
         figures["stations"] = {}
         built = [v for v in variants if figures["builds"][v.name]["exit"] == 0]
-        for number in args.stations.split(","):
+        for number in filter(None, args.stations.split(",")):
             for name, label in station_runs(number, built, args.together):
                 print(f"station {number} --quick on {label} ({PLATFORM})", flush=True)
                 log = OUT / f"arm64-station-{number}-{label}.log"
@@ -145,9 +224,17 @@ def main() -> None:
 
 def table(figures: dict) -> str:
     rows = ["| what | time | result |", "|---|---|---|"]
-    for name, made in figures["builds"].items():
-        took = "reused" if made.get("reused") else f"{made['seconds'] / 60:.1f} min"
-        rows.append(f"| build {name} ({made['platform']}) | {took} | exit {made['exit']} |")
+    for label, key in (("first build", "first_builds"), ("build", "builds")):
+        builds = figures.get(key, {})
+        for name, made in builds.items():
+            took = "reused" if made.get("reused") else f"{made['seconds'] / 60:.1f} min"
+            same = {True: ", the same as before", False: ", NOT the same as before"}
+            rootfs = f", rootfs {made['rootfs']}{same.get(made.get('same_rootfs'), '')}"
+            result = f"exit {made['exit']}{rootfs if made.get('rootfs') else ''}"
+            rows.append(f"| {label} {name} ({made['platform']}) | {took} | {result} |")
+        if builds and not any(made.get("reused") for made in builds.values()):
+            total = sum(made["seconds"] for made in builds.values())
+            rows.append(f"| {label}: all {len(builds)} | {total / 60:.1f} min | |")
     for name, run in figures.get("stations", {}).items():
         statuses = [c["status"] for c in run.get("checks", {}).values()]
         counts = ", ".join(f"{statuses.count(s)} {s}" for s in ("pass", "skip", "fail"))
