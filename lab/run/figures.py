@@ -13,12 +13,10 @@ class's runs of the station (lab/classroom/class_figures.py): loaded and drawn h
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import logging
 import warnings
 from collections.abc import Callable, Iterator
-from inspect import isfunction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +24,7 @@ from markupsafe import Markup
 
 from lab import untrusted
 from lab.errors import LabError
-from lab.run.observations import Observation, Observations
+from lab.run.observations import Observation, Observations, load_functions
 from lab.run.page import Figure
 from lab.run.report_model import Report
 
@@ -44,21 +42,8 @@ def load(path: Path, prefix: str = "figure_") -> list[Callable]:
     page's class_figure_*), in the order they are written (none if no file)."""
     if not path.is_file():
         return []
-    spec = importlib.util.spec_from_file_location(f"lab_figures_{path.parent.name}", path)
-    if spec is None or spec.loader is None:  # not a .py file Python knows how to load
-        raise LabError(f"{path}: not a Python module")
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except (Exception, SystemExit) as error:  # a broken figures.py costs its figures, not the run
-        raise LabError(f"{path} does not load: {type(error).__name__}: {error}") from None
-    # Only its own: a helper it imports is not one of its figures.
-    found = [
-        v
-        for k, v in vars(module).items()
-        if k.startswith(prefix) and isfunction(v) and v.__module__ == module.__name__
-    ]
-    return sorted(found, key=lambda f: f.__code__.co_firstlineno)
+    # A broken figures.py is one line: it costs its figures, not the run.
+    return load_functions(path, prefix, f"lab_figures_{path.parent.name}")
 
 
 def observations_of(report: Report, emulated: dict[str, str] | None = None) -> Observations:

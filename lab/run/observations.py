@@ -125,12 +125,18 @@ class CheckResult:
     detail: str
 
 
-def load_checks(path: Path) -> list:
+def load_checks(path: Path) -> list[Callable]:
     """The check_* functions of a station's checks.py, in the order they are written.
 
     A checks.py that does not import is one line (LabError), before anything runs.
     """
-    spec = importlib.util.spec_from_file_location(f"lab_checks_{path.parent.name}", path)
+    return load_functions(path, "check_", f"lab_checks_{path.parent.name}")
+
+
+def load_functions(path: Path, prefix: str, module_name: str) -> list[Callable]:
+    """The functions the station's file PATH defines (not those it imports) whose names
+    start with PREFIX, in the order they are written; one that does not load is one line."""
+    spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:  # not a .py file Python knows how to load
         raise LabError(f"{path}: not a Python module")
     module = importlib.util.module_from_spec(spec)
@@ -141,8 +147,12 @@ def load_checks(path: Path) -> list:
         raise LabError(
             f"{path} does not load: {type(error).__name__}: {text(str(error), 200)}{where}"
         ) from None
-    functions = [v for k, v in vars(module).items() if k.startswith("check_") and isfunction(v)]
-    return sorted(functions, key=lambda f: f.__code__.co_firstlineno)
+    found = [
+        v
+        for k, v in vars(module).items()
+        if k.startswith(prefix) and isfunction(v) and v.__module__ == module_name
+    ]
+    return sorted(found, key=lambda f: f.__code__.co_firstlineno)
 
 
 def _last_frame_in(path: Path, error: BaseException) -> str:
