@@ -125,7 +125,7 @@ def push_platform(variant: Variant, platform: str, engine: str, registry: str) -
             f"`invoke images --platform {platform}` builds it"
         )
     repository = f"{registry}/{variant.image.split(':')[0]}"
-    tag = f"{variant.image.split(':')[1]}-{platform.replace('/', '-')}"
+    tag = platforms.platform_tag(variant.image.split(":")[1], platform)
     digest = push(name, f"{repository}:{tag}", registry)
     return replace(local, platform=platform, repository=repository, digest=digest)
 

@@ -107,7 +107,13 @@ def local_tag(image: str, platform: str, engine_platform: str) -> str:
     stay."""
     if identity.runs_on(platform, engine_platform):
         return image
-    return f"{image}-{platform.replace('/', '-')}"
+    return platform_tag(image, platform)
+
+
+def platform_tag(tag: str, platform: str) -> str:
+    """TAG of PLATFORM's image (`stock` -> `stock-linux-arm64`): a local name's, and the
+    tag each platform's image is pushed as before its index names them all."""
+    return f"{tag}-{platform.replace('/', '-')}"
 
 
 def keep_under_own_tags(images: list[str], platform: str) -> None:
