@@ -41,16 +41,20 @@ from lab.run import stations as lab_stations
     help={
         "json": "print this machine's facts as JSON (for another machine's --compare)",
         "compare": "name every difference from FILE: another machine's --json, or lab.lock",
+        "platform": "linux/arm64: that platform's images, kept here under their own tags",
     }
 )
 @one_line_errors
-def doctor(c: Context, json: bool = False, compare: str | None = None) -> None:
+def doctor(
+    c: Context, json: bool = False, compare: str | None = None, platform: str | None = None
+) -> None:
     """Engine, plugins, GPU, images and their fingerprints; --json, --compare FILE."""
+    platform = lab_platforms.run_images_of(platform)  # the image names, for this run
     if json:
         print(lab_doctor.facts_json())
         return
     if compare:
-        lines, identical = lab_doctor.compare(Path(compare))
+        lines, identical = lab_doctor.compare(Path(compare), platform)
         print("\n".join(lines))
         if not identical:
             raise Exit(f"lab: this machine differs from {compare} (above)", code=1)
@@ -129,6 +133,8 @@ def stations(c: Context) -> None:
         "json": "print the report as JSON on stdout (the sections go to stderr)",
         "quick": "small workloads: a fast pass (the figures are noisier)",
         "open": "open the run's page (report.html) in this machine's browser",
+        "platform": "linux/arm64: that platform's images (built or pulled here under their own"
+        " tags), under emulation",
     }
 )
 @one_line_errors
@@ -142,14 +148,17 @@ def station(
     json: bool = False,
     quick: bool = False,
     open: bool = False,
+    platform: str | None = None,
 ) -> None:
     """Read, run, check and explain one station; report and page in results/."""
+    platform = lab_platforms.run_images_of(platform)  # the image names, for this run
     options = station_run.Options(
         read=not skip_reading,
         run=not read_only,
         variant=variant,
         quick=quick,
-        locked=class_images(),  # a class's: what its lock leaves out is skipped, not compiled
+        # a class's: what its lock leaves out is skipped, not compiled
+        locked=class_images(platform=platform),
     )
     say = printer(sys.stderr if json else sys.stdout)
     with interruptible():  # containers and the .partial folder are removed
@@ -214,6 +223,7 @@ def pull(c: Context, lock: str = str(LOCK_FILE), platform: str | None = None) ->
         "output": "the bundle file (default: lab-bundle.tar)",
         "variants": "comma-separated (default: every image built here)",
         "lock": "a published lock whose digests the bundle carries (default: lab.lock)",
+        "platforms": "linux/amd64,linux/arm64: a part each (default: this engine's own)",
     }
 )
 @one_line_errors
@@ -222,18 +232,27 @@ def bundle(
     output: str = "lab-bundle.tar",
     variants: str | None = None,
     lock: str = str(LOCK_FILE),
+    platforms: str | None = None,
 ) -> None:
     """One file with every image (zstd, shared layers once), its lock and SHA-256 sums."""
-    made = lab_bundle.bundle(Path(output), variants, Path(lock))
-    print(f"[bundle] {made['bundle']}: {', '.join(made['images'])}, {made['bytes'] / 1e9:.2f} GB")
+    made = lab_bundle.bundle(Path(output), variants, Path(lock), platforms)
+    which = f"{', '.join(made['images'])} for {', '.join(made['platforms'])}"
+    print(f"[bundle] {made['bundle']}: {which}, {made['bytes'] / 1e9:.2f} GB")
 
 
-@task(help={"lock": "the class's lock the bundle must match, where there is one"})
+@task(
+    help={
+        "lock": "the class's lock the bundle must match, where there is one",
+        "platform": "another platform's images (default: this engine's), under their own tags",
+    }
+)
 @one_line_errors
-def load(c: Context, bundle_file: str, lock: str = str(LOCK_FILE)) -> None:
-    """Check a bundle whole, then load its images and tag them; a bad one loads nothing."""
-    checked = lab_bundle.load(Path(bundle_file), Path(lock))
-    print(f"[load] verified and tagged: {', '.join(checked.image_ids)}")
+def load(
+    c: Context, bundle_file: str, lock: str = str(LOCK_FILE), platform: str | None = None
+) -> None:
+    """Check a bundle whole (a bad one loads nothing), then load and tag this engine's images."""
+    checked = lab_bundle.load(Path(bundle_file), Path(lock), platform)
+    print(f"[load] verified and tagged ({checked.platform}): {', '.join(checked.image_ids)}")
 
 
 @task(help={"name": "your name, as the class page shows it", "output": "hand-in-NAME.tar.gz"})

@@ -1,9 +1,12 @@
 """arm64 from this x86-64 machine, measured: build the CPython images for linux/arm64
 (`invoke images --platform linux/arm64`: CPython cross-compiled here, apt-get and pip under
 QEMU), run stations in them (`--quick`, under emulation), and report the build times, the
-images' rootfs identities and what every check said.
+images' rootfs identities and what every check said. The cross build runs this machine's
+own stock and ft images as its build python: they must be built (`invoke images`) first.
+The variants are one `invoke images` (stock,debug,ft: the default, one BuildKit build; or
+one image, e.g. cuda).
 
-    python bench/arm64.py [--variants stock,debug,ft,cuda] [--stations 1,2,3,5,6]
+    python bench/arm64.py [--variants stock,debug,ft|cuda] [--stations 1,2,3,5,6]
                           [--reuse] [--together] [--cold] [--twice]
 
 `--cold` first forgets what earlier arm64 builds left in the build cache: the records created
@@ -36,8 +39,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from lab.config import ALL_VARIANTS, ROOT, Variant
-from lab.images import identity
+from lab.config import ALL_VARIANTS, ROOT, VARIANTS, Variant
+from lab.images import identity, platforms
 from lab.run import stations
 
 PLATFORM = "linux/arm64"
@@ -125,35 +128,49 @@ def station_checks(lines: list[str]) -> dict:
     }
 
 
-def build(variant: Variant, reuse: bool) -> dict:
-    """VARIANT's arm64 image under its own name: built here, or (REUSE) the one an earlier
-    run left as IMAGE-arm64."""
-    if reuse:
+def build(variants: list[Variant], reuse: bool) -> dict:
+    """VARIANTS' arm64 images under their own names: built here in one `invoke images
+    --platform` (the CPython images are one BuildKit build, side by side), or (REUSE) the
+    ones an earlier run left as IMAGE-arm64. Each one's rootfs identity; the build's time."""
+    names = ",".join(v.name for v in variants)
+    code, seconds = 0, 0.0
+    for variant in variants if reuse else ():
         print(f"using {variant.image}-arm64, built earlier", flush=True)
-        code, seconds = (0 if retag(f"{variant.image}-arm64", variant.image) else 1), 0.0
-    else:
-        print(f"building {variant.image} for {PLATFORM} under emulation", flush=True)
-        log = OUT / f"arm64-build-{variant.name}.log"
-        code, seconds, _ = invoke(
-            "images", "--platform", PLATFORM, "--variant", variant.name, log=log
-        )
+        code |= 0 if retag(f"{variant.image}-arm64", variant.image) else 1
+    if not reuse:
+        print(f"building {names} for {PLATFORM} (CPython cross-compiled here)", flush=True)
+        log = OUT / "arm64-build.log"
+        # --force: a second round's images are current, but the build is what is measured
+        code, seconds, _ = invoke("images", "--platform", PLATFORM, "--force",
+                                  *variant_flags(variants), log=log)  # fmt: skip
         print(f"  exit {code} after {seconds / 60:.1f} min ({log})", flush=True)
-    facts = identity.inspect(variant.image)
-    return {
-        "exit": code, "seconds": round(seconds), "platform": facts and facts.platform,
-        "rootfs": facts and facts.rootfs, "reused": reuse,
-    }  # fmt: skip
+    made = {"exit": code, "seconds": round(seconds), "reused": reuse, "images": {}}
+    for variant in variants:
+        facts = identity.inspect(variant.image)
+        made["images"][variant.name] = {
+            "platform": facts and facts.platform, "rootfs": facts and facts.rootfs,
+        }  # fmt: skip
+    return made
+
+
+def variant_flags(variants: list[Variant]) -> list[str]:
+    """`--variant X` where one is asked; none for the three CPython images (the default)."""
+    if {v.name for v in variants} == set(VARIANTS):
+        return []
+    if len(variants) == 1:
+        return ["--variant", variants[0].name]
+    raise SystemExit("--variants: one image, or stock,debug,ft (what `invoke images` builds)")
 
 
 def build_round(variants: list[Variant], args: argparse.Namespace, since: str) -> dict:
     """Build VARIANTS once (cold where asked, forgetting the cache records made since
-    SINCE); each one's time and rootfs identity."""
+    SINCE): the build's time and each image's rootfs identity."""
     if args.cold and not args.reuse:
         went = forget(datetime.fromisoformat(since).replace(tzinfo=UTC))
         print(f"cold: {went} cache records of arm64 builds since {since} pruned", flush=True)
     if not args.reuse:
         CACHE_SINCE.write_text(datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"))
-    return {variant.name: build(variant, args.reuse) for variant in variants}
+    return build(variants, args.reuse)
 
 
 def station_runs(number: str, built: list[Variant], together: bool) -> list[tuple]:
@@ -171,7 +188,7 @@ def station_runs(number: str, built: list[Variant], together: bool) -> list[tupl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variants", default="stock")
+    parser.add_argument("--variants", default="stock,debug,ft")
     parser.add_argument("--stations", default="1,2,3")
     parser.add_argument("--reuse", action="store_true", help="build nothing: use IMAGE-arm64")
     parser.add_argument("--together", action="store_true", help="one run a station, no --variant")
@@ -185,30 +202,36 @@ def main() -> None:
     since = args.cold_since or (CACHE_SINCE.read_text().strip() if CACHE_SINCE.exists() else "")
     if args.cold and not since:
         since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    figures: dict = {"platform": PLATFORM, "engine": identity.engine_platform(), "builds": {}}
+    figures: dict = {"platform": PLATFORM, "engine": identity.engine_platform()}
     earlier = {
         v.name: facts.rootfs for v in variants if (facts := identity.inspect(f"{v.image}-arm64"))
     }
-    kept = [v for v in variants if retag(v.image, f"{v.image}-native")]
+    # The machine's own images under their platform's tags, where the cross build also takes
+    # its build python from (lab/images/builder.py, own_build_pythons).
+    own = {v.name: platforms.platform_tag(v.image, figures["engine"]) for v in variants}
+    kept = [v for v in variants if retag(v.image, own[v.name])]
     try:
         if args.twice:
             first = build_round(variants, args, since)
-            earlier = {name: made["rootfs"] for name, made in first.items()}
-            figures["first_builds"] = first
+            earlier = {name: image["rootfs"] for name, image in first["images"].items()}
+            figures["first_build"] = first
             since = CACHE_SINCE.read_text().strip()
-        figures["builds"] = build_round(variants, args, since)
-        for name, made in figures["builds"].items():
-            if name in earlier and made["rootfs"] and not made["reused"]:
-                made["earlier_rootfs"] = earlier[name]
-                made["same_rootfs"] = earlier[name] == made["rootfs"]
+        figures["build"] = build_round(variants, args, since)
+        for name, image in figures["build"]["images"].items():
+            if name in earlier and image["rootfs"] and not figures["build"]["reused"]:
+                image["earlier_rootfs"] = earlier[name]
+                image["same_rootfs"] = earlier[name] == image["rootfs"]
         figures["stations"] = {}
-        built = [v for v in variants if figures["builds"][v.name]["exit"] == 0]
+        made = figures["build"]
+        built = [v for v in variants if made["exit"] == 0 and made["images"][v.name]["rootfs"]]
         for number in filter(None, args.stations.split(",")):
             for name, label in station_runs(number, built, args.together):
                 print(f"station {number} --quick on {label} ({PLATFORM})", flush=True)
                 log = OUT / f"arm64-station-{number}-{label}.log"
                 chosen = ("--variant", name) if name else ()
-                _, seconds, lines = invoke("station", number, "--quick", *chosen, log=log)
+                _, seconds, lines = invoke(
+                    "station", number, "--quick", "--platform", PLATFORM, *chosen, log=log
+                )
                 checks = station_checks(lines)
                 figures["stations"][f"{number}@{label}"] = {
                     "wall_seconds": round(seconds), **checks,
@@ -217,24 +240,23 @@ def main() -> None:
         for variant in variants:  # the arm64 images aside, the machine's own back
             retag(variant.image, f"{variant.image}-arm64")
         for variant in kept:
-            retag(f"{variant.image}-native", variant.image)
+            subprocess.run(["docker", "tag", own[variant.name], variant.image], check=True)
     (OUT / "arm64.json").write_text(json.dumps(figures, indent=1))
     print(table(figures))
 
 
 def table(figures: dict) -> str:
     rows = ["| what | time | result |", "|---|---|---|"]
-    for label, key in (("first build", "first_builds"), ("build", "builds")):
-        builds = figures.get(key, {})
-        for name, made in builds.items():
-            took = "reused" if made.get("reused") else f"{made['seconds'] / 60:.1f} min"
-            same = {True: ", the same as before", False: ", NOT the same as before"}
-            rootfs = f", rootfs {made['rootfs']}{same.get(made.get('same_rootfs'), '')}"
-            result = f"exit {made['exit']}{rootfs if made.get('rootfs') else ''}"
-            rows.append(f"| {label} {name} ({made['platform']}) | {took} | {result} |")
-        if builds and not any(made.get("reused") for made in builds.values()):
-            total = sum(made["seconds"] for made in builds.values())
-            rows.append(f"| {label}: all {len(builds)} | {total / 60:.1f} min | |")
+    same = {True: ", the same as before", False: ", NOT the same as before"}
+    for label, key in (("first build", "first_build"), ("build", "build")):
+        made = figures.get(key)
+        if not made:
+            continue
+        took = "reused" if made["reused"] else f"{made['seconds'] / 60:.1f} min"
+        rows.append(f"| {label}: {', '.join(made['images'])} | {took} | exit {made['exit']} |")
+        for name, image in made["images"].items():
+            rootfs = f"rootfs {image['rootfs']}{same.get(image.get('same_rootfs'), '')}"
+            rows.append(f"| {label}: {name} ({image['platform']}) | | {rootfs} |")
     for name, run in figures.get("stations", {}).items():
         statuses = [c["status"] for c in run.get("checks", {}).values()]
         counts = ", ".join(f"{statuses.count(s)} {s}" for s in ("pass", "skip", "fail"))

@@ -17,6 +17,20 @@ STATIONS_DIR = ROOT / "stations"
 COMPOSE_FILE = ROOT / "compose.yaml"
 # Added to COMPOSE_FILE for images that use a GPU, where the engine can give them one.
 COMPOSE_GPU_FILE = ROOT / "compose.gpu.yaml"
+# Set (by `invoke station --platform`) to run another platform's images: they are kept under
+# their own tags (platform_suffix), which Variant.image and compose.yaml's names then take.
+IMAGE_PLATFORM_VAR = "LAB_IMAGE_PLATFORM"
+
+
+def image_platform() -> str:
+    """The other platform whose images this process runs (IMAGE_PLATFORM_VAR), or ""."""
+    return os.environ.get(IMAGE_PLATFORM_VAR, "")
+
+
+def platform_suffix(platform: str) -> str:
+    """What another PLATFORM's image adds to its tag (`lab-cpython:stock-linux-arm64`): on
+    Docker's classic store one name holds one platform, and the machine's own keeps its name."""
+    return f"-{platform.replace('/', '-')}" if platform else ""
 
 
 def results_dir() -> Path:
@@ -40,6 +54,12 @@ class Variant:
 
     @property
     def image(self) -> str:
+        """The image's local name: for another platform's (image_platform), its own tag."""
+        return self.locked_name + platform_suffix(image_platform())
+
+    @property
+    def locked_name(self) -> str:
+        """The image's name on every machine and platform: a lock's, compose.yaml's."""
         # LAB_IMAGE_REPO lets tests point at an image that does not exist.
         return f"{os.environ.get('LAB_IMAGE_REPO', self.repo)}:{self.tag or self.name}"
 

@@ -300,12 +300,14 @@ def facts_json() -> str:
     return json.dumps(facts.machine_facts(), indent=2, sort_keys=True)
 
 
-def compare(path: Path) -> tuple[list[str], bool]:
-    """Lines naming every difference between this machine and PATH; whether there are none."""
+def compare(path: Path, platform: str | None = None) -> tuple[list[str], bool]:
+    """Lines naming every difference between this machine and PATH; whether there are none.
+    PLATFORM: the images kept here for another platform (platforms.run_images_of)."""
     references = facts.read_references(path)
     docker.require_engine()
-    # A lock of several platforms: the entry for this machine's, named in the first line.
-    platform, there = facts.platform_reference(references, None, str(path))
+    # A lock of several platforms: the entry for this machine's (or PLATFORM's), named in
+    # the first line.
+    platform, there = facts.platform_reference(references, platform, str(path))
     compared = f"compared with {path}'s {platform} images" if platform else ""
     here = {name: facts.as_entry(image) for name, image in facts.local_images().items()}
     lines = facts.differences(here, there)

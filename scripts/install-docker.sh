@@ -117,21 +117,18 @@ ensure_classroom_tools() {
   apt_install docker-registry iproute2
 }
 
-# --emulation: QEMU's user-mode emulators, registered with binfmt_misc with the F flag (the
-# emulator is opened at registration, so it runs inside containers and debootstrap's chroot).
+# --emulation: QEMU's user-mode emulators, registered with binfmt_misc with the F flag;
+# emulation.sh does it (install-test-tools.sh sources it too).
+# shellcheck source=scripts/emulation.sh
+source "$(dirname "${BASH_SOURCE[0]}")/emulation.sh"
 ensure_emulation() {
-  local foreign=aarch64; [ "$(uname -m)" = aarch64 ] && foreign=x86_64
-  local entry=/proc/sys/fs/binfmt_misc/qemu-$foreign
-  [ -e /proc/sys/fs/binfmt_misc/status ] ||
-    as_root mount binfmt_misc -t binfmt_misc /proc/sys/fs/binfmt_misc
-  if ! grep -q '^flags:.*F' "$entry" 2>/dev/null; then
-    log "emulation: installing qemu-user-static and binfmt-support, registering qemu-$foreign"
-    apt_install qemu-user-static binfmt-support
-    as_root update-binfmts --enable "qemu-$foreign"
+  if ! emulation_registered; then
+    log "emulation: installing qemu-user-static and binfmt-support, registering qemu-$EMULATED"
+    register_emulation
   fi
-  grep -q '^flags:.*F' "$entry" 2>/dev/null ||
-    die "qemu-$foreign is not registered with binfmt_misc's F flag: see update-binfmts --display"
-  log "emulation: qemu-$foreign registered ($(head -1 "$entry"))"
+  emulation_registered ||
+    die "qemu-$EMULATED is not registered with binfmt_misc's F flag: see update-binfmts --display"
+  log "emulation: qemu-$EMULATED registered ($(head -1 "$EMULATION_ENTRY"))"
 }
 
 ensure_engine

@@ -16,6 +16,11 @@
 #                              own (the main files are left alone): default_ulimits where
 #                              root lacks CAP_SYS_RESOURCE, and the test registry's address
 #                              ($LAB_TEST_PODMAN_REGISTRY) as an insecure [[registry]]
+#   qemu-user-static,          QEMU for the other architecture (aarch64 on x86-64, x86_64 on
+#   binfmt-support             arm64), registered with binfmt_misc's F flag (update-binfmts;
+#                              binfmt_misc mounted where it is not, $LAB_BINFMT), for the
+#                              classroom tests' arm64 image: emulation.sh, as install-docker.sh
+#                              --emulation does it
 # Idempotent: one line per thing it installs, nothing when all is there. Installs as root,
 # or through sudo. What it cannot install it names, one line each, and exits 1: the tests
 # that need it then skip saying why (in CI, CI=true, they fail).
@@ -32,6 +37,11 @@ PROC_STATUS=${LAB_PROC_STATUS:-/proc/self/status}  # root's, as awk running as r
 # tests/services.py reads both too.
 PODMAN_ETC=${LAB_PODMAN_ETC:-/etc/containers}
 PODMAN_REGISTRY=${LAB_TEST_PODMAN_REGISTRY:-127.0.0.1:5055}
+# QEMU's registration is install-docker.sh's too: emulation.sh, sourced by both, does it
+# (emulation_registered, register_emulation; LAB_BINFMT moves binfmt_misc's folder), and each
+# script says what it does in its own words. It uses as_root and apt_install, defined below.
+# shellcheck source=scripts/emulation.sh
+source "$(dirname "${BASH_SOURCE[0]}")/emulation.sh"
 
 log() { printf '[install-test-tools] %s\n' "$*" >&2; }
 missing=()
@@ -174,6 +184,19 @@ ensure_podman_settings() {
     "$PODMAN_REGISTRY as an insecure registry for Podman" registry_conf
 }
 
+# The classroom tests' arm64 stand-in runs `cat` in an arm64 image, and its base image is
+# debootstrapped for arm64 (a chroot under QEMU).
+ensure_emulation() {
+  emulation_registered && return 0
+  local what="qemu-user-static binfmt-support (qemu-$EMULATED with binfmt_misc's F flag)"
+  if ! privileged; then cannot "$what: not root and no sudo"; return 0; fi
+  if ! command -v apt-get >/dev/null; then cannot "$what: no apt-get here"; return 0; fi
+  log "installing qemu-user-static binfmt-support (the distribution's packages), registering" \
+    "qemu-$EMULATED with binfmt_misc's F flag (the classroom tests' arm64 image)"
+  register_emulation || true  # named just below
+  emulation_registered || cannot "$what: still not registered (see update-binfmts --display)"
+}
+
 # Ubuntu ships Chromium under other names (as a snap behind a transitional package).
 browser_packages() {
   if grep -qs '^ID=ubuntu' "${LAB_OS_RELEASE:-/etc/os-release}"; then
@@ -190,4 +213,5 @@ ensure_packages docker-registry:docker-registry ip:iproute2 $(browser_packages) 
 ensure_devcontainer_cli
 ensure_test_engine
 ensure_podman_settings
+ensure_emulation
 [ ${#missing[@]} -eq 0 ] || exit 1

@@ -1,16 +1,21 @@
 """`invoke bundle` and `invoke load`: the classroom's images as one file, for a room
 without a network (a USB stick).
 
-A bundle is a plain tar of three parts, in this order:
-  SHA256SUMS       the SHA-256 of the two parts below
-  lab.lock         the lock of the images inside (lab/classroom/lockfile.py)
+A bundle is a plain tar of these parts, in this order:
+  SHA256SUMS       the SHA-256 of the parts below
+  lab.lock         the lock of the images inside (lab/classroom/lockfile.py), every platform's
   images.tar.zst   `docker save` of those images by ID (layers they share are stored once),
-                   compressed with zstd
-`load` checks all of it before the engine sees a byte, then loads the images untagged
-(they were saved by ID), checks each one's rootfs identity and config again, and only then
-tags them under the lab's names. A truncated or altered bundle loads nothing and names the
-part; a load that fails a check after `docker load` removes what it loaded. `bundle` makes
-the same checks of the file it wrote before it is put in place.
+                   compressed with zstd: a bundle of one platform (what every lab reads)
+or, for a bundle of several platforms (`bundle --platforms`), in place of images.tar.zst,
+  images-linux-amd64.tar.zst, images-linux-arm64.tar.zst, ...: one such part a platform, in
+                   the order of their names (two architectures share no layer: nothing is
+                   stored twice), so that `load` feeds the engine only its platform's part.
+`load` checks all of it (every part) before the engine sees a byte, then loads one
+platform's images untagged (they were saved by ID), checks each one's rootfs identity and
+config again, and only then tags them under the lab's names (another platform's, asked for,
+under its own: lab/images/platforms.py). A truncated or altered bundle loads nothing and
+names the part; a load that fails a check after `docker load` removes what it loaded.
+`bundle` makes the same checks of the file it wrote before it is put in place.
 
 The two image stores: on the classic one an image's ID is its config's digest; on the
 containerd one (Docker 29's and Docker Desktop's default) it is its manifest's digest, and
@@ -25,7 +30,9 @@ index's name annotations), so a bundle naming any is refused, as is one holding 
 its lock does not name; and a tag that changed during the load anyway is undone. The
 locked layers under another config (entrypoint, command, user, environment) are another
 image: each config blob is hashed as it streams past and must be the one the class's
-lab.lock names. Every part is streamed: what is kept in memory is capped, part by part.
+lab.lock names. Which platform a part holds is not taken from its name alone: each of its
+image configs must name that platform (its `os` and `architecture`), and be the config the
+lock names for it. Every part is streamed: what is kept in memory is capped, part by part.
 """
 
 from __future__ import annotations
@@ -49,24 +56,27 @@ import zstandard
 
 from lab import progress, untrusted
 from lab.classroom import facts, lockfile
-from lab.classroom.lockfile import LockedImage
-from lab.classroom.registry import chosen_variants
+from lab.classroom.lockfile import Lock, LockedImage
+from lab.classroom.registry import chosen_platforms, chosen_variants, local_name
 from lab.config import ALL_VARIANTS
 from lab.engine import docker
 from lab.errors import LabError
 from lab.files import write_atomically
-from lab.images import identity
+from lab.images import identity, platforms
 from lab.untrusted_tar import Header, Refused, kind, member_file, plain
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, SupportsRead, WriteableBuffer
 
-SUMS, LOCK, IMAGES = "SHA256SUMS", "lab.lock", "images.tar.zst"
-PARTS = (SUMS, LOCK, IMAGES)
+SUMS, LOCK, IMAGES = "SHA256SUMS", "lab.lock", "images.tar.zst"  # a bundle of one platform
+# A bundle of several platforms: images-OS-ARCH.tar.zst in place of images.tar.zst, one a
+# platform (as lockfile's platform field spells OS and ARCH).
+PLATFORM_PART = re.compile(r"images-([a-z0-9]+)-([a-z0-9_]+)\.tar\.zst")
+MAX_PARTS = 2 + lockfile.MAX_PLATFORMS
 CHUNK = 1 << 20
 ZSTD_LEVEL = 3  # level 19 saves a further ~10% for ten times the time
 # What is read into memory, at most, from an untrusted bundle (a real one's is far less):
-SUMS_LIMIT = 4096  # SHA256SUMS: two lines
+SUMS_LIMIT = 4096  # SHA256SUMS: a line a part
 LOCK_LIMIT = lockfile.LOCK_LIMIT
 JSON_LIMIT = 4 << 20  # manifest.json, index.json, each image config (a CUDA image's: ~30 KB)
 MAX_MEMBERS = 10_000  # in `docker save`'s tar (tarfile keeps each header): ~100 for 4 images
@@ -116,23 +126,46 @@ class HashingFile(io.RawIOBase):
 # -- bundle --------------------------------------------------------------------------------
 
 
-def bundle(output: Path, names: str | None, lock_path: Path = lockfile.LOCK_FILE) -> dict:
-    """Write OUTPUT whole or not at all; returns the figures (bytes, images)."""
+def bundle(
+    output: Path,
+    names: str | None,
+    lock_path: Path = lockfile.LOCK_FILE,
+    asked_platforms: str | None = None,
+) -> dict:
+    """Write OUTPUT whole or not at all: each platform's local images (ASKED_PLATFORMS,
+    `linux/amd64,linux/arm64`; the engine's own where none is named); returns the figures
+    (bytes, images, platforms)."""
     docker.require_engine()
-    images = locked_images(names, lock_path)
+    engine = identity.engine_platform()
+    wanted = chosen_platforms(asked_platforms) or [engine]
+    chosen = {platform: locked_images(names, lock_path, platform, engine) for platform in wanted}
+    by_variant: dict[str, dict[str, LockedImage]] = {}
+    for platform, images in chosen.items():
+        for name, saved in images.items():
+            by_variant.setdefault(name, {})[platform] = saved.locked
+    writers = {platform: part_writer(images, platform) for platform, images in chosen.items()}
+    return write_bundle(output, Lock(None, by_variant), writers, verify=verify)
+
+
+def part_writer(images: dict[str, Saved], platform: str) -> Callable[[Path], str]:
+    """What writes PLATFORM's part: `docker save` of IMAGES, compressed; its SHA-256."""
     ids = [saved.id for saved in images.values()]
-    lock = {name: saved.locked for name, saved in images.items()}
-    print(f"[bundle] docker save {', '.join(images)} | zstd -> {output}", flush=True)
-    return write_bundle(output, lock, lambda path: save_compressed(ids, path), verify=verify)
+
+    def write(path: Path) -> str:
+        said = f"{', '.join(images)} ({platform})"
+        print(f"[bundle] docker save {said} | zstd -> {path.name}", flush=True)
+        return save_compressed(ids, path)
+
+    return write
 
 
-def verify(path: Path, lock: dict[str, LockedImage]) -> None:
+def verify(path: Path, lock: Lock) -> None:
     """The bundle at PATH passes every check load makes, against the lock it was made from.
     `docker save` exits 0 with an image it cannot write whole: the containerd store, holding
     a manifest whose layers it lacks, wrote 40 KB with no layers at all."""
     print("[bundle] checking it as `invoke load` will", flush=True)
     try:
-        check(path, None, lock, prefix="bundle")
+        check_all(path, lock, prefix="bundle")
     except LabError as error:
         reason = str(error).replace(f"{path}: ", "")  # a scratch file's name says nothing
         raise LabError(
@@ -140,15 +173,32 @@ def verify(path: Path, lock: dict[str, LockedImage]) -> None:
         ) from None
 
 
+def part_names(platforms_written: list[str]) -> dict[str, str]:
+    """{platform: its images part}: images.tar.zst for one platform (what every lab reads),
+    images-OS-ARCH.tar.zst each for several."""
+    if len(platforms_written) == 1:
+        return {platforms_written[0]: IMAGES}
+    return {p: platform_part(p) for p in platforms_written}
+
+
+def platform_part(platform: str) -> str:
+    """`linux/arm64` (or `linux/arm64/v8`) -> images-linux-arm64.tar.zst."""
+    return platforms.platform_tag("images", os_arch(platform)) + ".tar.zst"
+
+
+def os_arch(platform: str) -> str:
+    return "/".join(platform.split("/")[:2])
+
+
 def write_bundle(
     output: Path,
-    lock: dict[str, LockedImage],
-    write_images: Callable[[Path], str],
-    verify: Callable[[Path, dict[str, LockedImage]], None] | None = None,
+    lock: Lock,
+    write_images: dict[str, Callable[[Path], str]],
+    verify: Callable[[Path, Lock], None] | None = None,
 ) -> dict:
-    """Assemble the three parts in a scratch folder beside OUTPUT, check the whole (VERIFY),
-    then move it into place. WRITE_IMAGES writes images.tar.zst to the path it is given;
-    returns its SHA-256."""
+    """Assemble the parts in a scratch folder beside OUTPUT, check the whole (VERIFY), then
+    move it into place. WRITE_IMAGES: for each platform, what writes its images part to the
+    path it is given and returns its SHA-256."""
     output = output.resolve()
     if output.is_dir():
         raise LabError(f"{output} is a folder: give the bundle's file name")
@@ -157,15 +207,16 @@ def write_bundle(
     except OSError as error:
         raise LabError(f"cannot write a bundle in {output.parent}: {error.strerror}") from None
     try:
-        images_sha256 = write_images(scratch / IMAGES)
-        lock_text = lockfile.as_json(lock, registry=None).encode()
-        sums = f"{hashlib.sha256(lock_text).hexdigest()}  {LOCK}\n{images_sha256}  {IMAGES}\n"
-        (scratch / SUMS).write_text(sums)
+        names = part_names(sorted(write_images))
+        images = {names[p]: write(scratch / names[p]) for p, write in write_images.items()}
+        lock_text = lockfile.lock_json(lock).encode()
+        sums = {LOCK: hashlib.sha256(lock_text).hexdigest(), **dict(sorted(images.items()))}
+        (scratch / SUMS).write_text("".join(f"{sha}  {part}\n" for part, sha in sums.items()))
         (scratch / LOCK).write_bytes(lock_text)
 
         def parts(out: BinaryIO) -> None:
             with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as bundled:
-                for part in PARTS:
+                for part in (SUMS, *sums):
                     bundled.add(scratch / part, arcname=part)
 
         def whole(aside: Path) -> None:  # checked as `load` would, before it lands
@@ -177,7 +228,12 @@ def write_bundle(
         raise LabError(f"writing {output} failed: {error.strerror or error}") from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return {"bundle": str(output), "bytes": output.stat().st_size, "images": list(lock)}
+    return {
+        "bundle": str(output),
+        "bytes": output.stat().st_size,
+        "images": list(lock.images),
+        "platforms": lock.platforms(),
+    }
 
 
 @dataclass(frozen=True)
@@ -186,20 +242,30 @@ class Saved:
     locked: LockedImage
 
 
-def locked_images(names: str | None, lock_path: Path) -> dict[str, Saved]:
-    """The images to bundle, each with its lock entry and config digest (the published
-    entry where the repo's lab.lock names this very image, so the bundle's lock carries the
+def locked_images(
+    names: str | None, lock_path: Path, platform: str, engine: str
+) -> dict[str, Saved]:
+    """PLATFORM's images to bundle (their local names on an ENGINE of its own platform:
+    registry.local_name), each with its lock entry and config digest (the published entry
+    where the repo's lab.lock names this very image, so the bundle's lock carries the
     registry digests)."""
-    published = lockfile.read(lock_path) if lock_path.is_file() else {}
+    published = lockfile.read_all(lock_path) if lock_path.is_file() else Lock(None, {})
     chosen = {}
-    for variant in chosen_variants(names):
-        local = facts.built_image(variant)  # its config digest too: read once (a save)
-        same = published.get(variant.name)
+    for variant in chosen_variants(names, platform, engine):
+        name = local_name(variant, platform, engine)
+        local = facts.built_image(variant, name)  # its config digest too: read once (a save)
+        if not identity.runs_on(local.platform, platform):
+            raise LabError(
+                f"{name} is a {local.platform} image, not {platform}: "
+                f"`invoke images --platform {platform}` builds it"
+            )
+        local = replace(local, platform=platform)
+        same = lockfile.entry_for(published.images.get(variant.name, {}), platform)
         if same is not None and same.rootfs == local.rootfs and same.config in (None, local.config):
             local = replace(local, repository=same.repository, digest=same.digest)
-        found = identity.inspect(variant.image)
+        found = identity.inspect(name)
         if found is None:  # removed since built_image read it
-            raise LabError(f"{variant.image} was removed while the bundle was being made")
+            raise LabError(f"{name} was removed while the bundle was being made")
         chosen[variant.name] = Saved(found.id, local)
     return chosen
 
@@ -269,23 +335,32 @@ def compress(source: SupportsRead[bytes], path: Path) -> str:
 
 @dataclass(frozen=True)
 class Checked:
-    """A bundle that passed every check: its lock, and each locked image's ID inside."""
+    """One platform's images part of a bundle that passed every check: its lock entries,
+    and each locked image's ID inside."""
 
     lock: dict[str, LockedImage]
     image_ids: dict[str, str]  # variant -> image ID (the config's digest)
     images_sha256: str
     manifests: dict[str, str] = field(default_factory=dict)  # manifest digest -> config's
+    part: str = IMAGES  # its member of the bundle
+    platform: str = ""  # os/arch, as its part's name (or its lock, for images.tar.zst) says
 
 
-def load(path: Path, lock_path: Path = lockfile.LOCK_FILE) -> Checked:
+def load(path: Path, lock_path: Path = lockfile.LOCK_FILE, platform: str | None = None) -> Checked:
+    """Check every part of the bundle at PATH, then load PLATFORM's (the engine's own where
+    none is asked) and tag its images: the lab's names on the engine's platform, another
+    platform's own tags (`lab-cpython:stock-linux-arm64`) beside them, as `pull --platform`."""
     require_file(path)
-    reference = lockfile.read(lock_path) if lock_path.is_file() else {}
+    asked = platforms.parse(platform) if platform else None
+    reference = lockfile.read_all(lock_path) if lock_path.is_file() else Lock(None, {})
     docker.require_engine()
+    engine = identity.engine_platform()
     print(f"[load] checking {path}: its sums, its lock, each image's rootfs and config", flush=True)
-    checked = check(path, identity.engine_platform(), reference)
-    if note := unpinned_note(checked, reference, lock_path):
+    checked = check(path, asked or engine, reference)
+    if note := unpinned_note(checked, for_platform(reference, checked.platform), lock_path):
         print(note, flush=True)
-    print(f"[load] loading {', '.join(checked.image_ids)} into the engine", flush=True)
+    said = f"{', '.join(checked.image_ids)} ({checked.platform})"
+    print(f"[load] loading {said} from {checked.part} into the engine", flush=True)
     before = engine_images()
     try:
         found = find_loaded(checked, load_untagged(path, checked))
@@ -293,7 +368,9 @@ def load(path: Path, lock_path: Path = lockfile.LOCK_FILE) -> Checked:
         removed = remove_loaded(before)
         raise LabError(f"{error}{removed}") from None
     for name, image_id in found.items():  # everything checked: now the names
-        docker.docker(["tag", "--", image_id, ALL_VARIANTS[name].image])
+        tag = local_name(ALL_VARIANTS[name], checked.platform, engine)
+        docker.docker(["tag", "--", image_id, tag])
+        print(f"[load] {tag} <- {image_id[:19]}", flush=True)
     return checked
 
 
@@ -372,53 +449,153 @@ def require_file(path: Path) -> None:
     raise LabError(f"'{path}' is not a file: give the bundle's file (e.g. lab-bundle.tar)")
 
 
-def check(
-    path: Path,
-    engine_platform: str | None,
-    reference: dict[str, LockedImage],
-    prefix: str = "load",
-) -> Checked:
-    """Every check `load` makes before the engine sees the bundle; no engine needed.
-    ENGINE_PLATFORM None: any platform (bundle's own check of an image built here).
+Reference = Lock | dict[str, LockedImage]  # the class's lock, or one platform's entries of it
+
+
+def check(path: Path, platform: str | None, reference: Reference, prefix: str = "load") -> Checked:
+    """Every check `load` makes before the engine sees the bundle, of every part; no engine
+    needed. Returns PLATFORM's part: a bundle without one is refused in one line naming the
+    platforms it holds, before any part is read. PLATFORM None: any platform (bundle's own
+    check of images built here), the first part returned. REFERENCE: the class's lock.
     PREFIX: whose lines the scan's progress is (`[load]`, `[bundle]`)."""
-    with open_bundle(path) as (outer, parts):
-        sums = parse_sums(read_part(outer, parts[SUMS], SUMS_LIMIT, path))
-        lock_bytes = read_part(outer, parts[LOCK], LOCK_LIMIT, path)
+    checked = check_all(path, reference, prefix, platform)
+    if platform is None:
+        return checked[0]
+    return next(part for part in checked if identity.runs_on(part.platform, platform))
+
+
+@dataclass(frozen=True)
+class Part:
+    """An images part of a bundle, and its lock's entries for the platform it holds."""
+
+    name: str  # images.tar.zst, images-linux-arm64.tar.zst
+    platform: str  # os/arch
+    lock: dict[str, LockedImage]
+
+
+def check_all(
+    path: Path, reference: Reference, prefix: str = "load", wanted: str | None = None
+) -> list[Checked]:
+    """Every part checked, in order. WANTED: a platform the bundle must hold."""
+    class_lock = reference if isinstance(reference, Lock) else Lock.of(reference, None)
+    with open_bundle(path) as (outer, members):
+        names = list(members)[2:]  # the images parts, after SHA256SUMS and lab.lock
+        sums = parse_sums(read_part(outer, members[SUMS], SUMS_LIMIT, path), [LOCK, *names])
+        lock_bytes = read_part(outer, members[LOCK], LOCK_LIMIT, path)
         if hashlib.sha256(lock_bytes).hexdigest() != sums[LOCK]:
             raise LabError(f"{path}: {LOCK} does not match {SUMS}: the bundle was altered")
-        lock = lockfile.parse(lock_bytes, f"{path}'s {LOCK}")  # every field, variant names too
-        check_lock(path, lock, engine_platform, reference)  # before reading gigabytes
-        inventory, images_sha256 = scan_images(outer, parts[IMAGES], path, prefix)
-    if images_sha256 != sums[IMAGES]:
-        raise LabError(f"{path}: {IMAGES} does not match {SUMS}: the bundle was altered or damaged")
-    image_ids = match_images(lock, saved_images(inventory, path), path)
-    check_configs(path, lock, image_ids, reference)
-    return Checked(lock, image_ids, images_sha256, inventory.manifests)
+        lock = lockfile.parse_all(lock_bytes, f"{path}'s {LOCK}")  # every field, variants too
+        parts = lock_parts(lock, names, path)
+        if wanted is not None:
+            require_platform(parts, wanted, path)
+        for part in parts:  # before reading gigabytes
+            check_lock(path, part, for_platform(class_lock, part.platform))
+        return [
+            check_part(outer, members[part.name], part, sums[part.name], class_lock, path, prefix)
+            for part in parts
+        ]
 
 
-def check_lock(
-    path: Path, lock: dict[str, LockedImage], engine_platform: str | None, reference: dict
-) -> None:
-    """The bundle's images run here, and they are the ones the class's lab.lock names."""
-    if not lock:
+def check_part(
+    outer: tarfile.TarFile,
+    member: tarfile.TarInfo,
+    part: Part,
+    summed: str,
+    class_lock: Lock,
+    path: Path,
+    prefix: str,
+) -> Checked:
+    """One images part (MEMBER): its SHA-256 the one SHA256SUMS lists (SUMMED), its images
+    those its lock entries name, of its platform, with their configs."""
+    inventory, sha256 = scan_images(outer, member, path, prefix)
+    if sha256 != summed:
+        raise LabError(
+            f"{path}: {part.name} does not match {SUMS}: the bundle was altered or damaged"
+        )
+    image_ids = match_images(part, saved_images(inventory, path, part), path)
+    check_configs(path, part.lock, image_ids, for_platform(class_lock, part.platform))
+    return Checked(part.lock, image_ids, sha256, inventory.manifests, part.name, part.platform)
+
+
+def lock_parts(lock: Lock, names: list[str], path: Path) -> list[Part]:
+    """Each images part (NAMES, in order) with the lock's entries for the platform it holds:
+    the one its name says, or for images.tar.zst the lock's one platform. The lock names a
+    platform for every part, and none other."""
+    if not lock.images:
         raise LabError(f"{path}'s {LOCK} names no image: a lab bundle holds at least one")
-    for name, entry in lock.items():
-        if engine_platform is not None and not identity.runs_on(entry.platform, engine_platform):
+    locked = sorted({os_arch(platform) for platform in lock.platforms()})
+    if names == [IMAGES] and len(locked) == 1:
+        held = {IMAGES: locked[0]}
+    else:
+        held = {name: part_platform(name) for name in names}
+    if sorted(held.values()) != locked:
+        raise LabError(
+            f"{path}'s {LOCK} names {', '.join(locked)} images, and its parts are "
+            f"{', '.join(names)}: use the class's bundle"
+        )
+    return [
+        Part(name, platform, entries_for(lock, platform, path)) for name, platform in held.items()
+    ]
+
+
+def part_platform(name: str) -> str:
+    """images-linux-arm64.tar.zst -> linux/arm64 (images.tar.zst: none)."""
+    found = PLATFORM_PART.fullmatch(name)
+    return f"{found[1]}/{found[2]}" if found else ""
+
+
+def entries_for(lock: Lock, platform: str, path: Path) -> dict[str, LockedImage]:
+    """{variant: its entry for PLATFORM (os/arch)}: one at most a variant."""
+    found = {}
+    for name, entries in lock.images.items():
+        same = [entry for p, entry in entries.items() if os_arch(p) == platform]
+        if len(same) > 1:
+            raise LabError(f"{path}'s {LOCK} names {name} twice for {platform}: a part holds one")
+        if same:
+            found[name] = same[0]
+    return found
+
+
+def require_platform(parts: list[Part], wanted: str, path: Path) -> None:
+    """The bundle holds WANTED's images; else one line naming the platforms it holds."""
+    if not any(identity.runs_on(part.platform, wanted) for part in parts):
+        has = [part.platform for part in parts]
+        raise LabError(
+            f"{path} holds {', '.join(has)} images, none for {wanted}: use a bundle made with "
+            f"`--platforms {wanted}`, or load one it holds (`--platform {has[0]}`)"
+        )
+
+
+def for_platform(class_lock: Lock, platform: str) -> dict[str, LockedImage]:
+    """CLASS_LOCK's entry for PLATFORM of each variant that has one."""
+    return {
+        name: entry
+        for name, entries in class_lock.images.items()
+        if (entry := lockfile.entry_for(entries, platform)) is not None
+    }
+
+
+def check_lock(path: Path, part: Part, reference: dict[str, LockedImage]) -> None:
+    """The part's images are the ones the class's lab.lock names for its platform
+    (REFERENCE), where it names them."""
+    for name, entry in part.lock.items():
+        known = reference.get(name)
+        if known is None:
+            continue
+        if known.rootfs != entry.rootfs:
             raise LabError(
-                f"{path} holds {entry.platform} images ({name}), and this engine runs "
-                f"{engine_platform}: make a bundle on (or for) this platform"
+                f"{path}'s {name} is not the image lab.lock names for {part.platform} "
+                f"({entry.rootfs[:19]} vs {known.rootfs[:19]}): use the class's bundle"
             )
-        if name in reference and reference[name].rootfs != entry.rootfs:
-            raise LabError(
-                f"{path}'s {name} is not the image lab.lock names "
-                f"({entry.rootfs[:19]} vs {reference[name].rootfs[:19]}): use the class's bundle"
-            )
-        if name in reference and entry.config is not None:  # its claim, before gigabytes
-            require_config(path, name, entry.config, reference[name].config, "lab.lock")
+        if entry.config is not None:  # its claim, before gigabytes
+            require_config(path, name, entry.config, known.config, "lab.lock")
 
 
 def check_configs(
-    path: Path, lock: dict[str, LockedImage], image_ids: dict[str, str], reference: dict
+    path: Path,
+    lock: dict[str, LockedImage],
+    image_ids: dict[str, str],
+    reference: dict[str, LockedImage],
 ) -> None:
     """Each image's config, hashed from its blob (IMAGE_IDS), is the one its bundle's lock
     names and the one the class's lab.lock names, where they name one."""
@@ -448,7 +625,7 @@ def open_bundle(path: Path) -> Iterator[tuple[tarfile.TarFile, dict[str, tarfile
     try:
         with tarfile.open(path, "r:", tarinfo=Header) as outer:
             parts = bundle_parts(outer, path)
-            require_end_of_archive(path, parts[IMAGES])
+            require_end_of_archive(path, list(parts.values())[-1])
             yield outer, parts
     except Refused as error:
         raise LabError(f"{path}: {error}") from None
@@ -459,18 +636,34 @@ def open_bundle(path: Path) -> Iterator[tuple[tarfile.TarFile, dict[str, tarfile
 
 
 def bundle_parts(outer: tarfile.TarFile, path: Path) -> dict[str, tarfile.TarInfo]:
-    """The three parts, in order, each a plain file; no header past a fourth is read."""
+    """The parts, in order, each a plain file; no header past the most a bundle has is read."""
     members: list[tarfile.TarInfo] = []
-    while len(members) <= len(PARTS) and (member := outer.next()) is not None:
+    while len(members) <= MAX_PARTS and (member := outer.next()) is not None:
         members.append(member)
     names = [member.name for member in members]
-    if tuple(names) != PARTS:
+    if not is_bundle(names):
         shown = untrusted.text(str(names), 300)
-        raise LabError(f"{path} is not a lab bundle (parts {shown}, not {list(PARTS)})")
+        raise LabError(
+            f"{path} is not a lab bundle (parts {shown}, not {SUMS}, {LOCK}, then {IMAGES} "
+            f"or, for several platforms, images-OS-ARCH.tar.zst each)"
+        )
     for member in members:
         if not plain(member):
             raise LabError(f"{path}: its {member.name} is not a plain file (a {kind(member)})")
     return dict(zip(names, members, strict=True))
+
+
+def is_bundle(names: list[str]) -> bool:
+    """SHA256SUMS, lab.lock, then images.tar.zst, or images-OS-ARCH.tar.zst parts (one a
+    platform, at most lockfile.MAX_PLATFORMS) in the order of their names."""
+    head, images = names[:2], names[2:]
+    if head != [SUMS, LOCK] or not images:
+        return False
+    if images == [IMAGES]:
+        return True
+    each = all(PLATFORM_PART.fullmatch(name) for name in images)
+    ordered = images == sorted(set(images))  # none twice
+    return each and ordered and len(images) <= lockfile.MAX_PLATFORMS
 
 
 def require_end_of_archive(path: Path, last: tarfile.TarInfo) -> None:
@@ -494,12 +687,13 @@ def read_part(outer: tarfile.TarFile, member: tarfile.TarInfo, limit: int, path:
 SUMS_LINE = re.compile(r"([0-9a-f]{64})  (\S+)")
 
 
-def parse_sums(data: bytes) -> dict[str, str]:
+def parse_sums(data: bytes, parts: list[str]) -> dict[str, str]:
+    """{part: its SHA-256}: a line for each of PARTS, and no other."""
     lines = data.decode(errors="replace").splitlines()
     found = [SUMS_LINE.fullmatch(line) for line in lines]
     sums = {match[2]: match[1] for match in found if match}
-    if len(lines) != 2 or set(sums) != {LOCK, IMAGES}:
-        raise LabError(f"the bundle's {SUMS} does not list {LOCK} and {IMAGES}")
+    if len(lines) != len(parts) or set(sums) != set(parts):
+        raise LabError(f"the bundle's {SUMS} does not list {', '.join(parts)}")
     return sums
 
 
@@ -511,28 +705,36 @@ class Inventory:
     """What `load` needs of `docker save`'s tar: its manifest and index, and of each image
     config its ID and rootfs identity (not its bytes)."""
 
+    part: str = IMAGES  # the bundle's member it is of
     manifest: Any = None
     index: Any = None
-    configs: dict[str, tuple[str, str]] = field(default_factory=dict)  # member: (ID, rootfs)
+    configs: dict[str, SavedConfig] = field(default_factory=dict)  # by member
     manifests: dict[str, str] = field(default_factory=dict)  # manifest digest: config digest
     names: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class SavedConfig:
+    id: str  # the SHA-256 of its bytes
+    rootfs: str
+    platform: str  # os/arch, as its `os` and `architecture` say ("": none)
 
 
 def scan_images(
     outer: tarfile.TarFile, member: tarfile.TarInfo, path: Path, prefix: str = "load"
 ) -> tuple[Inventory, str]:
-    """Hash images.tar.zst and take stock of the tar inside, in one pass: the layers stream
-    past, and no more than JSON_LIMIT of one member is held at a time."""
-    work = progress.Work(f"checking {IMAGES}", "bytes", total=member.size)
+    """Hash an images part (MEMBER) and take stock of the tar inside, in one pass: the
+    layers stream past, and no more than JSON_LIMIT of one member is held at a time."""
+    work = progress.Work(f"checking {member.name}", "bytes", total=member.size)
     with progress.Progress(work, prefix=prefix) as shown:
         hashed = HashingFile(member_file(outer, member), shown.advance)
-        found = inventory_of(hashed, path)
+        found = inventory_of(hashed, path, member.name)
         shown.finish("hashed")
     return found
 
 
-def inventory_of(hashed: HashingFile, path: Path) -> tuple[Inventory, str]:
-    inventory = Inventory()
+def inventory_of(hashed: HashingFile, path: Path, part: str = IMAGES) -> tuple[Inventory, str]:
+    inventory = Inventory(part)
     try:
         # The ignore: zstandard's stub asks IO[bytes]; its docs and code take any object with
         # read(), as HashingFile (a RawIOBase) is.
@@ -542,9 +744,9 @@ def inventory_of(hashed: HashingFile, path: Path) -> tuple[Inventory, str]:
                 note_member(inventory, saved, item)
         sha256 = hashed.drain()
     except Refused as error:
-        raise LabError(f"{path}: {IMAGES}: {error}") from None
+        raise LabError(f"{path}: {part}: {error}") from None
     except (tarfile.TarError, zstandard.ZstdError, EOFError, OSError, RecursionError) as error:
-        raise LabError(f"{path}: {IMAGES} is damaged or truncated ({error})") from None
+        raise LabError(f"{path}: {part} is damaged or truncated ({error})") from None
     return inventory, sha256
 
 
@@ -557,7 +759,7 @@ def note_member(inventory: Inventory, saved: tarfile.TarFile, item: tarfile.TarI
     if name in (MANIFEST, INDEX):
         if not plain(item) or item.size > JSON_LIMIT:
             raise Refused(f"its {name} is not a plain file of at most {JSON_LIMIT:,} bytes")
-        value = untrusted.json_value(member_file(saved, item).read(), f"{IMAGES}'s {name}")
+        value = untrusted.json_value(member_file(saved, item).read(), f"{inventory.part}'s {name}")
         setattr(inventory, name.removesuffix(".json"), value)
     elif CONFIG_NAME.fullmatch(name) and plain(item) and item.size <= JSON_LIMIT:
         note_config(inventory, name, member_file(saved, item).read())
@@ -581,9 +783,18 @@ def note_config(inventory: Inventory, name: str, data: bytes) -> None:
     store loads, and names the image by); anything else (a small layer) is dropped."""
     found = identity.config_facts(data)
     if found is not None:
-        inventory.configs[name] = found
+        inventory.configs[name] = SavedConfig(*found, platform=config_platform(data))
     elif (config := manifest_config_digest(data)) is not None:
         inventory.manifests["sha256:" + hashlib.sha256(data).hexdigest()] = config
+
+
+def config_platform(data: bytes) -> str:
+    """The `os/architecture` an image config (DATA) says it runs on; "" where it says none."""
+    value = untrusted.json_value(data, "an image config")  # it parsed as one: no error here
+    os_name, architecture = value.get("os"), value.get("architecture")
+    if not (isinstance(os_name, str) and isinstance(architecture, str)):
+        return ""
+    return identity.platform_of(os_name, architecture)
 
 
 def manifest_config_digest(data: bytes) -> str | None:
@@ -596,9 +807,9 @@ def manifest_config_digest(data: bytes) -> str | None:
     return config if isinstance(config, str) and CONFIG_DIGEST.fullmatch(config) else None
 
 
-def saved_images(inventory: Inventory, path: Path) -> dict[str, str]:
-    """{rootfs identity: image ID} of each image manifest.json lists."""
-    where = f"{path}: {IMAGES}"
+def saved_images(inventory: Inventory, path: Path, part: Part) -> dict[str, str]:
+    """{rootfs identity: image ID} of each image manifest.json lists, each of PART's platform."""
+    where = f"{path}: {part.name}"
     if not isinstance(inventory.manifest, list) or not inventory.manifest:
         raise LabError(f"{where} is not a `docker save` of images (its {MANIFEST} lists none)")
     check_index(inventory.index, where)
@@ -609,11 +820,23 @@ def saved_images(inventory: Inventory, path: Path) -> dict[str, str]:
             shown = untrusted.text(config, 100)
             raise LabError(f"{where} lacks the image config {shown} its {MANIFEST} names")
         require_layers(entry["Layers"], inventory, where)
-        image_id, rootfs = inventory.configs[config]
-        if rootfs in by_rootfs:
-            raise LabError(f"{where} holds two images with the rootfs {rootfs[:19]}")
-        by_rootfs[rootfs] = image_id
+        saved = inventory.configs[config]
+        require_platform_of(saved, part, where)
+        if saved.rootfs in by_rootfs:
+            raise LabError(f"{where} holds two images with the rootfs {saved.rootfs[:19]}")
+        by_rootfs[saved.rootfs] = saved.id
     return by_rootfs
+
+
+def require_platform_of(saved: SavedConfig, part: Part, where: str) -> None:
+    """The evidence of an image's platform (its config's `os` and `architecture`, hashed as
+    the config the lock names) is the one its part's name and lock claim."""
+    if not identity.runs_on(saved.platform, part.platform):
+        shown = untrusted.text(saved.platform, 60) or "no platform"
+        raise LabError(
+            f"{where} holds an image of {shown} (its config says), not {part.platform}: "
+            "use the class's bundle"
+        )
 
 
 def require_layers(layers: list[str], inventory: Inventory, where: str) -> None:
@@ -657,20 +880,22 @@ def check_index(index: Any, where: str) -> None:
             raise LabError(f"{where}: its {INDEX} names images, which `docker load` would tag")
 
 
-def match_images(
-    lock: dict[str, LockedImage], by_rootfs: dict[str, str], path: Path
-) -> dict[str, str]:
-    """Each locked image's ID: the tar holds the images the lock names, and no other."""
+def match_images(part: Part, by_rootfs: dict[str, str], path: Path) -> dict[str, str]:
+    """Each locked image's ID: PART holds the images the lock names for its platform, and
+    no other."""
     ids = {}
-    for name, entry in lock.items():
+    for name, entry in part.lock.items():
         if entry.rootfs not in by_rootfs:
-            raise LabError(f"{path}: its {name} image's rootfs is not the one its lock names")
+            raise LabError(
+                f"{path}: its {name} image's rootfs is not the one its lock names "
+                f"for {part.platform}"
+            )
         ids[name] = by_rootfs[entry.rootfs]
     for rootfs, image_id in by_rootfs.items():
         if image_id not in ids.values():
             raise LabError(
-                f"{path}: {IMAGES} holds an image its lock does not name (rootfs {rootfs[:19]}): "
-                "use the class's bundle"
+                f"{path}: {part.name} holds an image its lock does not name "
+                f"(rootfs {rootfs[:19]}): use the class's bundle"
             )
     return ids
 
@@ -730,8 +955,8 @@ def loaded_ids(said: str) -> list[str]:
 
 
 def docker_load(path: Path, checked: Checked) -> list[str]:
-    """Stream images.tar.zst, decompressed, into `docker load` (which tags nothing: the
-    images were saved by ID); the IDs it loaded."""
+    """Stream the checked images part, decompressed, into `docker load` (which tags nothing:
+    the images were saved by ID); the IDs it loaded."""
     with docker.popen(
         ["load"],
         stdin=subprocess.PIPE,
@@ -741,7 +966,7 @@ def docker_load(path: Path, checked: Checked) -> list[str]:
         stdin, stdout, stderr = loading.stdin, loading.stdout, loading.stderr
         assert stdin is not None and stdout is not None and stderr is not None  # all PIPEs
         try:
-            sha256 = feed(path, stdin)
+            sha256 = feed(path, stdin, checked.part)
         finally:
             with contextlib.suppress(BrokenPipeError):
                 stdin.close()
@@ -755,12 +980,12 @@ def docker_load(path: Path, checked: Checked) -> list[str]:
     return loaded_ids(said.decode(errors="replace"))
 
 
-def feed(path: Path, sink: IO[bytes]) -> str:
-    """Images.tar.zst, decompressed, into SINK; the SHA-256 of the compressed bytes read."""
+def feed(path: Path, sink: IO[bytes], part: str = IMAGES) -> str:
+    """The images PART, decompressed, into SINK; the SHA-256 of the compressed bytes read."""
     try:
         with tarfile.open(path, "r:", tarinfo=Header) as outer:
-            member = outer.getmember(IMAGES)
-            work = progress.Work(f"docker load of {IMAGES}", "bytes", total=member.size)
+            member = outer.getmember(part)
+            work = progress.Work(f"docker load of {part}", "bytes", total=member.size)
             with progress.Progress(work, prefix="load") as shown:
                 # A plain file still (Refused, a TarError, where the file changed since).
                 hashed = HashingFile(member_file(outer, member), shown.advance)

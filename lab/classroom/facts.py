@@ -77,7 +77,7 @@ def local_image(variant: Variant, exact: bool = False, name: str = "") -> Locked
     exact = exact or not identity.containerd_store(docker.engine_info())
     return LockedImage(
         variant=variant.name,
-        image=variant.image,
+        image=variant.locked_name,
         platform=facts.platform,
         rootfs=facts.rootfs,
         fingerprint=fingerprint(name),

@@ -137,13 +137,14 @@ def read_all(path: Path = LOCK_FILE) -> Lock:
     return parse_all(untrusted.regular_file(path, LOCK_LIMIT), str(path))
 
 
-def class_images(path: Path = LOCK_FILE) -> frozenset[str] | None:
-    """The images the class's lock names, for a station run: None where there is no lock,
-    or one that cannot be read (`invoke doctor` says why), and every image is needed."""
+def class_images(path: Path = LOCK_FILE, platform: str | None = None) -> frozenset[str] | None:
+    """The images the class's lock names for PLATFORM (the engine's by default), for a station
+    run: None where there is no lock, or one that cannot be read (`invoke doctor` says why),
+    and every image is needed."""
     if not os.path.lexists(path):
         return None
     try:
-        return frozenset(read(path))
+        return frozenset(read(path, platform))
     except LabError:
         return None
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lab import untrusted
-from lab.config import COMPOSE_FILE, COMPOSE_GPU_FILE, ROOT
+from lab.config import COMPOSE_FILE, COMPOSE_GPU_FILE, ROOT, image_platform, platform_suffix
 from lab.errors import LabError
 
 # The GPU request as a CDI device, for an engine that reads CDI specs but has no nvidia runtime.
@@ -537,7 +537,9 @@ def engine_path(path: Path) -> str:
 
 def compose_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     uid, gid = host_ids()
-    return {**os.environ, "LAB_UID": str(uid), "LAB_GID": str(gid), **(extra or {})}
+    suffix = platform_suffix(image_platform())  # compose.yaml's names, as Variant.image's
+    ids = {"LAB_UID": str(uid), "LAB_GID": str(gid), "LAB_TAG_SUFFIX": suffix}
+    return {**os.environ, **ids, **(extra or {})}
 
 
 def compose_command(args: Sequence[str], *, gpu: GpuAccess | None = None) -> list[str]:

@@ -31,6 +31,11 @@ from lab.images import build_progress, identity, platforms
 # the first of these that names a file, else the system bundle, else nothing extra.
 CA_ENV_VARS = ("LAB_EXTRA_CA", "SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE")
 SYSTEM_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+# A cross build of a CPython variant runs this machine's own image of the same recipe as its
+# build python (byte-code, frozen modules): the default build for stock and debug (whose
+# byte-code is the same), the free-threaded one for ft (whose byte-code differs). The
+# Dockerfile's build-python-VARIANT stages choose the same (BUILD_PYTHON_GIL, _FT).
+BUILD_PYTHON = {"stock": "stock", "debug": "stock", "ft": "ft"}
 
 
 def base_image() -> str:
@@ -59,9 +64,10 @@ def ensure_base(foreign: str = "") -> None:
         return
     print("[base] building it from a Debian mirror with debootstrap", flush=True)
     if os.geteuid() != 0 or not shutil.which("debootstrap"):
+        platform = f" --platform {foreign}" if foreign else ""
         raise LabError(
-            f"{name} is not here and cannot be pulled: run `sudo invoke base` "
-            "(needs debootstrap: scripts/install-docker.sh installs it)"
+            f"{name} is not here and cannot be pulled: run `sudo invoke base{platform}`"
+            " (needs debootstrap: scripts/install-docker.sh installs it)"
         )
     suite = base_image().split(":")[1].split("-")[0]
     script = IMAGES_DIR / "base" / "bootstrap.sh"
@@ -160,18 +166,21 @@ def build(
     asked = list(variants)
     if foreign:
         platforms.require_emulation(foreign)
+    build_pythons = own_build_pythons(with_bases(asked)) if foreign else {}
     ensure_base(foreign)
     with platforms.serving() if foreign else nullcontext() as serve:
-        for variant in with_bases(asked):  # --force rebuilds what was asked, not its base
-            digest = variant_digest(variant, optimize, foreign)  # after its base is built
-            if not (force and variant in asked) and is_current(variant, digest):
-                print(
-                    f"[images] {variant.image} is current (inputs {digest}), skipping", flush=True
-                )
-                continue
-            print(f"[images] building {variant.image} (inputs {digest})", flush=True)
-            start = serve(from_image(variant, foreign)) if serve else None
-            compose_build(variant, digest, optimize, foreign, start)
+        for batch in batches(with_bases(asked), together=bool(foreign)):
+            digest = variant_digest(batch[0], optimize, foreign)  # after its base is built
+            # --force rebuilds what was asked, not its base
+            due = [v for v in batch if (force and v in asked) or not is_current(v, digest)]
+            for variant in batch:
+                said = f"building {variant.image} (inputs {digest})"
+                if variant not in due:
+                    said = f"{variant.image} is current (inputs {digest}), skipping"
+                print(f"[images] {said}", flush=True)
+            if due:
+                start = serve(from_image(due[0], foreign)) if serve else None
+                compose_build(due, digest, optimize, foreign, start, build_pythons)
     if foreign:
         platforms.keep_under_own_tags([v.image for v in with_bases(asked)], foreign)
         names = ", ".join(v.image for v in with_bases(asked))
@@ -182,34 +191,95 @@ def build(
         )
 
 
+def batches(variants: list[Variant], together: bool) -> list[list[Variant]]:
+    """VARIANTS (in build order) as builds: one each; or, TOGETHER (a foreign platform's), the
+    images of the same recipe and start in one, which BuildKit runs side by side (one's
+    emulated steps beside another's cross compile, their shared stages once)."""
+    if not together:
+        return [[variant] for variant in variants]
+    groups: dict[object, list[Variant]] = {}
+    for variant in variants:  # one built on another of ours waits for it: alone
+        groups.setdefault(variant.name if variant.based_on else variant.context, []).append(variant)
+    return list(groups.values())
+
+
+def own_build_pythons(variants: list[Variant]) -> dict[str, str]:
+    """For a cross build of VARIANTS: the images whose interpreters it runs (BUILD_PYTHON's),
+    {"stock": ..., "ft": ...}, this machine's own current images, by its platform's own tags
+    (`lab-cpython:stock-linux-amd64`), which a foreign build under compose.yaml's names
+    leaves alone. Built here first where there are none."""
+    engine = identity.engine_platform()
+    needed = sorted({BUILD_PYTHON[v.name] for v in variants if v.name in BUILD_PYTHON})
+    chosen: dict[str, str] = {}
+    for own in (ALL_VARIANTS[name] for name in needed):
+        tag = platforms.platform_tag(own.image, engine)
+        if not any(is_own_and_current(name, own, engine) for name in (tag, own.image)):
+            print(f"[images] {own.image}: this machine's own, for the cross build", flush=True)
+            build([own])
+        if not is_own_and_current(tag, own, engine):
+            docker.docker(["tag", "--", own.image, tag])
+        chosen[own.name] = tag
+    return chosen
+
+
+def is_own_and_current(name: str, variant: Variant, engine: str) -> bool:
+    """Whether NAME is VARIANT's image for ENGINE's platform, built from today's recipe (with
+    or without PGO: either interpreter compiles the same byte-code)."""
+    facts = identity.inspect(name)
+    if facts is None or not identity.runs_on(facts.platform, engine):
+        return False
+    labels = docker.image_labels(name) or {}
+    return labels.get(lab_labels.INPUTS) in {variant_digest(variant, o) for o in (False, True)}
+
+
 def from_image(variant: Variant, foreign: str) -> str:
     """The local image VARIANT's Dockerfile starts FROM: the base, or one of ours."""
     return ALL_VARIANTS[variant.based_on].image if variant.based_on else base_for(foreign)
 
 
 def compose_build(
-    variant: Variant, digest: str, optimize: bool, foreign: str = "", start: str | None = None
+    variants: list[Variant],
+    digest: str,
+    optimize: bool,
+    foreign: str = "",
+    start: str | None = None,
+    build_pythons: dict[str, str] | None = None,
 ) -> None:
-    """`docker compose build`, its output streamed; a failure becomes the build's own line.
-    For a FOREIGN platform, START names the image it is built FROM as the build reaches it."""
+    """`docker compose build` of VARIANTS (of one recipe), its output streamed; a failure
+    becomes the build's own line. For a FOREIGN platform, START names the image they are
+    built FROM as the build reaches it, and BUILD_PYTHONS (own_build_pythons) this machine's
+    images whose interpreters the cross build runs."""
     settings = {
         "LAB_OPTIMIZE": "yes" if optimize else "no",
         "LAB_INPUTS": digest,
         "LAB_EXTRA_CA": extra_ca(),
         "LAB_BASE_ROOTFS": base_rootfs(foreign),
     }
+    from_arg = variants[0].from_arg
     if foreign:  # CPython cross-compiled on this machine (the Dockerfile's CPYTHON_BUILD)
+        build_pythons = build_pythons or {}
         settings |= {
             "DOCKER_DEFAULT_PLATFORM": foreign,
-            variant.from_arg: start or "",
+            from_arg: start or "",
             "LAB_CPYTHON_BUILD": "cross",
+            "LAB_BUILD_PYTHON_GIL": build_pythons.get("stock", ""),
+            "LAB_BUILD_PYTHON_FT": build_pythons.get("ft", ""),
         }
-    env = docker.compose_env(settings)
+    env = docker.compose_env(settings) | {"LAB_TAG_SUFFIX": ""}  # compose.yaml's own names
     if not foreign:  # the engine's own platform and the pinned FROM, whatever the shell says
-        for name in ("DOCKER_DEFAULT_PLATFORM", variant.from_arg, "LAB_CPYTHON_BUILD"):
+        cross = ("LAB_CPYTHON_BUILD", "LAB_BUILD_PYTHON_GIL", "LAB_BUILD_PYTHON_FT")
+        for name in ("DOCKER_DEFAULT_PLATFORM", from_arg, *cross):
             env.pop(name, None)
-    command = docker.compose_command(["--progress", "plain", "build", variant.service])
-    run_build(command, env, variant.image, digest)
+    services = [variant.service for variant in variants]
+    command = docker.compose_command(["--progress", "plain", "build", *services])
+    run_build(command, env, together_name(variants), digest)
+
+
+def together_name(variants: list[Variant]) -> str:
+    """The name a build of VARIANTS goes by (its log, its time): `lab-cpython:stock`, or
+    `lab-cpython:stock+debug+ft` for several."""
+    repo = variants[0].image.split(":")[0]
+    return f"{repo}:{'+'.join(v.image.split(':')[1] for v in variants)}"
 
 
 def run_build(command: list[str], env: dict[str, str], image: str, digest: str) -> None:

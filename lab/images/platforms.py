@@ -10,11 +10,13 @@ stock for the CUDA image) is served from a registry on loopback.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from lab.config import IMAGE_PLATFORM_VAR, platform_suffix
 from lab.engine import docker, loopback_registry
 from lab.errors import LabError
 from lab.images import identity
@@ -46,6 +48,19 @@ def foreign(asked: str | None) -> str:
         return ""
     platform = parse(asked)
     return "" if identity.runs_on(platform, identity.engine_platform()) else platform
+
+
+def run_images_of(asked: str | None) -> str | None:
+    """For this process, the lab's image names (Variant.image, compose.yaml's) become ASKED
+    platform's own tags, where `invoke images --platform` and `pull --platform` keep them,
+    unless it is the engine's own. The platform, or None where none was asked for."""
+    if not asked:
+        return None
+    platform = parse(asked)
+    if not identity.runs_on(platform, identity.engine_platform()):
+        require_emulation(platform)
+        os.environ[IMAGE_PLATFORM_VAR] = platform
+    return platform
 
 
 def emulation_note(image_platform: str, engine_platform: str) -> str | None:
@@ -113,7 +128,7 @@ def local_tag(image: str, platform: str, engine_platform: str) -> str:
 def platform_tag(tag: str, platform: str) -> str:
     """TAG of PLATFORM's image (`stock` -> `stock-linux-arm64`): a local name's, and the
     tag each platform's image is pushed as before its index names them all."""
-    return f"{tag}-{platform.replace('/', '-')}"
+    return tag + platform_suffix(platform)
 
 
 def keep_under_own_tags(images: list[str], platform: str) -> None:

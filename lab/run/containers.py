@@ -24,7 +24,7 @@ from functools import cache
 from pathlib import Path
 from typing import IO
 
-from lab.config import ROOT, Variant, cache_dir, results_dir
+from lab.config import ROOT, Variant, cache_dir, image_platform, results_dir
 from lab.engine import docker, signals
 from lab.engine import labels as lab_labels
 from lab.errors import LabError
@@ -39,10 +39,17 @@ SHELL_CA_COPY = ROOT / ".lab" / "shell-ca.crt"  # the bundle as a dev container 
 
 
 def require_image(variant: Variant) -> None:
-    if not is_built(variant):
+    if is_built(variant):
+        return
+    platform = image_platform()
+    if not platform:
         raise LabError(
             f"image {variant.image} is not built: run `invoke images --variant {variant.name}`"
         )
+    raise LabError(  # another platform's, asked for by `invoke station --platform`
+        f"image {variant.image} is not here: `invoke pull --platform {platform}` gets a class's,"
+        f" `invoke images --platform {platform} --variant {variant.name}` builds it"
+    )
 
 
 def is_built(variant: Variant) -> bool:

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from lab import untrusted
-from lab.config import ALL_VARIANTS, TORCH, TORCH_IMAGES, Variant, results_dir
+from lab.config import ALL_VARIANTS, TORCH, TORCH_IMAGES, Variant, image_platform, results_dir
 from lab.config import variant as lookup_variant
 from lab.engine import docker, signals
 from lab.engine import labels as lab_labels
@@ -127,6 +127,10 @@ def absent_why(name: str, locked: frozenset[str] | None) -> str:
         return "is not in the class's lab.lock (the class does not use it)"
     if locked is not None:
         return "is not here (`invoke pull` fetches the class's)"
+    if platform := image_platform():  # `invoke station --platform`: another platform's
+        return (
+            f"is not here for {platform} (`invoke images --platform {platform} --variant {name}`)"
+        )
     return f"is not built here (`invoke images --variant {name}` builds it)"
 
 

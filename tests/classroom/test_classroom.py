@@ -53,6 +53,13 @@ def lab_images_on(env: dict[str, str]) -> dict[str, str]:
     return found
 
 
+def platform_and_rootfs(env: dict[str, str], name: str) -> tuple[str, str]:
+    """(platform, rootfs identity) of the image NAME on that engine."""
+    shown = "{{.Os}}/{{.Architecture}} {{json .RootFS.Layers}}"
+    platform, layers = on(env, "image", "inspect", "--format", shown, name).stdout.split(" ", 1)
+    return platform, identity.rootfs_identity(json.loads(layers))
+
+
 def empty(env: dict[str, str]) -> None:
     """The student's engine back to no lab image at all."""
     names = list(lab_images_on(env))
@@ -119,14 +126,17 @@ def test_pull_again_fetches_nothing(published: Path, student: dict[str, str]) ->
 def arm64_stand_in(engine: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """An arm64 machine's stock image, stood in for: the arm64 base's files and a fingerprint,
     no CPython (the real one takes 90 minutes to build here), under the name another
-    platform's image takes on this engine. BuildKit makes it FROM scratch: nothing runs."""
-    base = builder.base_for("linux/arm64")
+    platform's image takes on this engine. BuildKit makes it FROM scratch: nothing runs.
+    Where the arm64 base is missing it is made first, as `invoke base --platform linux/arm64`
+    makes it (debootstrap under QEMU, as root): a few minutes, once; the engine keeps it."""
+    if identity.engine_platform() != "linux/amd64":  # what the machine cannot be: a skip
+        pytest.skip("the arm64 stand-in is another platform's image on an x86-64 engine only")
     try:
         platforms.require_emulation("linux/arm64")  # its fingerprint is read by running `cat`
+        builder.ensure_base("linux/arm64")  # needs root and debootstrap where it is missing
     except LabError as why:
         unavailable(str(why))
-    if identity.engine_platform() != "linux/amd64" or identity.inspect(base) is None:
-        unavailable(f"no {base} on an x86-64 engine: `invoke base --platform linux/arm64`")
+    base = builder.base_for("linux/arm64")
     folder = tmp_path_factory.mktemp("arm64")
     container = on({}, "create", base, "/bin/true").stdout.strip()
     on({}, "export", "-o", str(folder / "rootfs.tar"), container)
@@ -178,15 +188,16 @@ def test_each_machine_pulls_its_own_platform(
     other = invoke("pull", "--lock", str(two_platforms), "--platform", "linux/arm64",
                    env=student, timeout=600)  # fmt: skip
     assert other.code == 0, other.stderr
-    shown = "{{.Os}}/{{.Architecture}} {{json .RootFS.Layers}}"
-    got = on(student, "image", "inspect", "--format", shown, arm64_stand_in)
-    platform, layers = got.stdout.split(" ", 1)
-    assert platform == "linux/arm64"
-    assert identity.rootfs_identity(json.loads(layers)) == stock["linux/arm64"].rootfs
+    arm64 = ("linux/arm64", stock["linux/arm64"].rootfs)
+    assert platform_and_rootfs(student, arm64_stand_in) == arm64
     assert lab_images_on(student) == natives, "the native images keep the lab's names"
     compared = invoke("doctor", "--compare", str(two_platforms), env=student)
     assert compared.code == 0, compared.stdout
     assert compared.stdout.startswith(f"identical to {two_platforms} (linux/amd64)")
+    compared = invoke("doctor", "--compare", str(two_platforms), "--platform", "linux/arm64",
+                      env=student)  # fmt: skip
+    assert compared.code == 0, compared.stdout
+    assert compared.stdout.startswith(f"identical to {two_platforms} (linux/arm64): stock")
 
 
 @CLASSIC_ONLY
@@ -276,6 +287,39 @@ def class_bundle(published: Path, tmp_path_factory) -> Path:
                   "--lock", str(published), timeout=1800)  # fmt: skip
     assert made.code == 0, made.stderr
     return path
+
+
+def test_a_two_platform_bundle_loads_the_engines_own_and_another_beside(
+    two_platforms: Path, arm64_stand_in: str, student: dict[str, str], tmp_path: Path
+) -> None:
+    """`bundle --platforms linux/amd64,linux/arm64`: one file, a part a platform. The
+    student's engine loads its own platform's by default, and `--platform linux/arm64` the
+    arm64 one under its own tag, beside it; each is the image the class's lock names."""
+    path = tmp_path / "two.tar"
+    made = invoke("bundle", "--output", str(path), "--variants", "stock",
+                  "--platforms", "linux/amd64,linux/arm64", "--lock", str(two_platforms),
+                  timeout=1800)  # fmt: skip
+    assert made.code == 0, made.stderr
+    with tarfile.open(path) as outer:
+        assert outer.getnames() == [
+            "SHA256SUMS", "lab.lock", "images-linux-amd64.tar.zst", "images-linux-arm64.tar.zst"
+        ]  # fmt: skip
+    stock = lockfile.read_all(two_platforms).images["stock"]
+    empty(student)
+    own = invoke("load", str(path), "--lock", str(two_platforms), env=student, timeout=1800)
+    assert own.code == 0, own.stderr
+    assert lab_images_on(student) == {"lab-cpython:stock": stock["linux/amd64"].rootfs}
+    assert on(student, "image", "inspect", arm64_stand_in).returncode != 0, "only its own"
+    other = invoke("load", str(path), "--lock", str(two_platforms), "--platform", "linux/arm64",
+                   env=student, timeout=600)  # fmt: skip
+    assert other.code == 0, other.stderr
+    assert platform_and_rootfs(student, arm64_stand_in) == (
+        "linux/arm64",
+        stock["linux/arm64"].rootfs,
+    )
+    assert lab_images_on(student) == {"lab-cpython:stock": stock["linux/amd64"].rootfs}, (
+        "the native image is left alone"
+    )
 
 
 def test_a_student_loads_the_bundle(

@@ -30,3 +30,15 @@ def test_variants_and_their_images(monkeypatch) -> None:
 def test_unknown_variant() -> None:
     with pytest.raises(LabError, match="unknown variant 'gil'"):
         variant("gil")
+
+
+def test_another_platforms_images_take_their_own_tags(monkeypatch) -> None:
+    # `invoke station --platform linux/arm64` runs the images `pull --platform` and
+    # `images --platform` keep under their own tags; compose.yaml's names follow the same.
+    from lab.config import ALL_VARIANTS, IMAGE_PLATFORM_VAR, platform_suffix
+
+    assert platform_suffix("") == ""
+    assert platform_suffix("linux/arm64") == "-linux-arm64"
+    monkeypatch.setenv(IMAGE_PLATFORM_VAR, "linux/arm64")
+    assert variant("stock").image == "lab-cpython:stock-linux-arm64"
+    assert ALL_VARIANTS["cuda"].image == "lab-cuda:stock-linux-arm64"

@@ -402,3 +402,39 @@ def test_compare_with_a_lock_of_two_platforms_takes_and_names_this_ones(
     lines, same = doctor.compare(path)
     assert not same and lines[0] == f"compared with {path}'s linux/arm64 images"
     assert "stock: platform: linux/amd64 here, linux/arm64 there" in lines
+
+
+def test_compare_for_another_platform_reads_its_own_tags_against_its_entry(
+    tmp_path, monkeypatch
+) -> None:
+    """`doctor --compare lab.lock --platform linux/arm64` on an x86-64 engine: the arm64
+    images kept here under their own tags, against the lock's arm64 entry, by the name
+    the lock gives them."""
+    from lab.config import IMAGE_PLATFORM_VAR
+    from lab.images import platforms
+
+    amd = LockedImage("stock", "lab-cpython:stock", "linux/amd64", "sha256:" + "1" * 64, {})
+    arm = LockedImage("stock", "lab-cpython:stock", "linux/arm64", "sha256:" + "2" * 64, {})
+    path = tmp_path / "lab.lock"
+    lockfile.write_lock(lockfile.Lock(None, {"stock": {p.platform: p for p in (amd, arm)}}), path)
+    monkeypatch.setattr(docker, "require_engine", lambda: "20.10")
+    monkeypatch.setattr(identity, "engine_platform", lambda: "linux/amd64")
+    monkeypatch.setattr(platforms, "require_emulation", lambda platform: None)
+    monkeypatch.setenv(IMAGE_PLATFORM_VAR, "")  # put back as it was after the test
+    read: list[str] = []
+
+    def inspect(name: str) -> identity.ImageFacts | None:
+        read.append(name)
+        return identity.ImageFacts(name, arm.rootfs, "linux/arm64", (), {})
+
+    monkeypatch.setattr(identity, "inspect", inspect)
+    monkeypatch.setattr(doctor.facts, "fingerprint", lambda name: {})
+    monkeypatch.setattr(docker, "engine_info", lambda: {})
+    monkeypatch.setattr(identity, "config_digest", lambda name: None)
+    platform = platforms.run_images_of("linux/arm64")
+    lines, same = doctor.compare(path, platform)
+    assert "lab-cpython:stock-linux-arm64" in read and "lab-cpython:stock" not in read
+    assert same, lines
+    assert lines[0].startswith(f"identical to {path} (linux/arm64): stock 222222222222")
+    found = doctor.facts.local_image(ALL_VARIANTS["stock"])
+    assert found and found.image == "lab-cpython:stock", "--json: the lock's name, not the tag"

@@ -2,7 +2,9 @@
 dpkg, npm, node, sudo and id on a PATH of their own: it installs only what is missing, one
 line each, the dev containers CLI at its pinned version, Debian 13's dockerd in a folder of
 its own (LAB_TEST_ENGINE_DIR, here a scratch one), Podman's settings in files of their own
-(LAB_PODMAN_ETC, here a scratch one), and names what it cannot install."""
+(LAB_PODMAN_ETC, here a scratch one), QEMU registered with binfmt_misc's F flag (LAB_BINFMT,
+here a scratch folder, with stand-ins for uname, mount and update-binfmts), and names what it
+cannot install."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ import resource
 import shutil
 import subprocess
 from pathlib import Path
+
+import pytest
 
 from lab.config import ROOT
 
@@ -40,6 +44,13 @@ done""",
     "node": 'echo "$STUB_NODE_MAJOR"',
     # `podman system service --time=1 unix://PATH`: its socket, and a moment to be read.
     "podman": 'echo "podman $*" >>"$STUB_LOG"; touch "${4#unix://}"; sleep 0.5',
+    "uname": 'echo "$STUB_MACHINE"',
+    # `mount binfmt_misc -t binfmt_misc FOLDER`, and `update-binfmts --enable qemu-ARCH` as
+    # Debian's binfmt-support registers it: enabled, with the F flag.
+    "mount": 'echo "mount $*" >>"$STUB_LOG"; echo enabled >"$4/status"',
+    "update-binfmts": """echo "update-binfmts $*" >>"$STUB_LOG"
+printf 'enabled\ninterpreter /usr/libexec/qemu-binfmt/%s-binfmt-P\nflags: POCF\noffset 0\n' \\
+  "${2#qemu-}" >"$LAB_BINFMT/$2\"""",
 }
 PRESENT = [
     "docker-registry",
@@ -52,7 +63,11 @@ PRESENT = [
     "dockerd",
     "podman",
     "catatonit",
+    "qemu",  # not a command: QEMU registered for the other architecture, in the binfmt folder
 ]
+# The architecture QEMU is registered for, on each machine's.
+FOREIGN = {"x86_64": "aarch64", "aarch64": "x86_64"}
+QEMU_ENTRY = "enabled\ninterpreter /usr/libexec/qemu-binfmt/{}-binfmt-P\nflags: POCF\noffset 0\n"
 # CapEff of root without CAP_SYS_RESOURCE (bit 24), as on the project's machines, and with it.
 CAPS = {False: "00000000a80425fb", True: "00000000a90425fb"}
 REGISTRY_CONF = """# scripts/install-test-tools.sh: the classroom tests' registry on loopback speaks
@@ -85,6 +100,8 @@ def run(
     sources: bool = True,
     os_release: str = "ID=debian\n",
     sys_resource: bool = False,
+    machine: str = "x86_64",
+    mounted: bool = True,
 ):
     stubs = tmp_path / "bin"
     stubs.mkdir(exist_ok=True)
@@ -108,6 +125,12 @@ def run(
         for conf in (tmp_path / "containers" / name for name in SETTINGS):
             conf.parent.mkdir(parents=True, exist_ok=True)
             conf.write_text(conf.read_text() if conf.exists() else "# kept\n")
+    binfmt = tmp_path / "binfmt_misc"  # where binfmt_misc is mounted, a `status` in it
+    binfmt.mkdir(exist_ok=True)
+    if mounted:
+        (binfmt / "status").write_text("enabled\n")
+    if "qemu" in have:
+        (binfmt / f"qemu-{FOREIGN[machine]}").write_text(QEMU_ENTRY.format(FOREIGN[machine]))
     # What the script and the stand-ins run besides them:
     for tool in (
         "env",
@@ -139,7 +162,8 @@ def run(
            "LAB_TEST_ENGINE_DIR": str(engine), "LAB_APT_SOURCES": str(tmp_path / "debian.sources"),
            "TMPDIR": str(tmp_path), "LAB_OS_RELEASE": str(tmp_path / "os-release"),
            "LAB_PODMAN_ETC": str(tmp_path / "containers"),
-           "LAB_PROC_STATUS": str(tmp_path / "status")}  # fmt: skip
+           "LAB_PROC_STATUS": str(tmp_path / "status"), "LAB_BINFMT": str(binfmt),
+           "STUB_MACHINE": machine}  # fmt: skip
     done = subprocess.run([BASH, str(SCRIPT)], env=env, capture_output=True, text=True, check=False)
     return done, log.read_text().splitlines()
 
@@ -185,6 +209,7 @@ def test_a_fresh_machine_gets_everything_one_line_each(tmp_path: Path) -> None:
         " CAP_SYS_RESOURCE)",
         f"[install-test-tools] writing {etc / SETTINGS[1]} (127.0.0.1:5055 as an insecure"
         " registry for Podman)",
+        EMULATION_LINE.format("aarch64"),
     ]
     installs = [c for c in calls if " install " in f" {c} "]
     assert installs[0].endswith(" ".join(packages))
@@ -212,7 +237,35 @@ def test_without_root_or_sudo_it_names_what_it_cannot_install(tmp_path: Path) ->
         "install-test-tools: cannot install nodejs npm: not root and no sudo",
         f"install-test-tools: cannot install Debian 13's dockerd into {tmp_path / 'engine'}:"
         " not root and no sudo",
+        "install-test-tools: cannot install qemu-user-static binfmt-support (qemu-aarch64 with"
+        " binfmt_misc's F flag): not root and no sudo",
     ]
+
+
+EMULATION_LINE = (
+    "[install-test-tools] installing qemu-user-static binfmt-support (the distribution's"
+    " packages), registering qemu-{} with binfmt_misc's F flag (the classroom tests' arm64 image)"
+)
+
+
+@pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
+def test_a_machine_without_qemu_gets_it_registered(tmp_path: Path, machine: str) -> None:
+    """Debian's qemu-user-static and binfmt-support, registered for the other architecture
+    with the F flag, binfmt_misc mounted first where it is not; one line, then nothing."""
+    have = [name for name in PRESENT if name != "qemu"]
+    done, calls = run(tmp_path, have=have, machine=machine, mounted=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [EMULATION_LINE.format(FOREIGN[machine])]
+    binfmt = tmp_path / "binfmt_misc"
+    assert calls == [
+        f"mount binfmt_misc -t binfmt_misc {binfmt}",
+        "apt-get update -qq",
+        "apt-get install -y -qq --no-install-recommends qemu-user-static binfmt-support",
+        f"update-binfmts --enable qemu-{FOREIGN[machine]}",
+    ]
+    assert "flags: POCF" in (binfmt / f"qemu-{FOREIGN[machine]}").read_text()
+    again, more = run(tmp_path, have=have, machine=machine)
+    assert (again.returncode, again.stderr, more) == (0, "", calls), "a second run does nothing"
 
 
 def test_a_node_too_old_for_the_cli_is_named(tmp_path: Path) -> None:

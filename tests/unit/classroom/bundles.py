@@ -66,12 +66,50 @@ def locked(platform: str = "linux/amd64", rootfs: str | None = None) -> dict[str
 
 
 def bundle_of(folder: Path, inner: bytes, lock: dict | None = None) -> Path:
-    """A bundle of the `docker save` INNER under LOCK (locked() when None)."""
+    """A bundle of one platform: the `docker save` INNER under LOCK (locked() when None)."""
+    one = lockfile.Lock.of(locked() if lock is None else lock, None)
+    return bundle_of_parts(folder, {PLATFORM: inner}, one)
+
+
+def bundle_of_parts(folder: Path, saves: dict[str, bytes], lock: lockfile.Lock) -> Path:
+    """A bundle of each platform's `docker save` (SAVES) under LOCK, as `bundle` writes it."""
     made = bundle.write_bundle(
-        folder / "class.tar", locked() if lock is None else lock,
-        lambda path: bundle.compress(io.BytesIO(inner), path),
+        folder / "class.tar", lock,
+        {platform: compressing(inner) for platform, inner in saves.items()},
     )  # fmt: skip
     return Path(made["bundle"])
+
+
+def compressing(inner: bytes):
+    return lambda path: bundle.compress(io.BytesIO(inner), path)
+
+
+# -- a bundle of two platforms: stock for linux/amd64 and linux/arm64, a part each -----------
+
+ARM64 = "linux/arm64"
+TWO_PLATFORMS = (PLATFORM, ARM64)
+
+
+def architecture_of(platform: str) -> str:
+    return platform.split("/")[1]
+
+
+def two_platform_lock(configs: dict[str, str] | None = None) -> lockfile.Lock:
+    """Stock for both platforms, each entry naming its own architecture's saved config (or
+    the one CONFIGS names for that platform)."""
+    entries = {}
+    for platform in TWO_PLATFORMS:
+        config = (configs or {}).get(platform) or saved_images(architecture_of(platform))[1]
+        entries[platform] = replace(locked(platform)["stock"], config=config)
+    return lockfile.Lock(None, {"stock": entries})
+
+
+def two_platform_bundle(
+    folder: Path, saves: dict[str, bytes] | None = None, lock: lockfile.Lock | None = None
+) -> Path:
+    """A bundle of each platform's `docker save` of stock (SAVES: others in their place)."""
+    made = {p: saved_images(architecture_of(p))[0] for p in TWO_PLATFORMS}
+    return bundle_of_parts(folder, {**made, **(saves or {})}, lock or two_platform_lock())
 
 
 def make_bundle(folder: Path, lock: dict | None = None, architecture: str = "amd64") -> Path:

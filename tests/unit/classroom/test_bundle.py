@@ -69,7 +69,7 @@ def test_a_truncated_bundle_is_refused(tmp_path: Path, cut: str) -> None:
 
 def test_a_bundle_for_another_architecture(tmp_path: Path) -> None:
     path = make_bundle(tmp_path, locked(platform="linux/arm64"), architecture="arm64")
-    with pytest.raises(LabError, match=r"holds linux/arm64 images.*runs linux/amd64"):
+    with pytest.raises(LabError, match=r"holds linux/arm64 images, none for linux/amd64"):
         bundle.check(path, "linux/amd64", reference={})
 
 

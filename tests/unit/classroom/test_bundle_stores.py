@@ -223,8 +223,11 @@ def bundling(monkeypatch, saved: bytes) -> None:
     """`invoke bundle` of stock, where `docker save` writes SAVED."""
     entry = with_config(locked(), digest(GENUINE))["stock"]
     monkeypatch.setattr(bundle.docker, "require_engine", lambda: "26.1")
+    monkeypatch.setattr(bundle.identity, "engine_platform", lambda: PLATFORM)
     monkeypatch.setattr(
-        bundle, "locked_images", lambda names, lock: {"stock": bundle.Saved("sha256:x", entry)}
+        bundle,
+        "locked_images",
+        lambda names, lock, platform, engine: {"stock": bundle.Saved("sha256:x", entry)},
     )
     monkeypatch.setattr(
         bundle, "save_compressed", lambda ids, path: bundle.compress(io.BytesIO(saved), path)
@@ -262,10 +265,10 @@ def test_each_config_is_read_once(monkeypatch) -> None:
     takes the one built_image read."""
     entry = with_config(locked(), digest(GENUINE))["stock"]
     saves: list[str] = []
-    monkeypatch.setattr(bundle.facts, "built_image", lambda variant: entry)
+    monkeypatch.setattr(bundle.facts, "built_image", lambda variant, name: entry)
     monkeypatch.setattr(bundle.identity, "config_digest", lambda ref: saves.append(ref) or "x")
     monkeypatch.setattr(bundle.identity, "inspect", lambda ref: facts("sha256:" + "f" * 64))
-    chosen = bundle.locked_images("stock", Path("/nonexistent/lab.lock"))
+    chosen = bundle.locked_images("stock", Path("/nonexistent/lab.lock"), PLATFORM, PLATFORM)
     assert chosen["stock"].locked.config == digest(GENUINE) and saves == []
     assert chosen["stock"].id == "sha256:" + "f" * 64
 
@@ -273,7 +276,7 @@ def test_each_config_is_read_once(monkeypatch) -> None:
 def test_an_image_removed_while_it_is_bundled_is_one_line(monkeypatch) -> None:
     """Gone between built_image and the ID's read (`docker rmi` meanwhile): a LabError."""
     entry = with_config(locked(), digest(GENUINE))["stock"]
-    monkeypatch.setattr(bundle.facts, "built_image", lambda variant: entry)
+    monkeypatch.setattr(bundle.facts, "built_image", lambda variant, name: entry)
     monkeypatch.setattr(bundle.identity, "inspect", lambda ref: None)
     with pytest.raises(LabError, match="was removed while the bundle was being made"):
-        bundle.locked_images("stock", Path("/nonexistent/lab.lock"))
+        bundle.locked_images("stock", Path("/nonexistent/lab.lock"), PLATFORM, PLATFORM)

@@ -57,13 +57,87 @@ def test_a_foreign_platform_cross_compiles_and_the_native_build_is_left_as_it_wa
     monkeypatch.setenv("LAB_CPYTHON_BUILD", "cross")
     monkeypatch.setenv("DOCKER_DEFAULT_PLATFORM", "linux/arm64")
     stock = ALL_VARIANTS["stock"]
-    builder.compose_build(stock, "d1", False, "linux/arm64", "127.0.0.1:5000/base")
-    builder.compose_build(stock, "d2", False)
+    monkeypatch.setenv("LAB_BUILD_PYTHON_GIL", "lab-cpython:stock-linux-arm64")
+    monkeypatch.setenv("LAB_IMAGE_PLATFORM", "linux/arm64")  # a station's; a build's never
+    own = {"stock": "lab-cpython:stock-linux-amd64", "ft": "lab-cpython:ft-linux-amd64"}
+    builder.compose_build([stock], "d1", False, "linux/arm64", "127.0.0.1:5000/base", own)
+    builder.compose_build([stock], "d2", False)
     cross, native = seen
     assert cross["LAB_CPYTHON_BUILD"] == "cross"
     assert cross["DOCKER_DEFAULT_PLATFORM"] == "linux/arm64"
     assert cross[stock.from_arg] == "127.0.0.1:5000/base"
-    assert "LAB_CPYTHON_BUILD" not in native and "DOCKER_DEFAULT_PLATFORM" not in native
+    assert cross["LAB_BUILD_PYTHON_GIL"] == "lab-cpython:stock-linux-amd64"
+    assert cross["LAB_BUILD_PYTHON_FT"] == "lab-cpython:ft-linux-amd64"
+    for name in ("LAB_CPYTHON_BUILD", "DOCKER_DEFAULT_PLATFORM", "LAB_BUILD_PYTHON_GIL"):
+        assert name not in native
+    assert cross["LAB_TAG_SUFFIX"] == native["LAB_TAG_SUFFIX"] == "", "compose.yaml's names"
+
+
+class FakeImages:
+    """An engine's image store for own_build_pythons: name -> (platform, inputs label)."""
+
+    def __init__(self, monkeypatch, images: dict[str, tuple[str, str]]) -> None:
+        from lab.images import identity
+
+        self.images, self.built, self.tagged = dict(images), [], []
+        monkeypatch.setattr(identity, "engine_platform", lambda: "linux/amd64")
+        monkeypatch.setattr(identity, "inspect", self.inspect)
+        monkeypatch.setattr(builder.docker, "image_labels", self.labels)
+        monkeypatch.setattr(builder.docker, "docker", self.tag)
+        monkeypatch.setattr(builder, "build", self.build)
+        monkeypatch.setattr(builder, "variant_digest", lambda v, o, f="": f"{v.name}-{o}")
+
+    def inspect(self, name: str):
+        from types import SimpleNamespace
+
+        found = self.images.get(name)
+        return found and SimpleNamespace(platform=found[0], rootfs="sha256:r")
+
+    def labels(self, name: str):
+        found = self.images.get(name)
+        return found and {"org.lab.inputs": found[1]}
+
+    def tag(self, argv: list[str], **_) -> str:
+        assert argv[:2] == ["tag", "--"]
+        self.tagged.append(argv[3])
+        self.images[argv[3]] = self.images[argv[2]]
+        return ""
+
+    def build(self, variants) -> None:
+        for variant in variants:
+            self.built.append(variant.name)
+            self.images[variant.image] = ("linux/amd64", f"{variant.name}-False")
+
+
+def test_a_cross_build_runs_this_machines_own_current_image_as_its_build_python(
+    monkeypatch,
+) -> None:
+    # stock and debug take the machine's stock image, ft its ft image; by the platform's own
+    # tag, which an arm64 build under compose.yaml's name does not take over.
+    from lab.config import ALL_VARIANTS
+
+    store = FakeImages(
+        monkeypatch,
+        {
+            "lab-cpython:stock": ("linux/arm64", "stock-x"),  # an earlier arm64 build's
+            "lab-cpython:stock-linux-amd64": ("linux/amd64", "stock-True"),  # own, PGO
+            "lab-cpython:ft": ("linux/amd64", "ft-old"),  # own, of an older recipe
+        },
+    )
+    variants = [ALL_VARIANTS[name] for name in ("stock", "debug", "ft")]
+    chosen = builder.own_build_pythons(variants)
+    assert chosen == {"stock": "lab-cpython:stock-linux-amd64", "ft": "lab-cpython:ft-linux-amd64"}
+    assert store.built == ["ft"], "only the out-of-date one is built, natively"
+    assert store.tagged == ["lab-cpython:ft-linux-amd64"]
+    assert store.images["lab-cpython:ft-linux-amd64"] == ("linux/amd64", "ft-False")
+
+
+def test_a_cross_build_of_an_image_built_on_stock_needs_no_build_python(monkeypatch) -> None:
+    from lab.config import ALL_VARIANTS
+
+    store = FakeImages(monkeypatch, {})
+    assert builder.own_build_pythons([ALL_VARIANTS["cuda"]]) == {}
+    assert store.built == []
 
 
 def test_the_dockerfile_picks_its_stages_by_cpython_build() -> None:
@@ -78,5 +152,23 @@ def test_the_dockerfile_picks_its_stages_by_cpython_build() -> None:
     for chosen in re.findall(r"^FROM (\S*\$\{CPYTHON_BUILD\}\S*)", text, re.MULTILINE):
         for value in ("native", "cross"):
             assert chosen.replace("${CPYTHON_BUILD}", value) in stages
-    for variant in ("stock", "debug", "ft"):
-        assert f"build-python-{variant}" in stages
+    for variant, own in builder.BUILD_PYTHON.items():  # the Dockerfile chooses as invoke does
+        arg = "BUILD_PYTHON_FT" if own == "ft" else "BUILD_PYTHON_GIL"
+        wanted = rf"^FROM --platform=\$BUILDPLATFORM \$\{{{arg}\}} AS build-python-{variant}$"
+        assert re.search(wanted, text, re.M), variant
+    assert "FROM build-python-${VARIANT} AS build-python" in text
+
+
+def test_a_foreign_platforms_cpython_images_are_one_build_and_the_cuda_image_its_own() -> None:
+    # BuildKit runs one's emulated steps beside another's cross compile; the CUDA image
+    # starts FROM stock, which must be built (and served) first.
+    from lab.config import ALL_VARIANTS
+
+    chosen = builder.with_bases([ALL_VARIANTS[n] for n in ("ft", "cuda", "debug")])
+    names = [[v.name for v in batch] for batch in builder.batches(chosen, together=True)]
+    assert names == [["ft", "stock", "debug"], ["cuda"]]
+    assert builder.together_name([ALL_VARIANTS[n] for n in ("stock", "ft")]) == (
+        "lab-cpython:stock+ft"
+    )
+    alone = [[v.name for v in batch] for batch in builder.batches(chosen, together=False)]
+    assert alone == [["ft"], ["stock"], ["cuda"], ["debug"]], "natively: one at a time"

@@ -140,3 +140,22 @@ def test_another_platforms_image_keeps_its_own_tag(monkeypatch) -> None:
     monkeypatch.setattr(platforms.docker, "docker", lambda args, **kw: calls.append(args))
     platforms.keep_under_own_tags(["lab-cpython:ft"], "linux/arm64")
     assert calls == [["tag", "--", "lab-cpython:ft", tag]]
+
+
+def test_a_station_on_another_platform_runs_that_platforms_own_tags(
+    amd64_engine, monkeypatch
+) -> None:
+    from lab.config import IMAGE_PLATFORM_VAR, variant
+
+    monkeypatch.setenv(IMAGE_PLATFORM_VAR, "")  # put back as it was after the test
+    emulation: list[str] = []
+    monkeypatch.setattr(platforms, "require_emulation", emulation.append)
+    assert platforms.run_images_of(None) is None
+    assert platforms.run_images_of("amd64") == "linux/amd64"
+    assert variant("stock").image == "lab-cpython:stock", "the engine's own: the plain names"
+    assert emulation == []
+    assert platforms.run_images_of("aarch64") == "linux/arm64"
+    assert emulation == ["linux/arm64"], "only where QEMU runs it"
+    assert variant("stock").image == "lab-cpython:stock-linux-arm64"
+    with pytest.raises(LabError, match="--platform riscv64"):
+        platforms.run_images_of("riscv64")

@@ -53,3 +53,36 @@ def test_sizes_read_as_docker_reads_them() -> None:
     assert containers.size_bytes("512m", "X") == 512 * 2**20
     assert containers.size_bytes("1G", "X") == 2**30
     assert containers.size_bytes("1048576", "X") == 2**20
+
+
+def test_compose_runs_the_image_the_lab_names(monkeypatch) -> None:
+    # Every service's image in compose.yaml is Variant.image: its own name, or another
+    # platform's own tag (`invoke station --platform`) through LAB_TAG_SUFFIX.
+    import re
+
+    from lab.config import ALL_VARIANTS, COMPOSE_FILE, IMAGE_PLATFORM_VAR
+    from lab.engine import docker
+
+    text = COMPOSE_FILE.read_text().split("\nservices:\n", 1)[1]
+    images = dict(re.findall(r"^  ([\w-]+):\n(?:    .*\n)*?    image: (\S+)$", text, re.M))
+    monkeypatch.setattr(docker, "host_ids", lambda: (1000, 1000))
+    for platform in ("", "linux/arm64"):
+        monkeypatch.setenv(IMAGE_PLATFORM_VAR, platform)
+        suffix = docker.compose_env()["LAB_TAG_SUFFIX"]
+        for variant in ALL_VARIANTS.values():
+            named = images[variant.service].replace("${LAB_TAG_SUFFIX:-}", suffix)
+            assert named == variant.image
+
+
+def test_another_platforms_missing_image_names_how_to_get_it(monkeypatch) -> None:
+    from lab.config import IMAGE_PLATFORM_VAR, variant
+    from lab.errors import LabError
+
+    monkeypatch.setattr(containers, "is_built", lambda v: False)
+    monkeypatch.setenv(IMAGE_PLATFORM_VAR, "linux/arm64")
+    with pytest.raises(LabError) as raised:
+        containers.require_image(variant("ft"))
+    assert str(raised.value) == (
+        "image lab-cpython:ft-linux-arm64 is not here: `invoke pull --platform linux/arm64`"
+        " gets a class's, `invoke images --platform linux/arm64 --variant ft` builds it"
+    )
