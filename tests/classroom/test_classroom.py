@@ -409,8 +409,8 @@ def test_a_bundle_whose_index_leads_elsewhere_loads_nothing(
     the checked one, so nothing is tagged and what it loaded is removed."""
     saved, entry = two_faced_save()
     made = bundle.write_bundle(
-        tmp_path / "two-faced.tar", {"stock": entry},
-        lambda path: bundle.compress(io.BytesIO(saved), path),
+        tmp_path / "two-faced.tar", lockfile.Lock(None, {"stock": {entry.platform: entry}}),
+        {entry.platform: lambda path: bundle.compress(io.BytesIO(saved), path)},
     )  # fmt: skip
     lockfile.write({"stock": entry}, None, tmp_path / "lab.lock")
     before = image_ids(student)
