@@ -213,23 +213,24 @@ def own_build_pythons(variants: list[Variant]) -> dict[str, str]:
     chosen: dict[str, str] = {}
     for own in (ALL_VARIANTS[name] for name in needed):
         tag = platforms.platform_tag(own.image, engine)
-        if not any(is_own_and_current(name, own, engine) for name in (tag, own.image)):
+        # today's recipe, with or without PGO: either interpreter compiles the same byte-code
+        current = {variant_digest(own, optimize) for optimize in (False, True)}
+        if not any(is_own_and_current(name, current, engine) for name in (tag, own.image)):
             print(f"[images] {own.image}: this machine's own, for the cross build", flush=True)
             build([own])
-        if not is_own_and_current(tag, own, engine):
+        if not is_own_and_current(tag, current, engine):
             docker.docker(["tag", "--", own.image, tag])
         chosen[own.name] = tag
     return chosen
 
 
-def is_own_and_current(name: str, variant: Variant, engine: str) -> bool:
-    """Whether NAME is VARIANT's image for ENGINE's platform, built from today's recipe (with
-    or without PGO: either interpreter compiles the same byte-code)."""
+def is_own_and_current(name: str, digests: set[str], engine: str) -> bool:
+    """Whether NAME is an image for ENGINE's platform built from inputs of one of DIGESTS."""
     facts = identity.inspect(name)
     if facts is None or not identity.runs_on(facts.platform, engine):
         return False
     labels = docker.image_labels(name) or {}
-    return labels.get(lab_labels.INPUTS) in {variant_digest(variant, o) for o in (False, True)}
+    return labels.get(lab_labels.INPUTS) in digests
 
 
 def from_image(variant: Variant, foreign: str) -> str:
